@@ -1,0 +1,18 @@
+//! cargo-ipfs-fetch shares compiled Rust dependencies over IPFS.
+//!
+//! See `docs/ARCHITECTURE.md` for the bird's-eye view. The code map:
+//!
+//! - [`formats`]: CIDs, dag-pb, UnixFS import and export, CAR, IPNS records.
+//!   Pure functions over bytes; no I/O, no clock.
+//! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
+//!   in-memory implementations.
+//! - [`cli`]: one file per subcommand of `cargo ipfs`.
+
+pub mod cli;
+pub mod formats;
+pub mod store;
+
+/// The version of every on-disk and signed format this crate writes. It goes
+/// into cache keys and signed documents so that a change of format can never
+/// be mistaken for a match.
+pub const FORMAT_VERSION: u32 = 1;
