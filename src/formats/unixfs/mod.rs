@@ -1,1 +1,21 @@
-//! placeholder
+//! UnixFS on dag-pb: the `Data` message, the file importer, the directory
+//! builder and reader, and the file exporter.
+//!
+//! The importer reproduces kubo's CIDs for a given import profile (IPIP-499);
+//! see [`ImportParams`]. Nothing here touches the disk: blocks go out through a
+//! callback and come in through a lookup function.
+
+mod data;
+mod dir;
+mod exporter;
+mod importer;
+mod read;
+
+pub use data::{DataType, UnixFsData, UnixFsError};
+pub use dir::{build_directory, list_directory, node_kind, DirEntry, DirError, EntryKind, MAX_PLAIN_DIRECTORY_BLOCK};
+pub use exporter::{export_file, MAX_DEPTH};
+pub use read::ReadError;
+pub use importer::{import_bytes, FileImporter, ImportParams, ImportedFile, ParamsError, MAX_CHUNK_SIZE};
+
+#[cfg(test)]
+mod tests;
