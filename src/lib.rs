@@ -9,6 +9,7 @@
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 pub mod cli;
+pub mod dag;
 pub mod formats;
 pub mod store;
 

@@ -1,1 +1,138 @@
-//! placeholder
+//! The command line: `cargo ipfs <subcommand>`, one file per subcommand.
+//!
+//! Each subcommand file exposes an `Args` struct (clap) and an `exec`
+//! function that does the work with the opened store. Errors travel as
+//! `anyhow` with context and are printed once, on one line, by [`run`].
+
+mod add;
+mod block;
+mod car;
+mod cat;
+mod fetch;
+mod get;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::store::DiskStore;
+
+/// Options every subcommand takes.
+#[derive(Debug, clap::Args)]
+pub struct Global {
+    /// The block store directory [default: $CARGO_HOME/ipfs].
+    #[arg(long, global = true, value_name = "DIR", env = "CARGO_IPFS_STORE")]
+    pub store: Option<PathBuf>,
+}
+
+impl Global {
+    /// The store directory: `--store`, else `CARGO_IPFS_STORE`, else
+    /// `$CARGO_HOME/ipfs`.
+    pub fn store_dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.store {
+            return Ok(dir.clone());
+        }
+        let cargo_home = home::cargo_home().context("cannot find CARGO_HOME; set CARGO_IPFS_STORE or pass --store DIR")?;
+        Ok(cargo_home.join("ipfs"))
+    }
+
+    /// Opens (creating if needed) the block store.
+    pub fn open_store(&self) -> anyhow::Result<DiskStore> {
+        let dir = self.store_dir()?;
+        DiskStore::open(&dir).with_context(|| format!("cannot open the block store at {}", dir.display()))
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo ipfs",
+    bin_name = "cargo ipfs",
+    version,
+    about = "Share compiled Rust dependencies over IPFS",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Add files to the store and print their CIDs (like `ipfs add`).
+    Add(add::Args),
+    /// Print a file's bytes (like `ipfs cat`).
+    Cat(cat::Args),
+    /// Write a file or directory out of the store (like `ipfs get`).
+    Get(get::Args),
+    /// Work with raw blocks (like `ipfs block`).
+    #[command(subcommand)]
+    Block(block::Command),
+    /// Import and export CAR files (like `ipfs dag import/export`).
+    #[command(subcommand)]
+    Car(car::Command),
+    /// Fetch prebuilt dependencies for the current lockfile.
+    Fetch(fetch::Args),
+}
+
+/// Outcome of a subcommand that did not fail: an exit status to return.
+pub type Status = u8;
+
+/// Runs `cargo ipfs` with the arguments as cargo passes them (the program
+/// name, then `ipfs` when run as `cargo ipfs`, then the subcommand).
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "ipfs") {
+        args.remove(1);
+    }
+    dispatch(args)
+}
+
+/// Runs `cargo ipfs-fetch` (the same as `cargo ipfs fetch`).
+pub fn run_fetch(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    if args.get(1).is_some_and(|a| a == "ipfs-fetch") {
+        args.remove(1);
+    }
+    args.insert(1.min(args.len()), "fetch".into());
+    dispatch(args)
+}
+
+fn dispatch(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Add(args) => add::exec(&cli.global, args),
+        Command::Cat(args) => cat::exec(&cli.global, args),
+        Command::Get(args) => get::exec(&cli.global, args),
+        Command::Block(cmd) => block::exec(&cli.global, cmd),
+        Command::Car(cmd) => car::exec(&cli.global, cmd),
+        Command::Fetch(args) => fetch::exec(&cli.global, args),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo ipfs cat X | head` closes the pipe early; that is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Parses a CID argument with a message that names it.
+pub(crate) fn parse_cid_arg(text: &str) -> anyhow::Result<cid::Cid> {
+    Ok(crate::formats::block::parse_cid(text)?)
+}

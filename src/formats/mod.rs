@@ -8,6 +8,7 @@
 pub mod block;
 pub mod car;
 pub mod dagpb;
+pub mod links;
 pub mod ipns;
 pub mod pb;
 pub mod unixfs;

@@ -109,7 +109,7 @@ impl ImportParams {
     }
 
     /// Builds a dag-pb block with this profile's CID version.
-    pub(crate) fn dag_pb_block(&self, bytes: Vec<u8>) -> Block {
+    pub fn dag_pb_block(&self, bytes: Vec<u8>) -> Block {
         Block::encode(DAG_PB, self.cid_version == 0, bytes)
     }
 }

@@ -1,0 +1,277 @@
+//! Runs the real `cargo-ipfs` and `cargo-ipfs-fetch` binaries against
+//! temporary stores. Expected CIDs come from the public fixtures under
+//! `tests/fixtures/ipfs/` (provenance in its README.txt).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary directory with a store in it, and helpers to run commands.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn store(&self) -> PathBuf {
+        self.path("store")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"));
+        cmd.args(args).current_dir(self.dir.path()).env("CARGO_IPFS_STORE", self.store());
+        cmd
+    }
+
+    /// Runs and asserts success, returning stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs and asserts failure with one line on stderr, returning it.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected, got {err:?}");
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    }
+
+    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipfs").join(rel)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn add_only_hash_prints_kubo_cids() {
+    let env = Env::new();
+    let file = env.write("hello.txt", b"hello world");
+    // kubo's default import of "hello world" (tests/fixtures/ipfs/kubo-v0-vectors.txt).
+    assert_eq!(env.ok(&["add", "--only-hash", "-Q", s(&file)]).trim(), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+    let file = env.write("hello-nl.txt", b"hello world\n");
+    assert_eq!(
+        env.ok(&["add", "-n", "-Q", "--cid-version", "1", s(&file)]).trim(),
+        "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
+    );
+    assert!(!env.store().join("blocks").exists() || std::fs::read_dir(env.store().join("blocks")).unwrap().count() == 0);
+}
+
+#[test]
+fn add_chunker_and_profile_options() {
+    let env = Env::new();
+    let multi = fixture("derived/multiblock-1026B.txt");
+    let out = env.ok(&["add", "-n", "--cid-version=1", "--chunker=size-256", s(&multi)]);
+    assert_eq!(out, "added bafybeigcisqd7m5nf3qmuvjdbakl5bdnh4ocrmacaqkpuh77qjvggmt2sa multiblock-1026B.txt\n");
+    let out = env.ok(&["add", "-n", "-Q", "--cid-version=0", "--chunker=size-5", s(&env.write("a", b"abc123\n"))]);
+    assert_eq!(out.trim(), "QmZgfvZtoFdbJy4JmpPHc1NCXyA7Snim2L8e6zKspiUzhu");
+    assert!(env.fails(&["add", "-n", "--profile", "nope", s(&multi)]).contains("unknown import profile `nope`"));
+    assert!(env.fails(&["add", "-n", "--chunker", "rabin", s(&multi)]).contains("unknown chunker"));
+}
+
+#[test]
+fn add_directory_recursively() {
+    let env = Env::new();
+    let dir = fixture("gateway-conformance/tooling/car/_fixtures/dir");
+    let out = env.ok(&["add", "-r", "--profile", "unixfs-v1-2025", s(&dir)]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last().unwrap(), &"added bafybeidlbwbu73tbjr3atntjz4lq5ego5w2uyof35vvwcnheaftzi3rndu dir");
+    assert!(lines.contains(&"added bafkreihdhgb5vyuqu7jssreyo3h567obewtqq37fi5hr2w4um5icacry7m dir/subdir/leaf.txt"), "{out}");
+    assert!(lines.contains(&"added bafybeiaq6e55xratife7s5cmzjcmwy4adzzlk74sbdpfcq72gus6cweeeq dir/subdir"), "{out}");
+    assert!(env.fails(&["add", s(&dir)]).contains("is a directory; add it with -r"));
+
+    // Hidden files are skipped unless -H, as with kubo.
+    env.write("tree/.hidden", b"x");
+    env.write("tree/seen", b"y");
+    let without = env.ok(&["add", "-r", "-Q", s(&env.path("tree"))]);
+    let with = env.ok(&["add", "-r", "-H", "-Q", s(&env.path("tree"))]);
+    assert_ne!(without, with);
+}
+
+#[test]
+fn wrap_with_directory_matches_gateway_fixture() {
+    let env = Env::new();
+    let file = env.write("dir/ascii.txt", b"hello application/vnd.ipld.raw\n");
+    let out = env.ok(&["add", "-Q", "-w", "-r", "--cid-version", "1", s(file.parent().unwrap())]);
+    assert_eq!(out.trim(), "bafybeie72edlprgtlwwctzljf6gkn2wnlrddqjbkxo3jomh4n7omwblxly");
+}
+
+#[test]
+fn add_cat_get_round_trip() {
+    let env = Env::new();
+    let data: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    let file = env.write("big.bin", &data);
+    let cid = env.ok(&["add", "-Q", s(&file)]).trim().to_string();
+    let out = env.cmd(&["cat", &cid]).output().unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout == data, "cat returns the same bytes");
+
+    env.ok(&["get", &cid, "-o", s(&env.path("copy.bin"))]);
+    assert!(std::fs::read(env.path("copy.bin")).unwrap() == data);
+    assert!(env.fails(&["get", &cid, "-o", s(&env.path("copy.bin"))]).contains("already exists"));
+
+    env.write("tree/a.txt", b"alpha");
+    env.write("tree/sub/b.txt", b"beta");
+    let root = env.ok(&["add", "-r", "-Q", "--cid-version", "1", s(&env.path("tree"))]).trim().to_string();
+    env.ok(&["get", &format!("/ipfs/{root}"), "-o", s(&env.path("out"))]);
+    assert_eq!(std::fs::read(env.path("out/a.txt")).unwrap(), b"alpha");
+    assert_eq!(std::fs::read(env.path("out/sub/b.txt")).unwrap(), b"beta");
+}
+
+#[test]
+fn block_put_get_stat() {
+    let env = Env::new();
+    let file = env.write("block", b"hello world\n");
+    let cid = env.ok(&["block", "put", s(&file)]).trim().to_string();
+    assert_eq!(cid, "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4");
+    assert_eq!(env.ok(&["block", "get", &cid]), "hello world\n");
+    assert_eq!(env.ok(&["block", "stat", &cid]), format!("Key: {cid}\nSize: 12\n"));
+    assert!(env.fails(&["block", "put", "--cid-codec", "nope", s(&file)]).contains("unknown --cid-codec"));
+}
+
+#[test]
+fn clear_errors_for_bad_input() {
+    let env = Env::new();
+    let err = env.fails(&["cat", "not-a-cid"]);
+    assert!(err.starts_with("error: ") && err.contains("`not-a-cid` is not a CID"), "{err}");
+    let err = env.fails(&["cat", "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"]);
+    assert!(err.contains("is not in the store"), "{err}");
+    let err = env.fails(&["add", s(&env.path("missing.txt"))]);
+    assert!(err.contains("missing.txt"), "{err}");
+    let out = env.cmd(&["add"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn corrupt_block_on_disk_is_reported_not_returned() {
+    let env = Env::new();
+    let file = env.write("f", b"some precious bytes");
+    let cid = env.ok(&["add", "-Q", "--cid-version", "1", s(&file)]).trim().to_string();
+    let blocks: Vec<PathBuf> = walk_files(&env.store().join("blocks"));
+    assert_eq!(blocks.len(), 1);
+    std::fs::write(&blocks[0], b"some precious bytez").unwrap();
+    let err = env.fails(&["cat", &cid]);
+    assert!(err.contains(&cid) && err.contains("corrupt") && err.contains("quarantine"), "{err}");
+    // Adding the file again repairs the store.
+    env.ok(&["add", "-Q", "--cid-version", "1", s(&file)]);
+    assert_eq!(env.ok(&["cat", &cid]), "some precious bytes");
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn car_import_export_round_trip() {
+    let env = Env::new();
+    let car = fixture("gateway-conformance/fixtures/path_gateway_unixfs/dir-with-files.car");
+    let out = env.ok(&["car", "import", s(&car)]);
+    assert!(out.contains("root bafybeihchr7vmgjaasntayyatmp5sv6xza57iy2h4xj7g46bpjij6yhrmy: complete"), "{out}");
+    let text = env.ok(&["cat", "/ipfs/bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"]);
+    assert_eq!(text, "hello world\n");
+
+    env.ok(&["car", "export", "bafybeihchr7vmgjaasntayyatmp5sv6xza57iy2h4xj7g46bpjij6yhrmy", "-o", s(&env.path("out.car"))]);
+    let other = Env::new();
+    let out = other.ok(&["car", "import", s(&env.path("out.car"))]);
+    assert!(out.contains(": complete"), "{out}");
+    let multi = other.ok(&["cat", "bafybeigcisqd7m5nf3qmuvjdbakl5bdnh4ocrmacaqkpuh77qjvggmt2sa"]);
+    assert_eq!(multi.as_bytes(), std::fs::read(fixture("derived/multiblock-1026B.txt")).unwrap());
+}
+
+#[test]
+fn car_import_reports_incomplete_dag() {
+    let env = Env::new();
+    let car = fixture("gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car");
+    let out = env.cmd(&["car", "import", s(&car)]).output().unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("incomplete, 1 block(s) missing"), "{stdout}");
+    assert!(stderr.contains("are incomplete"), "{stderr}");
+    // The present leaves were stored.
+    env.ok(&["block", "stat", "QmPKt7ptM2ZYSGPUc8PmPT2VBkLDK3iqpG9TBJY7PCE9rF"]);
+}
+
+#[test]
+fn car_import_refuses_corrupt_file_and_keeps_what_verified() {
+    let env = Env::new();
+    let mut bytes = std::fs::read(fixture("gateway-conformance/fixtures/gateway-raw-block.car")).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x20;
+    let bad = env.write("bad.car", &bytes);
+    let err = env.fails(&["car", "import", s(&bad)]);
+    assert!(err.contains("bad.car"), "{err}");
+    let truncated = env.write("cut.car", &std::fs::read(fixture("gateway-conformance/fixtures/gateway-raw-block.car")).unwrap()[..100]);
+    let err = env.fails(&["car", "import", s(&truncated)]);
+    assert!(err.contains("cut.car") && err.contains("truncated"), "{err}");
+}
+
+#[test]
+fn concurrent_processes_share_one_store() {
+    let env = Env::new();
+    let shared: Vec<u8> = (0..600_000u32).map(|i| (i % 241) as u8).collect();
+    let shared_path = env.write("shared.bin", &shared);
+    let mut children = Vec::new();
+    for i in 0..6u32 {
+        let own: Vec<u8> = (0..300_000u32).map(|j| ((j * (i + 3)) % 253) as u8).collect();
+        let own_path = env.write(&format!("own-{i}.bin"), &own);
+        let child = env
+            .cmd(&["add", "-q", "--chunker=size-4096", s(&shared_path), s(&own_path)])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        children.push((child, own));
+    }
+    let mut shared_cids = Vec::new();
+    for (child, own) in children {
+        let out: Output = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let cids: Vec<&str> = text.lines().collect();
+        shared_cids.push(cids[0].to_string());
+        assert!(env.cmd(&["cat", cids[1]]).output().unwrap().stdout == own);
+    }
+    shared_cids.dedup();
+    assert_eq!(shared_cids.len(), 1, "every process computed the same CID");
+    assert!(env.cmd(&["cat", &shared_cids[0]]).output().unwrap().stdout == shared);
+    assert!(walk_files(&env.store().join("blocks")).iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".tmp")));
+}
+
+#[test]
+fn runs_as_a_cargo_subcommand() {
+    let env = Env::new();
+    let file = env.write("x", b"hello world");
+    let out = env.ok(&["ipfs", "add", "-n", "-Q", s(&file)]);
+    assert_eq!(out.trim(), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs-fetch")).arg("ipfs-fetch").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+}
