@@ -67,13 +67,18 @@ fn add_only_hash_prints_kubo_cids() {
     let env = Env::new();
     let file = env.write("hello.txt", b"hello world");
     // kubo's default import of "hello world" (tests/fixtures/ipfs/kubo-v0-vectors.txt).
-    assert_eq!(env.ok(&["add", "--only-hash", "-Q", s(&file)]).trim(), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+    assert_eq!(
+        env.ok(&["add", "--only-hash", "-Q", s(&file)]).trim(),
+        "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"
+    );
     let file = env.write("hello-nl.txt", b"hello world\n");
     assert_eq!(
         env.ok(&["add", "-n", "-Q", "--cid-version", "1", s(&file)]).trim(),
         "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
     );
-    assert!(!env.store().join("blocks").exists() || std::fs::read_dir(env.store().join("blocks")).unwrap().count() == 0);
+    assert!(
+        !env.store().join("blocks").exists() || std::fs::read_dir(env.store().join("blocks")).unwrap().count() == 0
+    );
 }
 
 #[test]
@@ -95,7 +100,10 @@ fn add_directory_recursively() {
     let out = env.ok(&["add", "-r", "--profile", "unixfs-v1-2025", s(&dir)]);
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.last().unwrap(), &"added bafybeidlbwbu73tbjr3atntjz4lq5ego5w2uyof35vvwcnheaftzi3rndu dir");
-    assert!(lines.contains(&"added bafkreihdhgb5vyuqu7jssreyo3h567obewtqq37fi5hr2w4um5icacry7m dir/subdir/leaf.txt"), "{out}");
+    assert!(
+        lines.contains(&"added bafkreihdhgb5vyuqu7jssreyo3h567obewtqq37fi5hr2w4um5icacry7m dir/subdir/leaf.txt"),
+        "{out}"
+    );
     assert!(lines.contains(&"added bafybeiaq6e55xratife7s5cmzjcmwy4adzzlk74sbdpfcq72gus6cweeeq dir/subdir"), "{out}");
     assert!(env.fails(&["add", s(&dir)]).contains("is a directory; add it with -r"));
 
@@ -198,7 +206,13 @@ fn car_import_export_round_trip() {
     let text = env.ok(&["cat", "/ipfs/bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"]);
     assert_eq!(text, "hello world\n");
 
-    env.ok(&["car", "export", "bafybeihchr7vmgjaasntayyatmp5sv6xza57iy2h4xj7g46bpjij6yhrmy", "-o", s(&env.path("out.car"))]);
+    env.ok(&[
+        "car",
+        "export",
+        "bafybeihchr7vmgjaasntayyatmp5sv6xza57iy2h4xj7g46bpjij6yhrmy",
+        "-o",
+        s(&env.path("out.car")),
+    ]);
     let other = Env::new();
     let out = other.ok(&["car", "import", s(&env.path("out.car"))]);
     assert!(out.contains(": complete"), "{out}");
@@ -229,7 +243,10 @@ fn car_import_refuses_corrupt_file_and_keeps_what_verified() {
     let bad = env.write("bad.car", &bytes);
     let err = env.fails(&["car", "import", s(&bad)]);
     assert!(err.contains("bad.car"), "{err}");
-    let truncated = env.write("cut.car", &std::fs::read(fixture("gateway-conformance/fixtures/gateway-raw-block.car")).unwrap()[..100]);
+    let truncated = env.write(
+        "cut.car",
+        &std::fs::read(fixture("gateway-conformance/fixtures/gateway-raw-block.car")).unwrap()[..100],
+    );
     let err = env.fails(&["car", "import", s(&truncated)]);
     assert!(err.contains("cut.car") && err.contains("truncated"), "{err}");
 }
@@ -262,7 +279,11 @@ fn concurrent_processes_share_one_store() {
     shared_cids.dedup();
     assert_eq!(shared_cids.len(), 1, "every process computed the same CID");
     assert!(env.cmd(&["cat", &shared_cids[0]]).output().unwrap().stdout == shared);
-    assert!(walk_files(&env.store().join("blocks")).iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with(".tmp")));
+    assert!(walk_files(&env.store().join("blocks")).iter().all(|p| !p
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with(".tmp")));
 }
 
 #[test]

@@ -57,7 +57,9 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 Some(path) => std::fs::File::open(path)
                     .and_then(|f| f.take(limit).read_to_end(&mut bytes))
                     .with_context(|| format!("cannot read {}", path.display()))?,
-                None => std::io::stdin().lock().take(limit).read_to_end(&mut bytes).context("cannot read standard input")?,
+                None => {
+                    std::io::stdin().lock().take(limit).read_to_end(&mut bytes).context("cannot read standard input")?
+                }
             };
             if bytes.len() > MAX_BLOCK_SIZE {
                 bail!("the block is over the {MAX_BLOCK_SIZE}-byte limit; use `cargo ipfs add` for large files");

@@ -34,7 +34,8 @@ impl Global {
         if let Some(dir) = &self.store {
             return Ok(dir.clone());
         }
-        let cargo_home = home::cargo_home().context("cannot find CARGO_HOME; set CARGO_IPFS_STORE or pass --store DIR")?;
+        let cargo_home =
+            home::cargo_home().context("cannot find CARGO_HOME; set CARGO_IPFS_STORE or pass --store DIR")?;
         Ok(cargo_home.join("ipfs"))
     }
 

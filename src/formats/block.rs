@@ -141,10 +141,7 @@ pub struct CidParseError {
 /// `ipfs://` prefix.
 pub fn parse_cid(input: &str) -> Result<Cid, CidParseError> {
     let trimmed = input.trim();
-    let bare = trimmed
-        .strip_prefix("/ipfs/")
-        .or_else(|| trimmed.strip_prefix("ipfs://"))
-        .unwrap_or(trimmed);
+    let bare = trimmed.strip_prefix("/ipfs/").or_else(|| trimmed.strip_prefix("ipfs://")).unwrap_or(trimmed);
     Cid::try_from(bare).map_err(|e| CidParseError { input: input.to_string(), reason: e.to_string() })
 }
 
@@ -170,10 +167,7 @@ mod tests {
         let block = Block::encode(RAW, false, b"hello world\n".to_vec());
         assert_eq!(block.cid().to_string(), "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4");
         assert!(verify(block.cid(), b"hello world\n").is_ok());
-        assert_eq!(
-            verify(block.cid(), b"hello world!"),
-            Err(BlockError::HashMismatch { cid: *block.cid() })
-        );
+        assert_eq!(verify(block.cid(), b"hello world!"), Err(BlockError::HashMismatch { cid: *block.cid() }));
     }
 
     #[test]

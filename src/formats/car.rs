@@ -66,7 +66,9 @@ pub enum CarError {
         size: u64,
     },
     /// The header names a version other than 1.
-    #[error("the CAR file is version {version}, but only CARv1 is supported (CARv2 is not); export or request it as CARv1")]
+    #[error(
+        "the CAR file is version {version}, but only CARv1 is supported (CARv2 is not); export or request it as CARv1"
+    )]
     UnsupportedVersion {
         /// The version in the header.
         version: u64,
@@ -153,33 +155,21 @@ pub struct CarReader<R> {
 impl<R: Read> CarReader<R> {
     /// Reads and checks the header.
     pub fn new(reader: R) -> Result<Self, CarError> {
-        let mut car = CarReader {
-            reader,
-            roots: Vec::new(),
-            offset: 0,
-            done: false,
-        };
+        let mut car = CarReader { reader, roots: Vec::new(), offset: 0, done: false };
         let Some(len) = car.read_varint()? else {
-            return Err(CarError::BadHeader {
-                reason: "the input is empty".into(),
-            });
+            return Err(CarError::BadHeader { reason: "the input is empty".into() });
         };
         if len > MAX_HEADER_SIZE as u64 {
             return Err(CarError::HeaderTooLarge { size: len });
         }
         let bytes = car.read_exact(len as usize)?;
-        let header: HeaderIn =
-            serde_ipld_dagcbor::from_slice(&bytes).map_err(|e| CarError::BadHeader {
-                reason: format!("not a DAG-CBOR map of roots and version: {e}"),
-            })?;
+        let header: HeaderIn = serde_ipld_dagcbor::from_slice(&bytes)
+            .map_err(|e| CarError::BadHeader { reason: format!("not a DAG-CBOR map of roots and version: {e}") })?;
         if header.version != 1 {
-            return Err(CarError::UnsupportedVersion {
-                version: header.version,
-            });
+            return Err(CarError::UnsupportedVersion { version: header.version });
         }
-        car.roots = header.roots.ok_or_else(|| CarError::BadHeader {
-            reason: "the header has no `roots` field".into(),
-        })?;
+        car.roots =
+            header.roots.ok_or_else(|| CarError::BadHeader { reason: "the header has no `roots` field".into() })?;
         Ok(car)
     }
 
@@ -209,27 +199,17 @@ impl<R: Read> CarReader<R> {
         // Checked before anything is allocated, so a corrupt length cannot
         // make the reader reserve gigabytes.
         if len > MAX_SECTION_SIZE as u64 {
-            return Err(CarError::SectionTooLarge {
-                offset: start,
-                size: len,
-            });
+            return Err(CarError::SectionTooLarge { offset: start, size: len });
         }
         let mut bytes = self.read_exact(len as usize)?;
         let mut cursor = bytes.as_slice();
-        let cid = Cid::read_bytes(&mut cursor).map_err(|e| CarError::BadCid {
-            offset: start,
-            reason: e.to_string(),
-        })?;
+        let cid =
+            Cid::read_bytes(&mut cursor).map_err(|e| CarError::BadCid { offset: start, reason: e.to_string() })?;
         let cid_len = bytes.len() - cursor.len();
         // Shifting the data down reuses the section's buffer instead of
         // copying the block into a second one.
         bytes.drain(..cid_len);
-        Block::new(cid, bytes)
-            .map(Some)
-            .map_err(|source| CarError::Block {
-                offset: start,
-                source,
-            })
+        Block::new(cid, bytes).map(Some).map_err(|source| CarError::Block { offset: start, source })
     }
 
     /// Reads one multiformats varint. `Ok(None)` means the input ended
@@ -242,20 +222,9 @@ impl<R: Read> CarReader<R> {
             match self.reader.read_exact(&mut buf[len..=len]) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return if len == 0 {
-                        Ok(None)
-                    } else {
-                        Err(CarError::Truncated {
-                            offset: self.offset,
-                        })
-                    };
+                    return if len == 0 { Ok(None) } else { Err(CarError::Truncated { offset: self.offset }) };
                 }
-                Err(source) => {
-                    return Err(CarError::Io {
-                        offset: self.offset,
-                        source,
-                    })
-                }
+                Err(source) => return Err(CarError::Io { offset: self.offset, source }),
             }
             self.offset += 1;
             len += 1;
@@ -266,10 +235,7 @@ impl<R: Read> CarReader<R> {
         // Nine bytes that all carry a continuation bit reach the decoder too,
         // which reports them as an overflow.
         let (value, _) =
-            varint::decode_multiformat(&buf[..len]).map_err(|source| CarError::BadVarint {
-                offset: start,
-                source,
-            })?;
+            varint::decode_multiformat(&buf[..len]).map_err(|source| CarError::BadVarint { offset: start, source })?;
         Ok(Some(value))
     }
 
@@ -281,15 +247,10 @@ impl<R: Read> CarReader<R> {
         // On error `read_to_end` keeps what it read, so the offset is exact.
         self.offset += bytes.len() as u64;
         if let Err(source) = result {
-            return Err(CarError::Io {
-                offset: self.offset,
-                source,
-            });
+            return Err(CarError::Io { offset: self.offset, source });
         }
         if bytes.len() < len {
-            return Err(CarError::Truncated {
-                offset: self.offset,
-            });
+            return Err(CarError::Truncated { offset: self.offset });
         }
         Ok(bytes)
     }
@@ -325,14 +286,8 @@ impl<W: Write> CarWriter<W> {
     pub fn write_block(&mut self, block: &Block) -> Result<(), CarError> {
         let data = block.data();
         if data.len() > MAX_BLOCK_SIZE {
-            let source = BlockError::TooLarge {
-                cid: *block.cid(),
-                size: data.len(),
-            };
-            return Err(CarError::Block {
-                offset: self.offset,
-                source,
-            });
+            let source = BlockError::TooLarge { cid: *block.cid(), size: data.len() };
+            return Err(CarError::Block { offset: self.offset, source });
         }
         let cid = block.cid().to_bytes();
         let mut prefix = Vec::with_capacity(MAX_VARINT_LEN + cid.len());
@@ -344,20 +299,12 @@ impl<W: Write> CarWriter<W> {
 
     /// Flushes and returns the underlying writer.
     pub fn finish(mut self) -> Result<W, CarError> {
-        self.writer.flush().map_err(|source| CarError::Io {
-            offset: self.offset,
-            source,
-        })?;
+        self.writer.flush().map_err(|source| CarError::Io { offset: self.offset, source })?;
         Ok(self.writer)
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> Result<(), CarError> {
-        self.writer
-            .write_all(bytes)
-            .map_err(|source| CarError::Io {
-                offset: self.offset,
-                source,
-            })?;
+        self.writer.write_all(bytes).map_err(|source| CarError::Io { offset: self.offset, source })?;
         self.offset += bytes.len() as u64;
         Ok(())
     }

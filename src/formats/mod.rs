@@ -8,8 +8,8 @@
 pub mod block;
 pub mod car;
 pub mod dagpb;
-pub mod links;
 pub mod ipns;
+pub mod links;
 pub mod pb;
 pub mod unixfs;
 pub mod varint;

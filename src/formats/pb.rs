@@ -84,7 +84,8 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let key = self.varint()?;
-        let field = u32::try_from(key >> 3).map_err(|_| PbError::Invalid { field: 0, what: "field number too large" })?;
+        let field =
+            u32::try_from(key >> 3).map_err(|_| PbError::Invalid { field: 0, what: "field number too large" })?;
         if field == 0 {
             return Err(PbError::Invalid { field, what: "field number 0" });
         }

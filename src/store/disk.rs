@@ -136,7 +136,10 @@ mod tests {
         let path = store.block_path(block.cid());
         let name = path.file_name().unwrap().to_str().unwrap();
         assert!(name.starts_with("CIQ"), "{name}");
-        assert_eq!(path.parent().unwrap().file_name().unwrap().to_str().unwrap(), &name[name.len() - 3..name.len() - 1]);
+        assert_eq!(
+            path.parent().unwrap().file_name().unwrap().to_str().unwrap(),
+            &name[name.len() - 3..name.len() - 1]
+        );
     }
 
     #[test]

@@ -33,16 +33,8 @@ fn car_fixtures() -> Vec<String> {
     let root = fixture_root();
     let mut paths = Vec::new();
     walk(&root, &mut paths);
-    let mut rels: Vec<String> = paths
-        .iter()
-        .map(|p| {
-            p.strip_prefix(&root)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .replace('\\', "/")
-        })
-        .collect();
+    let mut rels: Vec<String> =
+        paths.iter().map(|p| p.strip_prefix(&root).unwrap().to_str().unwrap().replace('\\', "/")).collect();
     rels.sort();
     rels
 }
@@ -63,12 +55,7 @@ fn write_all(roots: &[Cid], blocks: &[Block]) -> Vec<u8> {
 }
 
 fn cids(values: &Value) -> Vec<Cid> {
-    values
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| parse_cid(v.as_str().unwrap()).unwrap())
-        .collect()
+    values.as_array().unwrap().iter().map(|v| parse_cid(v.as_str().unwrap()).unwrap()).collect()
 }
 
 /// The length of one section on the wire, varint included.
@@ -92,21 +79,13 @@ fn every_fixture_decodes_to_the_expected_roots_and_block_count() {
     let expected = expected["cars"].as_object().unwrap();
     let found = car_fixtures();
     let listed: Vec<&String> = expected.keys().collect();
-    assert_eq!(
-        found.iter().collect::<Vec<_>>(),
-        listed,
-        "fixture files and EXPECTED-decoded.json disagree"
-    );
+    assert_eq!(found.iter().collect::<Vec<_>>(), listed, "fixture files and EXPECTED-decoded.json disagree");
     for (path, want) in expected {
         assert_eq!(want["version"], 1, "{path}");
         assert_eq!(want["all_block_hashes_verified"], true, "{path}");
         let (roots, blocks) = read_all(&fixture(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(roots, cids(&want["roots"]), "{path}");
-        assert_eq!(
-            blocks.len() as u64,
-            want["block_count"].as_u64().unwrap(),
-            "{path}"
-        );
+        assert_eq!(blocks.len() as u64, want["block_count"].as_u64().unwrap(), "{path}");
     }
 }
 
@@ -129,23 +108,11 @@ fn carv1_basic_matches_its_description() {
     for (block, w) in blocks.iter().zip(want_blocks) {
         let cid = block.cid().to_string();
         assert_eq!(cid, w["cid"]["/"].as_str().unwrap());
-        assert_eq!(
-            block.data().len() as u64,
-            w["blockLength"].as_u64().unwrap(),
-            "{cid}"
-        );
+        assert_eq!(block.data().len() as u64, w["blockLength"].as_u64().unwrap(), "{cid}");
         assert_eq!(offset as u64, w["offset"].as_u64().unwrap(), "{cid}");
-        assert_eq!(
-            section_len(block) as u64,
-            w["length"].as_u64().unwrap(),
-            "{cid}"
-        );
+        assert_eq!(section_len(block) as u64, w["length"].as_u64().unwrap(), "{cid}");
         let block_offset = offset + section_len(block) - block.data().len();
-        assert_eq!(
-            block_offset as u64,
-            w["blockOffset"].as_u64().unwrap(),
-            "{cid}"
-        );
+        assert_eq!(block_offset as u64, w["blockOffset"].as_u64().unwrap(), "{cid}");
         offset += section_len(block);
     }
     assert_eq!(offset, car.len());
@@ -156,14 +123,8 @@ fn writer_reproduces_every_fixture_byte_for_byte() {
     for path in car_fixtures() {
         let car = fixture(&path);
         let (roots, blocks) = read_all(&car).unwrap();
-        assert!(
-            car.starts_with(&encode_header(&roots)),
-            "{path}: header differs"
-        );
-        assert!(
-            write_all(&roots, &blocks) == car,
-            "{path}: rewritten CAR differs"
-        );
+        assert!(car.starts_with(&encode_header(&roots)), "{path}: header differs");
+        assert!(write_all(&roots, &blocks) == car, "{path}: rewritten CAR differs");
     }
 }
 
@@ -177,15 +138,10 @@ fn missing_block_fixtures_still_decode() {
         "gateway-conformance/tooling/car/_fixtures/file-3k-and-3-blocks-missing-block.car",
     ] {
         let (_, blocks) = read_all(&fixture(path)).unwrap();
-        assert_eq!(
-            blocks.len() as u64,
-            expected["cars"][path]["block_count"].as_u64().unwrap(),
-            "{path}"
-        );
+        assert_eq!(blocks.len() as u64, expected["cars"][path]["block_count"].as_u64().unwrap(), "{path}");
     }
     // The fixtures' README names the root and the two leaves that are there.
-    let path =
-        "gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car";
+    let path = "gateway-conformance/fixtures/trustless_gateway_car/file-3k-and-3-blocks-missing-block.car";
     let (_, blocks) = read_all(&fixture(path)).unwrap();
     let present: Vec<String> = blocks.iter().map(|b| b.cid().to_string()).collect();
     for cid in [
@@ -193,10 +149,7 @@ fn missing_block_fixtures_still_decode() {
         "QmPKt7ptM2ZYSGPUc8PmPT2VBkLDK3iqpG9TBJY7PCE9rF",
         "QmWXY482zQdwecnfBsj78poUUuPXvyw2JAFAEMw4tzTavV",
     ] {
-        assert!(
-            present.iter().any(|p| p == cid),
-            "{cid} missing from {present:?}"
-        );
+        assert!(present.iter().any(|p| p == cid), "{cid} missing from {present:?}");
     }
 }
 
@@ -213,20 +166,14 @@ fn flipped_byte_is_a_hash_mismatch_naming_the_cid_and_offset() {
     }
     let err = reader.next_block().unwrap_err();
     match &err {
-        CarError::Block {
-            offset,
-            source: BlockError::HashMismatch { cid },
-        } => {
+        CarError::Block { offset, source: BlockError::HashMismatch { cid } } => {
             assert_eq!(*offset, last_offset as u64);
             assert_eq!(cid, last.cid());
         }
         other => panic!("expected a hash mismatch, got {other:?}"),
     }
     let message = err.to_string();
-    assert!(
-        message.contains(&last.cid().to_string()) && message.contains(&last_offset.to_string()),
-        "{message}"
-    );
+    assert!(message.contains(&last.cid().to_string()) && message.contains(&last_offset.to_string()), "{message}");
     // The reader stops after an error instead of resynchronising.
     assert!(reader.next_block().unwrap().is_none());
 }
@@ -243,10 +190,7 @@ fn truncation_is_an_error_except_at_section_boundaries() {
     for cut in 0..car.len() {
         let result = read_all(&car[..cut]);
         if cut == 0 {
-            assert!(
-                matches!(result, Err(CarError::BadHeader { .. })),
-                "cut {cut}: {result:?}"
-            );
+            assert!(matches!(result, Err(CarError::BadHeader { .. })), "cut {cut}: {result:?}");
         } else if let Some(n) = boundaries.iter().position(|&b| b == cut) {
             let (_, got) = result.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
             assert_eq!(got, blocks[..n], "cut {cut}");
@@ -258,10 +202,7 @@ fn truncation_is_an_error_except_at_section_boundaries() {
         }
     }
     let message = read_all(&car[..100]).unwrap_err().to_string();
-    assert!(
-        message.contains("truncated at byte 100") && message.contains("fetch it again"),
-        "{message}"
-    );
+    assert!(message.contains("truncated at byte 100") && message.contains("fetch it again"), "{message}");
 }
 
 #[test]
@@ -284,19 +225,15 @@ fn oversized_lengths_are_refused_before_allocating() {
     let mut prefix = Vec::new();
     varint::encode(MAX_HEADER_SIZE as u64 + 1, &mut prefix);
     let result = CarReader::new(prefix.as_slice().chain(io::repeat(0)));
-    assert!(
-        matches!(result, Err(CarError::HeaderTooLarge { size }) if size == MAX_HEADER_SIZE as u64 + 1)
-    );
+    assert!(matches!(result, Err(CarError::HeaderTooLarge { size }) if size == MAX_HEADER_SIZE as u64 + 1));
 }
 
 #[test]
 fn bad_varints_are_refused() {
     let header = encode_header(&[]);
     let at = header.len() as u64;
-    let cases: [(&[u8], VarintError); 2] = [
-        (&[0x80, 0x00], VarintError::NotMinimal),
-        (&[0xff; 9], VarintError::Overflow),
-    ];
+    let cases: [(&[u8], VarintError); 2] =
+        [(&[0x80, 0x00], VarintError::NotMinimal), (&[0xff; 9], VarintError::Overflow)];
     for (bytes, want) in cases {
         let car = [header.as_slice(), bytes].concat();
         match read_all(&car) {
@@ -308,29 +245,15 @@ fn bad_varints_are_refused() {
     }
     // A header length that is not minimal is refused the same way.
     let result = read_all(&[0x81, 0x00]);
-    assert!(
-        matches!(
-            result,
-            Err(CarError::BadVarint {
-                offset: 0,
-                source: VarintError::NotMinimal
-            })
-        ),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(CarError::BadVarint { offset: 0, source: VarintError::NotMinimal })), "{result:?}");
 }
 
 #[test]
 fn carv2_and_malformed_headers_are_refused() {
     // The CARv2 pragma, from the CARv2 spec: the header {"version": 2}.
-    let pragma = [
-        0x0a, 0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x02,
-    ];
+    let pragma = [0x0a, 0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x02];
     let err = read_all(&pragma).unwrap_err();
-    assert!(
-        matches!(err, CarError::UnsupportedVersion { version: 2 }),
-        "{err:?}"
-    );
+    assert!(matches!(err, CarError::UnsupportedVersion { version: 2 }), "{err:?}");
     assert!(err.to_string().contains("CARv2 is not"), "{err}");
 
     let version_only = [0xa1, 0x67, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0x01];
@@ -338,10 +261,7 @@ fn carv2_and_malformed_headers_are_refused() {
     let trailing = [encode_header(&[]).split_off(1), vec![0x00]].concat();
     for header in [&[][..], &[0xff; 4], &text, &version_only, &trailing] {
         let result = read_all(&with_header(header, &[]));
-        assert!(
-            matches!(result, Err(CarError::BadHeader { .. })),
-            "{header:x?}: {result:?}"
-        );
+        assert!(matches!(result, Err(CarError::BadHeader { .. })), "{header:x?}: {result:?}");
     }
     assert!(matches!(read_all(&[]), Err(CarError::BadHeader { .. })));
 }
@@ -353,24 +273,15 @@ fn sections_without_a_valid_cid_are_refused() {
     // An empty section, and a CIDv1 whose multihash is cut short.
     for section in [&[0x00][..], &[0x03, 0x01, 0x55, 0x12]] {
         let result = read_all(&[header.as_slice(), section].concat());
-        assert!(
-            matches!(result, Err(CarError::BadCid { offset, .. }) if offset == at),
-            "{section:x?}: {result:?}"
-        );
+        assert!(matches!(result, Err(CarError::BadCid { offset, .. }) if offset == at), "{section:x?}: {result:?}");
     }
 }
 
 #[test]
 fn writer_round_trips_blocks_with_any_roots() {
-    let blocks: Vec<Block> = [&b""[..], b"hello\n", &[7u8; 3000]]
-        .iter()
-        .map(|data| Block::encode(RAW, false, data.to_vec()))
-        .collect();
-    for roots in [
-        vec![],
-        vec![*blocks[1].cid()],
-        blocks.iter().map(|b| *b.cid()).collect(),
-    ] {
+    let blocks: Vec<Block> =
+        [&b""[..], b"hello\n", &[7u8; 3000]].iter().map(|data| Block::encode(RAW, false, data.to_vec())).collect();
+    for roots in [vec![], vec![*blocks[1].cid()], blocks.iter().map(|b| *b.cid()).collect()] {
         let (got_roots, got_blocks) = read_all(&write_all(&roots, &blocks)).unwrap();
         assert_eq!(got_roots, roots);
         assert_eq!(got_blocks, blocks);
@@ -382,39 +293,20 @@ fn writer_refuses_oversized_blocks() {
     let block = Block::encode(RAW, false, vec![0; MAX_BLOCK_SIZE + 1]);
     let mut writer = CarWriter::new(Vec::new(), &[]).unwrap();
     let result = writer.write_block(&block);
-    assert!(
-        matches!(
-            result,
-            Err(CarError::Block {
-                source: BlockError::TooLarge { .. },
-                ..
-            })
-        ),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(CarError::Block { source: BlockError::TooLarge { .. }, .. })), "{result:?}");
 }
 
 #[test]
 fn unsupported_hash_is_refused_naming_the_cid() {
     // blake3 (0x1e) is a real multihash this crate does not implement.
-    let cid = Cid::new_v1(
-        RAW,
-        crate::formats::block::Multihash::wrap(0x1e, &[0; 32]).unwrap(),
-    );
+    let cid = Cid::new_v1(RAW, crate::formats::block::Multihash::wrap(0x1e, &[0; 32]).unwrap());
     let header = encode_header(&[cid]);
     let mut car = header.clone();
     varint::encode((cid.encoded_len() + 2) as u64, &mut car);
     car.extend_from_slice(&cid.to_bytes());
     car.extend_from_slice(b"hi");
     match read_all(&car) {
-        Err(CarError::Block {
-            offset,
-            source:
-                BlockError::UnsupportedHash {
-                    cid: got,
-                    code: 0x1e,
-                },
-        }) => {
+        Err(CarError::Block { offset, source: BlockError::UnsupportedHash { cid: got, code: 0x1e } }) => {
             assert_eq!(offset, header.len() as u64);
             assert_eq!(got, cid);
         }
@@ -428,10 +320,7 @@ fn reader_errors_carry_the_offset() {
     struct Broken;
     impl Read for Broken {
         fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "connection reset",
-            ))
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection reset"))
         }
     }
     let car = fixture("gateway-conformance/tooling/check/_fixtures/hello_ipfs.car");

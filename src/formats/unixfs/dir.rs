@@ -77,10 +77,7 @@ pub fn build_directory(params: &ImportParams, mut entries: Vec<DirEntry>) -> Res
         return Err(DirError::TooLarge(estimate));
     }
     let children: u64 = entries.iter().map(|e| e.tsize).sum();
-    let links = entries
-        .into_iter()
-        .map(|e| PbLink { cid: e.cid, name: Some(e.name), tsize: Some(e.tsize) })
-        .collect();
+    let links = entries.into_iter().map(|e| PbLink { cid: e.cid, name: Some(e.name), tsize: Some(e.tsize) }).collect();
     let node = PbNode { links, data: Some(UnixFsData::new(DataType::Directory).encode()) };
     let block = params.dag_pb_block(node.encode());
     let tsize = block.data().len() as u64 + children;
@@ -148,7 +145,11 @@ fn list_into<E>(
                 if name.len() == width {
                     list_into(&link.cid, get, out, depth + 1)?;
                 } else {
-                    out.push(DirEntry { name: name[width..].to_string(), cid: link.cid, tsize: link.tsize.unwrap_or(0) });
+                    out.push(DirEntry {
+                        name: name[width..].to_string(),
+                        cid: link.cid,
+                        tsize: link.tsize.unwrap_or(0),
+                    });
                 }
             }
         }

@@ -231,10 +231,8 @@ impl FileImporter {
         data.blocksizes = children.iter().map(|c| c.filesize).collect();
         let filesize = data.blocksizes.iter().sum();
         data.filesize = Some(filesize);
-        let links = children
-            .iter()
-            .map(|c| PbLink { cid: c.cid, name: Some(String::new()), tsize: Some(c.tsize) })
-            .collect();
+        let links =
+            children.iter().map(|c| PbLink { cid: c.cid, name: Some(String::new()), tsize: Some(c.tsize) }).collect();
         let block = self.params.dag_pb_block(PbNode { links, data: Some(data.encode()) }.encode());
         let tsize = block.data().len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>();
         let child = Child { cid: *block.cid(), filesize, tsize };

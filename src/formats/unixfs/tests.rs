@@ -26,10 +26,8 @@ fn cid_of(params: ImportParams, bytes: &[u8]) -> String {
 fn import_tree(params: ImportParams, path: &Path, blocks: &mut HashMap<Cid, Vec<u8>>) -> DirEntry {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .unwrap()
-            .map(|e| import_tree(params, &e.unwrap().path(), blocks))
-            .collect();
+        let entries =
+            std::fs::read_dir(path).unwrap().map(|e| import_tree(params, &e.unwrap().path(), blocks)).collect();
         let (block, tsize) = build_directory(&params, entries).unwrap();
         let cid = *block.cid();
         blocks.insert(cid, block.data().to_vec());
@@ -104,7 +102,10 @@ fn small_chunks_with_dag_pb_leaves_and_a_directory() {
     let (sub2, t2) = sub(b);
     let root = wrap(
         p,
-        vec![DirEntry { name: "sub2".into(), cid: sub2, tsize: t2 }, DirEntry { name: "sub1".into(), cid: sub1, tsize: t1 }],
+        vec![
+            DirEntry { name: "sub2".into(), cid: sub2, tsize: t2 },
+            DirEntry { name: "sub1".into(), cid: sub1, tsize: t1 },
+        ],
     );
     assert_eq!(root, "QmT5W42oo38Bi4mL2aktaMyqu7tqj7xWCuZhmoTfo7XtiU");
 }
@@ -149,7 +150,10 @@ fn wrapped_directories_from_gateway_fixtures() {
 #[test]
 fn empty_directory_in_both_versions() {
     assert_eq!(wrap(ImportParams::UNIXFS_V0_2015, vec![]), "QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn");
-    assert_eq!(wrap(ImportParams::UNIXFS_V1_2025, vec![]), "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354");
+    assert_eq!(
+        wrap(ImportParams::UNIXFS_V1_2025, vec![]),
+        "bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354"
+    );
 }
 
 #[test]
@@ -183,7 +187,8 @@ fn reference_balanced(p: ImportParams, data: &[u8]) -> Cid {
         let mut data = UnixFsData::new(DataType::File);
         data.blocksizes = children.iter().map(|c| c.filesize).collect();
         data.filesize = Some(data.blocksizes.iter().sum());
-        let links = children.iter().map(|c| PbLink { cid: c.cid, name: Some(String::new()), tsize: Some(c.tsize) }).collect();
+        let links =
+            children.iter().map(|c| PbLink { cid: c.cid, name: Some(String::new()), tsize: Some(c.tsize) }).collect();
         let block = Block::encode(DAG_PB, p.cid_version == 0, PbNode { links, data: Some(data.encode()) }.encode());
         Node {
             cid: *block.cid(),
@@ -191,7 +196,12 @@ fn reference_balanced(p: ImportParams, data: &[u8]) -> Cid {
             tsize: block.data().len() as u64 + children.iter().map(|c| c.tsize).sum::<u64>(),
         }
     }
-    fn fill(p: ImportParams, mut children: Vec<Node>, depth: usize, chunks: &mut std::iter::Peekable<std::slice::Chunks<u8>>) -> Node {
+    fn fill(
+        p: ImportParams,
+        mut children: Vec<Node>,
+        depth: usize,
+        chunks: &mut std::iter::Peekable<std::slice::Chunks<u8>>,
+    ) -> Node {
         while children.len() < p.max_links && chunks.peek().is_some() {
             let child = if depth == 1 {
                 let mut one = chunks.next().unwrap().chunks(usize::MAX);
@@ -278,7 +288,10 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
     let mut data = UnixFsData::new(DataType::File);
     data.blocksizes = vec![4];
     data.filesize = Some(4);
-    let node = PbNode { links: vec![PbLink { cid: *child.cid(), name: Some(String::new()), tsize: Some(3) }], data: Some(data.encode()) };
+    let node = PbNode {
+        links: vec![PbLink { cid: *child.cid(), name: Some(String::new()), tsize: Some(3) }],
+        data: Some(data.encode()),
+    };
     let root = Block::encode(DAG_PB, false, node.encode());
     let store: HashMap<Cid, Vec<u8>> = [child, root.clone()].into_iter().map(Block::into_parts).collect();
     let err = export_file(root.cid(), &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
