@@ -20,11 +20,14 @@ file=$work/input.bin
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$file"
 export CARGO_IPFS_STORE=$work/store
 
-# run NAME CMD... : records seconds and peak RSS (KiB) of CMD into $work/NAME
+# run NAME CMD... : records seconds and peak RSS (KiB) of CMD into $work/NAME;
+# its output goes to $work/NAME.out, or to /dev/null when OUT=null.
 run() {
     local name=$1; shift
+    local out="$work/$name.out"
+    [ "${OUT:-}" = null ] && out=/dev/null
     sync
-    /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$work/$name.out"
+    /usr/bin/time -f '%e %M' -o "$work/$name.time" "$@" > "$out"
 }
 
 run sha256 "$sha" "$file"
@@ -33,7 +36,7 @@ run add_hash "$bin" add --only-hash -Q "$file"
 run add_v1_hash "$bin" add --only-hash -Q --profile unixfs-v1-2025 "$file"
 run add_store "$bin" add -Q --profile unixfs-v1-2025 "$file"
 cid=$(cat "$work/add_store.out")
-run export "$bin" cat "$cid"
+OUT=null run export "$bin" cat "$cid"
 "$bin" car export "$cid" -o "$work/out.car"
 export CARGO_IPFS_STORE=$work/store2
 run car_import "$bin" car import "$work/out.car"

@@ -193,13 +193,7 @@ impl FileImporter {
         let block = if self.params.raw_leaves {
             Block::encode(RAW, false, bytes)
         } else {
-            let mut data = UnixFsData::new(DataType::File);
-            data.filesize = Some(filesize);
-            if !bytes.is_empty() {
-                data.data = Some(bytes);
-            }
-            let node = PbNode { links: Vec::new(), data: Some(data.encode()) };
-            self.params.dag_pb_block(node.encode())
+            self.params.dag_pb_block(encode_file_leaf(&bytes))
         };
         let child = Child { cid: *block.cid(), filesize, tsize: block.data().len() as u64 };
         emit(block)?;
@@ -239,6 +233,28 @@ impl FileImporter {
         emit(block)?;
         Ok(child)
     }
+}
+
+/// Encodes a dag-pb leaf `{Data: UnixFS{Type: File, Data: chunk, filesize}}`
+/// in one pass: the same bytes as building [`UnixFsData`] and [`PbNode`]
+/// and encoding them, without copying the chunk three times.
+fn encode_file_leaf(chunk: &[u8]) -> Vec<u8> {
+    use crate::formats::{pb, varint};
+    let len = chunk.len() as u64;
+    let data_field = if chunk.is_empty() { 0 } else { pb::bytes_field_len(2, chunk.len()) };
+    let inner_len = 2 + data_field + 1 + varint::encoded_len(len);
+    let mut out = Vec::with_capacity(pb::bytes_field_len(1, inner_len));
+    out.push(0x0a);
+    varint::encode(inner_len as u64, &mut out);
+    out.extend_from_slice(&[0x08, DataType::File as u8]);
+    if !chunk.is_empty() {
+        out.push(0x12);
+        varint::encode(len, &mut out);
+        out.extend_from_slice(chunk);
+    }
+    out.push(0x18);
+    varint::encode(len, &mut out);
+    out
 }
 
 /// Imports a whole in-memory file, returning its root and all its blocks.

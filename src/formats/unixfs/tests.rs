@@ -320,3 +320,20 @@ fn params_validation_and_names() {
     assert!(FileImporter::new(params(1, true, MAX_CHUNK_SIZE + 1, 3)).is_err());
     assert!(FileImporter::new(params(1, true, 4, 1)).is_err());
 }
+
+#[test]
+fn one_pass_leaf_encoding_equals_the_generic_encoding() {
+    for len in [0usize, 1, 127, 128, 300, 16_384, 262_144] {
+        let chunk: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let mut data = UnixFsData::new(DataType::File);
+        data.filesize = Some(len as u64);
+        if len > 0 {
+            data.data = Some(chunk.clone());
+        }
+        let generic = PbNode { links: vec![], data: Some(data.encode()) }.encode();
+        let (file, blocks) = import_bytes(params(0, false, 262_144, 174), &chunk).unwrap();
+        assert_eq!(blocks.len(), 1);
+        assert_eq!(blocks[0].data(), generic.as_slice(), "len {len}");
+        assert_eq!(file.cid, *blocks[0].cid());
+    }
+}
