@@ -6,9 +6,11 @@
 //! suite. A store hands out only bytes that match the CID asked for; a block
 //! that fails that check is reported as corrupt, never returned.
 
+mod counting;
 mod disk;
 mod memory;
 
+pub use counting::Counting;
 pub use disk::DiskStore;
 pub use memory::MemoryStore;
 
