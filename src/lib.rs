@@ -16,6 +16,7 @@
 pub mod cli;
 pub mod dag;
 pub mod formats;
+pub mod index;
 pub mod store;
 
 /// The version of every on-disk and signed format this crate writes. It goes

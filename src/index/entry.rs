@@ -1,0 +1,249 @@
+//! Index entries and the shard files that hold them.
+//!
+//! An entry describes one artifact: which crate, built how, stored under
+//! which CID with which digest. A shard file holds every entry of one crate,
+//! one JSON object per line, sorted by version and cache key, one entry per
+//! cache key, so that the same set of entries always gives the same bytes
+//! (and the same CID).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// The kind of a file an artifact contains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// A Rust library (`.rlib`).
+    Rlib,
+    /// Crate metadata (`.rmeta`).
+    Rmeta,
+    /// A proc-macro shared library.
+    ProcMacro,
+    /// A dynamic library (`dylib`, `cdylib`).
+    Dylib,
+    /// A static library.
+    Staticlib,
+    /// An executable (a binary or a build script).
+    Bin,
+    /// A dep-info (`.d`) file.
+    DepInfo,
+    /// Anything else rustc wrote.
+    Other,
+}
+
+/// One file inside an artifact.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// The file name as rustc wrote it.
+    pub name: String,
+    /// What it is.
+    pub kind: OutputKind,
+}
+
+/// One artifact in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    /// The crate name as published.
+    pub name: String,
+    /// The crate version.
+    pub version: String,
+    /// The package source, as in Cargo.lock (`registry+https://...`).
+    pub source: String,
+    /// The `.crate` checksum from Cargo.lock (sha256, hex).
+    pub checksum: String,
+    /// The cache key (hex) that a build looks the artifact up by.
+    pub key: String,
+    /// The artifact's CID (a UnixFS file holding the packed outputs).
+    pub cid: String,
+    /// The artifact's size in bytes.
+    pub size: u64,
+    /// The artifact's sha256 (hex), checked after download.
+    pub sha256: String,
+    /// The files the artifact contains.
+    pub outputs: Vec<Output>,
+    /// The compiler identity (the `release` and `commit-hash` of `rustc -vV`).
+    pub rustc: String,
+    /// The target triple.
+    pub target: String,
+    /// Codegen settings that shape the artifact (opt-level, debuginfo, ...).
+    #[serde(default)]
+    pub profile: BTreeMap<String, String>,
+    /// Enabled features, sorted.
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Crate types (`lib`, `proc-macro`, `bin`, ...).
+    pub crate_types: Vec<String>,
+    /// What it was built against: dependency name to artifact sha256.
+    #[serde(default)]
+    pub deps: BTreeMap<String, String>,
+    /// When it was built (seconds since the Unix epoch).
+    pub built_at: u64,
+    /// The IPNS name (k51...) of the key that built it.
+    pub builder: String,
+}
+
+/// Why an entry or shard was refused.
+#[derive(Debug, Error)]
+pub enum EntryError {
+    /// A line is not a valid entry.
+    #[error("line {line}: {source}")]
+    Json {
+        /// The 1-based line number.
+        line: usize,
+        /// The parse error.
+        source: serde_json::Error,
+    },
+    /// A field has an invalid value.
+    #[error("entry for {name} {version}: {what}")]
+    Invalid {
+        /// The crate.
+        name: String,
+        /// Its version.
+        version: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// An entry in a shard belongs to another crate.
+    #[error("entry for {found} found in the shard of {expected}")]
+    WrongShard {
+        /// The shard's crate.
+        expected: String,
+        /// The entry's crate.
+        found: String,
+    },
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+impl Entry {
+    /// Checks the fields a reader relies on.
+    pub fn validate(&self) -> Result<(), EntryError> {
+        let invalid = |what: &str| EntryError::Invalid {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            what: what.to_string(),
+        };
+        super::layout::shard_path(&self.name).map_err(|e| invalid(&e.to_string()))?;
+        if !is_hex(&self.sha256, 64) {
+            return Err(invalid("sha256 must be 64 lower-case hex digits"));
+        }
+        if !is_hex(&self.checksum, 64) {
+            return Err(invalid("checksum must be 64 lower-case hex digits"));
+        }
+        if self.key.is_empty() || !self.key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid("key must be hex"));
+        }
+        crate::formats::block::parse_cid(&self.cid).map_err(|e| invalid(&e.to_string()))?;
+        Ok(())
+    }
+}
+
+/// Encodes a crate's entries as a shard file: sorted, one per key.
+pub fn encode_shard(entries: &[Entry]) -> Vec<u8> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| (&a.version, &a.key).cmp(&(&b.version, &b.key)));
+    sorted.dedup_by(|a, b| a.key == b.key);
+    let mut out = Vec::new();
+    for entry in sorted {
+        serde_json::to_writer(&mut out, entry).expect("entries serialize");
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Decodes a shard file of crate `name`, validating every entry.
+pub fn decode_shard(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, EntryError> {
+    let mut out = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let entry: Entry = serde_json::from_slice(line).map_err(|source| EntryError::Json { line: i + 1, source })?;
+        if !entry.name.eq_ignore_ascii_case(name) {
+            return Err(EntryError::WrongShard { expected: name.to_string(), found: entry.name });
+        }
+        entry.validate()?;
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+/// Merges `new` into `old` (a key already present keeps its old entry, so
+/// publishing the same artifact twice changes nothing). Returns whether
+/// anything was added.
+pub fn merge(old: &mut Vec<Entry>, new: &[Entry]) -> bool {
+    let mut changed = false;
+    for entry in new {
+        if !old.iter().any(|e| e.key == entry.key) {
+            old.push(entry.clone());
+            changed = true;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid entry for tests.
+    pub(crate) fn sample(name: &str, version: &str, key: &str) -> Entry {
+        Entry {
+            name: name.into(),
+            version: version.into(),
+            source: "registry+https://github.com/rust-lang/crates.io-index".into(),
+            checksum: "a".repeat(64),
+            key: key.into(),
+            cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
+            size: 12,
+            sha256: "b".repeat(64),
+            outputs: vec![Output { name: format!("lib{name}.rlib"), kind: OutputKind::Rlib }],
+            rustc: "1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            profile: BTreeMap::from([("opt-level".into(), "0".into())]),
+            features: vec!["std".into()],
+            crate_types: vec!["lib".into()],
+            deps: BTreeMap::new(),
+            built_at: 1_700_000_000,
+            builder: "k51qzi5uqu5dlkw8pxuw9qmqayfdeh4kfebhmreauqdc6a7c3y7d5i9fi8mk9w".into(),
+        }
+    }
+
+    #[test]
+    fn shard_bytes_do_not_depend_on_entry_order() {
+        let a = sample("serde", "1.0.0", "01");
+        let b = sample("serde", "1.0.1", "02");
+        let c = sample("serde", "1.0.0", "03");
+        let one = encode_shard(&[a.clone(), b.clone(), c.clone()]);
+        assert_eq!(one, encode_shard(&[c.clone(), b.clone(), a.clone(), a.clone()]));
+        assert_eq!(decode_shard("serde", &one).unwrap(), vec![a, c, b]);
+    }
+
+    #[test]
+    fn merge_is_idempotent() {
+        let mut entries = vec![sample("serde", "1.0.0", "01")];
+        assert!(!merge(&mut entries, &[sample("serde", "1.0.0", "01")]));
+        assert!(merge(&mut entries, &[sample("serde", "1.0.1", "02")]));
+        assert_eq!(entries.len(), 2);
+    }
+
+    #[test]
+    fn refuses_foreign_and_malformed_entries() {
+        let shard = encode_shard(&[sample("serde", "1.0.0", "01")]);
+        assert!(matches!(decode_shard("tokio", &shard), Err(EntryError::WrongShard { .. })));
+        let mut bad = sample("serde", "1.0.0", "01");
+        bad.sha256 = "zz".into();
+        let err = decode_shard("serde", &encode_shard(&[bad])).unwrap_err().to_string();
+        assert!(err.contains("sha256"), "{err}");
+        let err = decode_shard("serde", b"{\"name\":\"serde\"}\n").unwrap_err().to_string();
+        assert!(err.starts_with("line 1:"), "{err}");
+        let mut extra = String::from_utf8(shard).unwrap();
+        extra.insert_str(1, "\"surprise\":1,");
+        assert!(decode_shard("serde", extra.as_bytes()).is_err(), "unknown fields are refused");
+    }
+}

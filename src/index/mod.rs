@@ -1,0 +1,19 @@
+//! The signed, sharded index: from cache key to artifact CID.
+//!
+//! - [`layout`]: where a crate's shard lives (the crates.io sparse layout).
+//! - [`entry`]: [`Entry`], one artifact, and the shard file format.
+//! - [`manifest`]: [`Manifest`], signatures, trust checks and key rotation.
+//!   No I/O; time is a parameter.
+//! - [`tree`]: the index as a UnixFS tree in a block store: lookup, update,
+//!   versions.
+//!
+//! The format is specified in `docs/index-format.md`.
+
+pub mod entry;
+pub mod layout;
+pub mod manifest;
+pub mod tree;
+
+pub use entry::{Entry, Output, OutputKind};
+pub use manifest::{Manifest, ManifestError, TrustedKeys};
+pub use tree::{IndexVersion, TreeError};

@@ -1,0 +1,271 @@
+//! The index as a UnixFS tree in a block store.
+//!
+//! A version is a directory `{manifest.json, index/}`; `index/` holds the
+//! shards in the sparse-index layout. A lookup reads one block per level on
+//! the path to a crate's shard. An update rebuilds only the directories on
+//! the paths of changed shards, each once however many of its shards
+//! changed; every other block is shared with the previous version.
+
+use super::entry::{decode_shard, encode_shard, merge, Entry, EntryError};
+use super::layout::{shard_path, BadCrateName};
+use super::manifest::{Manifest, ManifestError};
+use crate::formats::block::Block;
+use crate::formats::unixfs::{
+    build_directory, export_file, import_bytes, list_directory, DirEntry, DirError, ImportParams, ReadError,
+};
+use crate::store::{BlockStore, StoreError};
+use cid::Cid;
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+/// The manifest's file name in a version's root directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The shards directory's name in a version's root directory.
+pub const SHARDS_DIR: &str = "index";
+/// How index files and directories are imported.
+pub const PARAMS: ImportParams = ImportParams::UNIXFS_V1_2025;
+/// The largest manifest or shard file read (a shard of 64 MiB would hold
+/// about 100,000 entries of one crate).
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Why the index tree could not be read or written.
+#[derive(Debug, Error)]
+pub enum TreeError {
+    /// The store failed or lacks a block.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A UnixFS node could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError<StoreError>),
+    /// A directory could not be built.
+    #[error(transparent)]
+    Dir(#[from] DirError),
+    /// A shard file is invalid.
+    #[error("shard of `{krate}`: {source}")]
+    Shard {
+        /// The crate.
+        krate: String,
+        /// What is wrong.
+        source: EntryError,
+    },
+    /// The manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A crate name that cannot be in the index.
+    #[error(transparent)]
+    CrateName(#[from] BadCrateName),
+    /// The root directory lacks a part.
+    #[error("index version {root} has no `{what}`; it is not an index root")]
+    NotAnIndex {
+        /// The root.
+        root: Cid,
+        /// The missing part.
+        what: &'static str,
+    },
+    /// The shards directory is not the one the manifest signed.
+    #[error("index version {root}: the shards directory is {found} but the manifest signed {signed}; the index was tampered with")]
+    ShardsMismatch {
+        /// The root.
+        root: Cid,
+        /// The CID in the tree.
+        found: Cid,
+        /// The CID in the manifest.
+        signed: String,
+    },
+    /// A file larger than [`MAX_FILE_SIZE`].
+    #[error("index file {cid} is larger than {MAX_FILE_SIZE} bytes")]
+    TooLarge {
+        /// The file.
+        cid: Cid,
+    },
+}
+
+/// One stored index version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexVersion {
+    /// The root directory.
+    pub root: Cid,
+    /// The manifest file.
+    pub manifest_cid: Cid,
+    /// The shards directory.
+    pub shards: Cid,
+    /// The parsed manifest (signatures not yet checked against any trust).
+    pub manifest: Manifest,
+}
+
+/// Reads a whole small UnixFS file, verifying every block.
+pub fn read_file(store: &dyn BlockStore, cid: &Cid) -> Result<Vec<u8>, TreeError> {
+    let mut out = Vec::new();
+    let mut too_large = false;
+    let result = export_file(cid, &mut |c| store.get_required(c), &mut |bytes| {
+        if out.len() as u64 + bytes.len() as u64 > MAX_FILE_SIZE {
+            too_large = true;
+            return Err(StoreError::NotFound { cid: *cid, store: "(file too large)".into() });
+        }
+        out.extend_from_slice(bytes);
+        Ok(())
+    });
+    if too_large {
+        return Err(TreeError::TooLarge { cid: *cid });
+    }
+    result?;
+    Ok(out)
+}
+
+/// Stores `bytes` as a UnixFS file and returns its directory entry.
+fn write_file(store: &dyn BlockStore, name: &str, bytes: &[u8]) -> Result<DirEntry, TreeError> {
+    let (file, blocks) = import_bytes(PARAMS, bytes).expect("PARAMS are valid");
+    for block in &blocks {
+        store.put(block)?;
+    }
+    Ok(DirEntry { name: name.to_string(), cid: file.cid, tsize: file.tsize })
+}
+
+fn find(store: &dyn BlockStore, dir: &Cid, name: &str) -> Result<Option<DirEntry>, TreeError> {
+    Ok(list_directory(dir, &mut |c| store.get_required(c))?.into_iter().find(|e| e.name == name))
+}
+
+/// Loads the version at `root`, checking that the manifest signed this
+/// shards directory (signatures are checked by the caller).
+pub fn load_version(store: &dyn BlockStore, root: &Cid) -> Result<IndexVersion, TreeError> {
+    let entries = list_directory(root, &mut |c| store.get_required(c))?;
+    let get = |what: &'static str| {
+        entries.iter().find(|e| e.name == what).map(|e| e.cid).ok_or(TreeError::NotAnIndex { root: *root, what })
+    };
+    let manifest_cid = get(MANIFEST_FILE)?;
+    let shards = get(SHARDS_DIR)?;
+    let manifest = Manifest::decode(&read_file(store, &manifest_cid)?)?;
+    if crate::formats::block::parse_cid(&manifest.shards).ok() != Some(shards) {
+        return Err(TreeError::ShardsMismatch { root: *root, found: shards, signed: manifest.shards });
+    }
+    Ok(IndexVersion { root: *root, manifest_cid, shards, manifest })
+}
+
+/// Reads a manifest file on its own (for walking `prev` links).
+pub fn load_manifest(store: &dyn BlockStore, cid: &Cid) -> Result<Manifest, TreeError> {
+    Ok(Manifest::decode(&read_file(store, cid)?)?)
+}
+
+/// The entries of crate `name`, empty when the index has none.
+pub fn lookup(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<Entry>, TreeError> {
+    let path = shard_path(name)?;
+    let mut dir = *shards;
+    for (i, part) in path.iter().enumerate() {
+        let Some(entry) = find(store, &dir, part)? else { return Ok(Vec::new()) };
+        if i + 1 == path.len() {
+            let bytes = read_file(store, &entry.cid)?;
+            return decode_shard(name, &bytes).map_err(|source| TreeError::Shard { krate: name.into(), source });
+        }
+        dir = entry.cid;
+    }
+    unreachable!("shard paths are never empty")
+}
+
+/// Every crate's shard under `shards`, in path order.
+pub fn all_shards(store: &dyn BlockStore, shards: &Cid) -> Result<Vec<(String, Cid)>, TreeError> {
+    let mut out = Vec::new();
+    collect_shards(store, shards, 0, &mut out)?;
+    Ok(out)
+}
+
+fn collect_shards(store: &dyn BlockStore, dir: &Cid, depth: usize, out: &mut Vec<(String, Cid)>) -> Result<(), TreeError> {
+    for entry in list_directory(dir, &mut |c| store.get_required(c))? {
+        // Shard files sit at depth 1 under `1/` and `2/`, at depth 2 under
+        // `3/<c>/`, at depth 2 under `<ab>/<cd>/`.
+        let leaf = match depth {
+            1 => shard_path(&entry.name).map(|p| p.len() == 2).unwrap_or(false),
+            2 => true,
+            _ => false,
+        };
+        if leaf {
+            out.push((entry.name, entry.cid));
+        } else if depth < 2 {
+            collect_shards(store, &entry.cid, depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds entries to the shards under `shards` (or to an empty index), writing
+/// only the blocks on changed paths. Returns the new shards directory and
+/// how many entries were new.
+pub fn apply(
+    store: &dyn BlockStore,
+    shards: Option<&Cid>,
+    changes: &BTreeMap<String, Vec<Entry>>,
+) -> Result<(Cid, usize), TreeError> {
+    let mut paths = Vec::new();
+    for (name, entries) in changes {
+        for e in entries {
+            e.validate().map_err(|source| TreeError::Shard { krate: name.clone(), source })?;
+        }
+        paths.push((shard_path(name)?, name.as_str(), entries.as_slice()));
+    }
+    let refs: Vec<(&[String], &str, &[Entry])> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
+    let mut added = 0;
+    let dir = update_dir(store, shards, &refs, &mut added)?;
+    Ok((dir.cid, added))
+}
+
+fn update_dir(
+    store: &dyn BlockStore,
+    dir: Option<&Cid>,
+    changes: &[(&[String], &str, &[Entry])],
+    added: &mut usize,
+) -> Result<DirEntry, TreeError> {
+    let mut entries: BTreeMap<String, DirEntry> = match dir {
+        Some(cid) => list_directory(cid, &mut |c| store.get_required(c))?.into_iter().map(|e| (e.name.clone(), e)).collect(),
+        None => BTreeMap::new(),
+    };
+    let mut by_child: BTreeMap<&str, Vec<(&[String], &str, &[Entry])>> = BTreeMap::new();
+    for (path, name, new) in changes {
+        by_child.entry(path[0].as_str()).or_default().push((&path[1..], name, new));
+    }
+    for (child, group) in by_child {
+        let existing = entries.get(child).map(|e| e.cid);
+        let updated = if group[0].0.is_empty() {
+            // A shard file: merge every change for this crate.
+            let name = group[0].1;
+            let mut current = match existing {
+                Some(cid) => decode_shard(name, &read_file(store, &cid)?)
+                    .map_err(|source| TreeError::Shard { krate: name.into(), source })?,
+                None => Vec::new(),
+            };
+            let before = current.len();
+            for (_, _, new) in &group {
+                merge(&mut current, new);
+            }
+            *added += current.len() - before;
+            write_file(store, child, &encode_shard(&current))?
+        } else {
+            let mut entry = update_dir(store, existing.as_ref(), &group, added)?;
+            entry.name = child.to_string();
+            entry
+        };
+        entries.insert(child.to_string(), updated);
+    }
+    let (block, tsize) = build_directory(&PARAMS, entries.into_values().collect())?;
+    store.put(&block)?;
+    Ok(DirEntry { name: String::new(), cid: *block.cid(), tsize })
+}
+
+/// Stores a signed manifest and the root directory of a new version.
+pub fn write_version(store: &dyn BlockStore, shards: &Cid, manifest: &Manifest) -> Result<IndexVersion, TreeError> {
+    let manifest_entry = write_file(store, MANIFEST_FILE, &manifest.encode())?;
+    // The shards directory's own size is not needed for its link: read it.
+    let shards_block = store.get_required(shards)?;
+    let tsize = shards_block.len() as u64;
+    let (root, _) = build_directory(
+        &PARAMS,
+        vec![manifest_entry.clone(), DirEntry { name: SHARDS_DIR.into(), cid: *shards, tsize }],
+    )?;
+    store.put(&root)?;
+    Ok(IndexVersion { root: *root.cid(), manifest_cid: manifest_entry.cid, shards: *shards, manifest: manifest.clone() })
+}
+
+/// The empty shards directory, stored.
+pub fn empty_shards(store: &dyn BlockStore) -> Result<Cid, TreeError> {
+    let (block, _): (Block, u64) = build_directory(&PARAMS, Vec::new())?;
+    store.put(&block)?;
+    Ok(*block.cid())
+}
