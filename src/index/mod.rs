@@ -11,9 +11,15 @@
 
 pub mod entry;
 pub mod layout;
+pub mod local;
 pub mod manifest;
+pub mod publish;
+pub mod resolve;
 pub mod tree;
 
 pub use entry::{Entry, Output, OutputKind};
 pub use manifest::{Manifest, ManifestError, TrustedKeys};
 pub use tree::{IndexVersion, TreeError};
+
+#[cfg(test)]
+mod tests;

@@ -39,6 +39,11 @@ impl DiskStore {
         &self.root
     }
 
+    /// The IPNS records kept with this store (`<root>/ipns`).
+    pub fn records(&self) -> Result<super::RecordStore, super::RecordError> {
+        super::RecordStore::open(self.root.join("ipns"))
+    }
+
     /// The file that holds (or would hold) the block `cid`.
     pub fn block_path(&self, cid: &Cid) -> PathBuf {
         let name = data_encoding::BASE32_NOPAD.encode(&cid.hash().to_bytes());

@@ -9,10 +9,13 @@
 mod counting;
 mod disk;
 mod memory;
+mod records;
 
 pub use counting::Counting;
 pub use disk::DiskStore;
 pub use memory::MemoryStore;
+pub(crate) use records::write_atomic;
+pub use records::{PutOutcome, RecordError, RecordStore};
 
 use crate::formats::block::{Block, BlockError};
 use cid::Cid;

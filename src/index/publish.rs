@@ -1,0 +1,136 @@
+//! Making a new index version: add entries, sign the manifest, make the
+//! IPNS record. Blocks are written before anything points at them, and the
+//! caller stores the record last, so a crash at any moment leaves the
+//! previous version as the published one.
+
+use super::entry::Entry;
+use super::manifest::{Manifest, ManifestError};
+use super::tree::{apply, empty_shards, write_version, IndexVersion, TreeError};
+use crate::formats::ipns::{create_record, IpnsError, Keypair};
+use crate::store::BlockStore;
+use crate::FORMAT_VERSION;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+/// How a version is signed and how long it lives.
+#[derive(Debug)]
+pub struct PublishParams<'a> {
+    /// The index name.
+    pub index: &'a str,
+    /// The keys that sign this version (the current key set's, and at a
+    /// rotation also the previous set's).
+    pub signers: &'a [Keypair],
+    /// The key that signs the IPNS record.
+    pub ipns_key: &'a Keypair,
+    /// The key set written into the manifest, as IPNS names.
+    pub keys: Vec<String>,
+    /// The manifest's threshold.
+    pub threshold: u32,
+    /// How long the version stays valid.
+    pub lifetime: Duration,
+    /// How long resolvers may cache the record.
+    pub ttl: Duration,
+    /// The time of publication.
+    pub now: SystemTime,
+}
+
+/// Why a version could not be published.
+#[derive(Debug, Error)]
+pub enum PublishError {
+    /// Reading or writing the tree failed.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// The signatures would not satisfy a verifier.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The IPNS record could not be made.
+    #[error(transparent)]
+    Record(#[from] IpnsError),
+}
+
+/// A version made by [`publish`], with its record.
+#[derive(Debug)]
+pub struct NewVersion {
+    /// The stored version.
+    pub version: IndexVersion,
+    /// The signed IPNS record pointing at it.
+    pub record: Vec<u8>,
+    /// How many entries were new.
+    pub added: usize,
+}
+
+fn unix(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Adds `changes` on top of `prev` and signs a new version. Returns `None`
+/// when nothing would change (no new entry, same key set): publishing the
+/// same artifacts twice is a no-op.
+pub fn publish(
+    store: &dyn BlockStore,
+    prev: Option<&IndexVersion>,
+    changes: &BTreeMap<String, Vec<Entry>>,
+    params: &PublishParams,
+) -> Result<Option<NewVersion>, PublishError> {
+    let mut keys = params.keys.clone();
+    keys.sort();
+    keys.dedup();
+    let (shards, added) = match (prev, changes.is_empty()) {
+        (Some(prev), true) => (prev.shards, 0),
+        (prev, _) => apply(store, prev.map(|p| &p.shards), changes)?,
+    };
+    let shards = if prev.is_none() && changes.is_empty() { empty_shards(store)? } else { shards };
+    if let Some(prev) = prev {
+        let same_keys = !prev.manifest.rotates_from(&keys, params.threshold);
+        if added == 0 && same_keys && shards == prev.shards {
+            return Ok(None);
+        }
+    }
+    let now = unix(params.now);
+    let mut manifest = Manifest {
+        format: FORMAT_VERSION,
+        index: params.index.to_string(),
+        seq: prev.map_or(1, |p| p.manifest.seq + 1),
+        created: now,
+        expires: now + params.lifetime.as_secs(),
+        shards: shards.to_string(),
+        prev: prev.map(|p| p.manifest_cid.to_string()),
+        keys,
+        threshold: params.threshold,
+        signatures: Vec::new(),
+    };
+    for signer in params.signers {
+        manifest.sign(signer);
+    }
+    // Refuse to publish what no subscriber would accept.
+    let valid = manifest.valid_signatures(&manifest.keys);
+    if valid < manifest.threshold as usize {
+        return Err(ManifestError::Threshold {
+            index: manifest.index.clone(),
+            seq: manifest.seq,
+            valid,
+            needed: manifest.threshold,
+        }
+        .into());
+    }
+    if let Some(prev) = prev {
+        if manifest.rotates_from(&prev.manifest.keys, prev.manifest.threshold) {
+            let valid = manifest.valid_signatures(&prev.manifest.keys);
+            if valid < prev.manifest.threshold as usize {
+                return Err(ManifestError::BadRotation {
+                    index: manifest.index.clone(),
+                    seq: manifest.seq,
+                    valid,
+                    needed: prev.manifest.threshold,
+                }
+                .into());
+            }
+        }
+    }
+    let version = write_version(store, &shards, &manifest)?;
+    let validity = UNIX_EPOCH + Duration::from_secs(manifest.expires);
+    let record =
+        create_record(params.ipns_key, &format!("/ipfs/{}", version.root), manifest.seq, validity, params.ttl)?;
+    Ok(Some(NewVersion { version, record, added }))
+}
