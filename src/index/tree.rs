@@ -11,7 +11,8 @@ use super::layout::{shard_path, BadCrateName};
 use super::manifest::{Manifest, ManifestError};
 use crate::formats::block::Block;
 use crate::formats::unixfs::{
-    build_directory, export_file, import_bytes, list_directory, DirEntry, DirError, ImportParams, ReadError,
+    build_directory, build_directory_with_limit, export_file, import_bytes, list_directory, DirEntry, DirError,
+    ImportParams, ReadError,
 };
 use crate::store::{BlockStore, StoreError};
 use cid::Cid;
@@ -27,6 +28,9 @@ pub const PARAMS: ImportParams = ImportParams::UNIXFS_V1_2025;
 /// The largest manifest or shard file read (a shard of 64 MiB would hold
 /// about 100,000 entries of one crate).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+/// The largest directory node the index writes (crates.io's densest
+/// four-letter prefixes hold a few thousand names; this allows ~16,000).
+pub const MAX_DIRECTORY: usize = 1024 * 1024;
 
 /// Why the index tree could not be read or written.
 #[derive(Debug, Error)]
@@ -251,7 +255,7 @@ fn update_dir(
         };
         entries.insert(child.to_string(), updated);
     }
-    let (block, tsize) = build_directory(&PARAMS, entries.into_values().collect())?;
+    let (block, tsize) = build_directory_with_limit(&PARAMS, entries.into_values().collect(), MAX_DIRECTORY)?;
     store.put(&block)?;
     Ok(DirEntry { name: String::new(), cid: *block.cid(), tsize })
 }

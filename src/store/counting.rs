@@ -1,4 +1,4 @@
-//! A decorator that counts the blocks read through it, for benchmarks and
+//! A decorator that counts the blocks read and written through it, for benchmarks and
 //! for tests that check how many blocks an operation touches.
 
 use super::{BlockStore, StoreError};
@@ -6,17 +6,18 @@ use crate::formats::block::Block;
 use cid::Cid;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counts `get` calls on the store it wraps.
+/// Counts `get` and `put` calls on the store it wraps.
 #[derive(Debug)]
 pub struct Counting<S> {
     inner: S,
     gets: AtomicU64,
+    puts: AtomicU64,
 }
 
 impl<S: BlockStore> Counting<S> {
     /// Wraps `inner`.
     pub fn new(inner: S) -> Self {
-        Counting { inner, gets: AtomicU64::new(0) }
+        Counting { inner, gets: AtomicU64::new(0), puts: AtomicU64::new(0) }
     }
 
     /// Blocks read so far.
@@ -24,9 +25,15 @@ impl<S: BlockStore> Counting<S> {
         self.gets.load(Ordering::Relaxed)
     }
 
-    /// Resets the count.
+    /// Blocks written so far (including ones already present).
+    pub fn puts(&self) -> u64 {
+        self.puts.load(Ordering::Relaxed)
+    }
+
+    /// Resets both counts.
     pub fn reset(&self) {
         self.gets.store(0, Ordering::Relaxed);
+        self.puts.store(0, Ordering::Relaxed);
     }
 }
 
@@ -37,6 +44,7 @@ impl<S: BlockStore> BlockStore for Counting<S> {
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {
+        self.puts.fetch_add(1, Ordering::Relaxed);
         self.inner.put(block)
     }
 

@@ -55,13 +55,30 @@ pub enum DirError {
     #[error("directory has two entries named {0:?}")]
     DuplicateName(String),
     /// The directory is too large for a plain node.
-    #[error("directory has {0} bytes of links, over the {MAX_PLAIN_DIRECTORY_BLOCK}-byte limit where kubo shards directories (HAMT), which this importer does not build")]
-    TooLarge(usize),
+    #[error("directory has {size} bytes of links, over the {limit}-byte limit for a plain directory (kubo shards larger ones as HAMT, which this importer does not build)")]
+    TooLarge {
+        /// The links' estimated size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Builds a plain directory node over `entries` (sorted here) and returns
-/// the block and the directory's cumulative size.
-pub fn build_directory(params: &ImportParams, mut entries: Vec<DirEntry>) -> Result<(Block, u64), DirError> {
+/// the block and the directory's cumulative size. Refuses directories kubo
+/// would shard ([`MAX_PLAIN_DIRECTORY_BLOCK`]), so CIDs match `ipfs add`.
+pub fn build_directory(params: &ImportParams, entries: Vec<DirEntry>) -> Result<(Block, u64), DirError> {
+    build_directory_with_limit(params, entries, MAX_PLAIN_DIRECTORY_BLOCK)
+}
+
+/// [`build_directory`] with another bound on the links' estimated size, for
+/// trees that need not match `ipfs add` (the index allows 1 MiB, well under
+/// the 2 MiB block limit).
+pub fn build_directory_with_limit(
+    params: &ImportParams,
+    mut entries: Vec<DirEntry>,
+    limit: usize,
+) -> Result<(Block, u64), DirError> {
     entries.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let mut estimate = 0;
     for (i, entry) in entries.iter().enumerate() {
@@ -73,8 +90,8 @@ pub fn build_directory(params: &ImportParams, mut entries: Vec<DirEntry>) -> Res
         }
         estimate += entry.name.len() + entry.cid.encoded_len();
     }
-    if estimate > MAX_PLAIN_DIRECTORY_BLOCK {
-        return Err(DirError::TooLarge(estimate));
+    if estimate > limit {
+        return Err(DirError::TooLarge { size: estimate, limit });
     }
     let children: u64 = entries.iter().map(|e| e.tsize).sum();
     let links = entries.into_iter().map(|e| PbLink { cid: e.cid, name: Some(e.name), tsize: Some(e.tsize) }).collect();

@@ -166,7 +166,7 @@ fn directory_builder_refuses_bad_names() {
     }
     assert_eq!(build_directory(&p, vec![entry("a"), entry("a")]).unwrap_err(), DirError::DuplicateName("a".into()));
     let many: Vec<DirEntry> = (0..8000).map(|i| entry(&format!("entry-number-{i:08}"))).collect();
-    assert!(matches!(build_directory(&p, many), Err(DirError::TooLarge(_))));
+    assert!(matches!(build_directory(&p, many), Err(DirError::TooLarge { .. })));
 }
 
 /// go-unixfs's balanced builder, written top-down as it is upstream: the
