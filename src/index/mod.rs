@@ -9,6 +9,7 @@
 //!
 //! The format is specified in `docs/index-format.md`.
 
+pub mod diff;
 pub mod entry;
 pub mod layout;
 pub mod local;

@@ -125,7 +125,7 @@ fn write_file(store: &dyn BlockStore, name: &str, bytes: &[u8]) -> Result<DirEnt
     Ok(DirEntry { name: name.to_string(), cid: file.cid, tsize: file.tsize })
 }
 
-fn find(store: &dyn BlockStore, dir: &Cid, name: &str) -> Result<Option<DirEntry>, TreeError> {
+pub(crate) fn find(store: &dyn BlockStore, dir: &Cid, name: &str) -> Result<Option<DirEntry>, TreeError> {
     Ok(list_directory(dir, &mut |c| store.get_required(c))?.into_iter().find(|e| e.name == name))
 }
 
@@ -179,20 +179,23 @@ fn collect_shards(
     out: &mut Vec<(String, Cid)>,
 ) -> Result<(), TreeError> {
     for entry in list_directory(dir, &mut |c| store.get_required(c))? {
-        // Shard files sit at depth 1 under `1/` and `2/`, at depth 2 under
-        // `3/<c>/`, at depth 2 under `<ab>/<cd>/`.
-        let leaf = match depth {
-            1 => shard_path(&entry.name).map(|p| p.len() == 2).unwrap_or(false),
-            2 => true,
-            _ => false,
-        };
-        if leaf {
+        if is_shard(depth, &entry.name) {
             out.push((entry.name, entry.cid));
         } else if depth < 2 {
             collect_shards(store, &entry.cid, depth + 1, out)?;
         }
     }
     Ok(())
+}
+
+/// Whether the entry `name` at `depth` below the shards directory is a shard
+/// file: depth 1 under `1/` and `2/`, depth 2 under `3/<c>/` and `<ab>/<cd>/`.
+pub(crate) fn is_shard(depth: usize, name: &str) -> bool {
+    match depth {
+        1 => shard_path(name).map(|p| p.len() == 2).unwrap_or(false),
+        2 => true,
+        _ => false,
+    }
 }
 
 /// Adds entries to the shards under `shards` (or to an empty index), writing
