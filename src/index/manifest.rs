@@ -234,7 +234,12 @@ impl Manifest {
 /// Checks everything about one manifest that does not need other versions:
 /// its index name, its own threshold, its expiry and the sequence against
 /// the last one seen.
-pub fn check_manifest(m: &Manifest, expected_index: &str, last_seen: Option<u64>, now: u64) -> Result<(), ManifestError> {
+pub fn check_manifest(
+    m: &Manifest,
+    expected_index: &str,
+    last_seen: Option<u64>,
+    now: u64,
+) -> Result<(), ManifestError> {
     if m.index != expected_index {
         return Err(ManifestError::ForeignIndex { expected: expected_index.into(), found: m.index.clone() });
     }
@@ -274,12 +279,22 @@ pub fn check_rotation_chain(chain: &[Manifest], trusted: &TrustedKeys) -> Result
         if new.rotates_from(&old.keys, old.threshold) {
             let valid = new.valid_signatures(&old.keys);
             if valid < old.threshold as usize {
-                return Err(ManifestError::BadRotation { index: new.index.clone(), seq: new.seq, valid, needed: old.threshold });
+                return Err(ManifestError::BadRotation {
+                    index: new.index.clone(),
+                    seq: new.seq,
+                    valid,
+                    needed: old.threshold,
+                });
             }
         }
         let valid = new.valid_signatures(&new.keys);
         if valid < new.threshold as usize {
-            return Err(ManifestError::Threshold { index: new.index.clone(), seq: new.seq, valid, needed: new.threshold });
+            return Err(ManifestError::Threshold {
+                index: new.index.clone(),
+                seq: new.seq,
+                valid,
+                needed: new.threshold,
+            });
         }
     }
     let last = chain.last().expect("non-empty");

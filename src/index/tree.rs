@@ -168,7 +168,12 @@ pub fn all_shards(store: &dyn BlockStore, shards: &Cid) -> Result<Vec<(String, C
     Ok(out)
 }
 
-fn collect_shards(store: &dyn BlockStore, dir: &Cid, depth: usize, out: &mut Vec<(String, Cid)>) -> Result<(), TreeError> {
+fn collect_shards(
+    store: &dyn BlockStore,
+    dir: &Cid,
+    depth: usize,
+    out: &mut Vec<(String, Cid)>,
+) -> Result<(), TreeError> {
     for entry in list_directory(dir, &mut |c| store.get_required(c))? {
         // Shard files sit at depth 1 under `1/` and `2/`, at depth 2 under
         // `3/<c>/`, at depth 2 under `<ab>/<cd>/`.
@@ -201,23 +206,29 @@ pub fn apply(
         }
         paths.push((shard_path(name)?, name.as_str(), entries.as_slice()));
     }
-    let refs: Vec<(&[String], &str, &[Entry])> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
+    let refs: Vec<Change> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
     let mut added = 0;
     let dir = update_dir(store, shards, &refs, &mut added)?;
     Ok((dir.cid, added))
 }
 
+/// One crate's change on its way down the shard tree: the directories still
+/// to descend, the crate name, and its entries.
+type Change<'a> = (&'a [String], &'a str, &'a [Entry]);
+
 fn update_dir(
     store: &dyn BlockStore,
     dir: Option<&Cid>,
-    changes: &[(&[String], &str, &[Entry])],
+    changes: &[Change],
     added: &mut usize,
 ) -> Result<DirEntry, TreeError> {
     let mut entries: BTreeMap<String, DirEntry> = match dir {
-        Some(cid) => list_directory(cid, &mut |c| store.get_required(c))?.into_iter().map(|e| (e.name.clone(), e)).collect(),
+        Some(cid) => {
+            list_directory(cid, &mut |c| store.get_required(c))?.into_iter().map(|e| (e.name.clone(), e)).collect()
+        }
         None => BTreeMap::new(),
     };
-    let mut by_child: BTreeMap<&str, Vec<(&[String], &str, &[Entry])>> = BTreeMap::new();
+    let mut by_child: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
     for (path, name, new) in changes {
         by_child.entry(path[0].as_str()).or_default().push((&path[1..], name, new));
     }
@@ -260,7 +271,12 @@ pub fn write_version(store: &dyn BlockStore, shards: &Cid, manifest: &Manifest) 
         vec![manifest_entry.clone(), DirEntry { name: SHARDS_DIR.into(), cid: *shards, tsize }],
     )?;
     store.put(&root)?;
-    Ok(IndexVersion { root: *root.cid(), manifest_cid: manifest_entry.cid, shards: *shards, manifest: manifest.clone() })
+    Ok(IndexVersion {
+        root: *root.cid(),
+        manifest_cid: manifest_entry.cid,
+        shards: *shards,
+        manifest: manifest.clone(),
+    })
 }
 
 /// The empty shards directory, stored.

@@ -57,7 +57,10 @@ fn refusals() {
     // Any change after signing breaks the signatures.
     let mut tampered = m.clone();
     tampered.shards = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into();
-    assert!(matches!(check_manifest(&tampered, "example", None, 1_500), Err(ManifestError::Threshold { valid: 0, .. })));
+    assert!(matches!(
+        check_manifest(&tampered, "example", None, 1_500),
+        Err(ManifestError::Threshold { valid: 0, .. })
+    ));
 
     // A signature by a key outside the set does not count.
     let mut m = manifest(&[&a], 1, 1);
