@@ -6,6 +6,8 @@
 //!   Pure functions over bytes; no I/O, no clock.
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations.
+//! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
+//!   kubo's libp2p-protobuf-cleartext format.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod dag;
 pub mod formats;
 pub mod index;
+pub mod keystore;
 pub mod store;
 
 /// The version of every on-disk and signed format this crate writes. It goes

@@ -10,6 +10,8 @@ mod car;
 mod cat;
 mod fetch;
 mod get;
+mod key;
+mod name;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -17,6 +19,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::keystore::Keystore;
 use crate::store::DiskStore;
 
 /// Options every subcommand takes.
@@ -43,6 +46,12 @@ impl Global {
     pub fn open_store(&self) -> anyhow::Result<DiskStore> {
         let dir = self.store_dir()?;
         DiskStore::open(&dir).with_context(|| format!("cannot open the block store at {}", dir.display()))
+    }
+
+    /// Opens (creating if needed) the keystore, `<store>/keystore`.
+    pub fn open_keystore(&self) -> anyhow::Result<Keystore> {
+        // The keystore's errors name the directory already.
+        Ok(Keystore::open(&self.store_dir()?.join("keystore"))?)
     }
 }
 
@@ -77,6 +86,12 @@ enum Command {
     Car(car::Command),
     /// Fetch prebuilt dependencies for the current lockfile.
     Fetch(fetch::Args),
+    /// Manage the keys that sign IPNS records (like `ipfs key`).
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Inspect IPNS records (like `ipfs name inspect`).
+    #[command(subcommand)]
+    Name(name::Command),
 }
 
 /// Outcome of a subcommand that did not fail: an exit status to return.
@@ -117,6 +132,8 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Block(cmd) => block::exec(&cli.global, cmd),
         Command::Car(cmd) => car::exec(&cli.global, cmd),
         Command::Fetch(args) => fetch::exec(&cli.global, args),
+        Command::Key(cmd) => key::exec(&cli.global, cmd),
+        Command::Name(cmd) => name::exec(&cli.global, cmd),
     };
     match result {
         Ok(status) => ExitCode::from(status),

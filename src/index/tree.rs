@@ -213,16 +213,20 @@ pub fn apply(
         }
         paths.push((shard_path(name)?, name.as_str(), entries.as_slice()));
     }
-    let refs: Vec<(&[String], &str, &[Entry])> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
+    let refs: Vec<Change> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
     let mut added = 0;
     let dir = update_dir(store, shards, &refs, &mut added)?;
     Ok((dir.cid, added))
 }
 
+/// One crate's change on its way down the shard tree: the directories still
+/// to descend, the crate name, and its entries.
+type Change<'a> = (&'a [String], &'a str, &'a [Entry]);
+
 fn update_dir(
     store: &dyn BlockStore,
     dir: Option<&Cid>,
-    changes: &[(&[String], &str, &[Entry])],
+    changes: &[Change],
     added: &mut usize,
 ) -> Result<DirEntry, TreeError> {
     let mut entries: BTreeMap<String, DirEntry> = match dir {
@@ -231,7 +235,7 @@ fn update_dir(
         }
         None => BTreeMap::new(),
     };
-    let mut by_child: BTreeMap<&str, Vec<(&[String], &str, &[Entry])>> = BTreeMap::new();
+    let mut by_child: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
     for (path, name, new) in changes {
         by_child.entry(path[0].as_str()).or_default().push((&path[1..], name, new));
     }

@@ -10,6 +10,8 @@
 //!   record spec (signatureV2 over DAG-CBOR data, legacy V1 fields kept in
 //!   step).
 //! - [`rfc3339`]: the validity timestamps, in kubo's exact format.
+//! - inspection (crate-internal): a record's fields read without verifying
+//!   them, for display only.
 //!
 //! Goals: interoperate with kubo's records and keys byte for byte, and refuse
 //! anything the spec's verification steps refuse. Non-goals: verifying RSA,
@@ -18,6 +20,7 @@
 //! which the store layer does. As everywhere in `formats`, there is no I/O
 //! and no clock: the current time is a parameter.
 
+mod inspect;
 mod keys;
 mod name;
 mod record;
@@ -27,6 +30,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use inspect::{inspect_record, RecordFields};
 pub use keys::{KeyError, KeyType, Keypair, PublicKey, MAX_INLINE_KEY_LENGTH};
 pub use name::{IpnsName, NameError};
 pub use record::{

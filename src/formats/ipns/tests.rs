@@ -375,3 +375,48 @@ fn creation_refuses_validity_and_ttl_it_cannot_write() {
     assert_eq!(err, IpnsError::TtlTooLong { name, ttl: Duration::MAX });
     assert!(err.to_string().starts_with("cannot write an ipns record for k51"), "{err}");
 }
+
+#[test]
+fn inspect_reads_every_fixture_without_verifying() {
+    for (path, bytes, expected) in cases() {
+        let fields = inspect_record(bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let present: Vec<&str> = expected["fields_present"].as_array().unwrap().iter().map(text).collect();
+        assert_eq!(fields.public_key.is_some(), present.contains(&"pubKey"), "{path}");
+        assert_eq!(fields.signature_v1.is_some(), present.contains(&"signatureV1"), "{path}");
+        assert_eq!(fields.signature_v2.is_some(), present.contains(&"signatureV2"), "{path}");
+        assert_eq!(fields.data.is_some(), present.contains(&"data"), "{path}");
+        let data = &expected["data"];
+        if data.is_null() {
+            // The V1-only record: its fields come from the protobuf.
+            assert!(!fields.from_data && fields.data_map.is_none(), "{path}");
+            assert!(fields.value.is_some() && fields.validity.is_some(), "{path}");
+        } else {
+            assert!(fields.from_data, "{path}");
+            assert_eq!(fields.value.as_deref(), Some(text(&data["Value"]).as_bytes()), "{path}");
+            assert_eq!(fields.validity.as_deref(), Some(text(&data["Validity"]).as_bytes()), "{path}");
+            assert_eq!(fields.sequence, data["Sequence"].as_u64(), "{path}");
+            assert_eq!(fields.ttl, data["TTL"].as_u64(), "{path}");
+            assert_eq!(fields.validity_type, Some(0), "{path}");
+            let Some(Ok(ipld_core::ipld::Ipld::Map(map))) = &fields.data_map else { panic!("{path}: no data map") };
+            let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+            let mut expected_keys: Vec<&str> = data.as_object().unwrap().keys().map(String::as_str).collect();
+            expected_keys.sort();
+            assert_eq!(keys, expected_keys, "{path}");
+        }
+    }
+}
+
+#[test]
+fn inspect_refuses_what_is_not_a_record() {
+    for bytes in [&b""[..], &[0x0b], &[0x0a, 0x05, b'x']] {
+        let err = inspect_record(bytes).unwrap_err().to_string();
+        assert!(err.starts_with("not an IPNS record: "), "{err}");
+    }
+    let err = inspect_record(&vec![0; MAX_RECORD_SIZE + 1]).unwrap_err().to_string();
+    assert!(err.contains("over the 10240-byte limit"), "{err}");
+    // Data that is not DAG-CBOR is shown as such, with the V1 fields.
+    let keypair = keypair(10);
+    let fields = inspect_record(&signed_v2_only(&keypair, b"not cbor".to_vec())).unwrap();
+    assert!(!fields.from_data);
+    assert!(matches!(&fields.data_map, Some(Err(reason)) if reason.starts_with("data is not DAG-CBOR")));
+}
