@@ -10,8 +10,10 @@ mod car;
 mod cat;
 mod fetch;
 mod get;
+mod index;
 mod key;
 mod name;
+mod trust;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -92,6 +94,12 @@ enum Command {
     /// Inspect IPNS records (like `ipfs name inspect`).
     #[command(subcommand)]
     Name(name::Command),
+    /// Publish a signed index, or show, verify and compare versions of one.
+    #[command(subcommand)]
+    Index(index::Command),
+    /// Manage the publisher keys you trust, per index.
+    #[command(subcommand)]
+    Trust(trust::Command),
 }
 
 /// Outcome of a subcommand that did not fail: an exit status to return.
@@ -134,6 +142,8 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Fetch(args) => fetch::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),
         Command::Name(cmd) => name::exec(&cli.global, cmd),
+        Command::Index(cmd) => index::exec(&cli.global, cmd),
+        Command::Trust(cmd) => trust::exec(&cli.global, cmd),
     };
     match result {
         Ok(status) => ExitCode::from(status),

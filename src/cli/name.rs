@@ -167,7 +167,7 @@ fn validity_type(code: u64) -> String {
 /// A nanosecond count as Go prints a `time.Duration` when it is whole
 /// seconds (`30m0s`, `1h0m0s`); otherwise as Rust prints a `Duration`.
 fn go_duration(ns: u64) -> String {
-    if ns == 0 || ns % 1_000_000_000 != 0 {
+    if ns == 0 || !ns.is_multiple_of(1_000_000_000) {
         return format!("{:?}", Duration::from_nanos(ns));
     }
     let secs = ns / 1_000_000_000;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Entries in `new` but not `old`, and in `old` but not `new` (by cache key).
 pub fn diff(store: &dyn BlockStore, old: &Cid, new: &Cid) -> Result<(Vec<Entry>, Vec<Entry>), TreeError> {
     let (mut added, mut removed) = (Vec::new(), Vec::new());
-    diff_dir(store, Some(old), Some(new), 0, &mut added, &mut removed)?;
+    diff_dir(store, Some(old), Some(new), &mut Vec::new(), &mut added, &mut removed)?;
     Ok((added, removed))
 }
 
@@ -36,11 +36,11 @@ fn diff_dir(
     store: &dyn BlockStore,
     old: Option<&Cid>,
     new: Option<&Cid>,
-    depth: usize,
+    parents: &mut Vec<String>,
     added: &mut Vec<Entry>,
     removed: &mut Vec<Entry>,
 ) -> Result<(), TreeError> {
-    if old == new || depth > 2 {
+    if old == new || parents.len() > 2 {
         return Ok(());
     }
     let (a, b) = (listing(store, old)?, listing(store, new)?);
@@ -50,7 +50,7 @@ fn diff_dir(
         if x == y {
             continue;
         }
-        if is_shard(depth, name) {
+        if is_shard(parents, name) {
             let before = shard(store, name, x)?;
             let after = shard(store, name, y)?;
             let keys_before: BTreeSet<&str> = before.iter().map(|e| e.key.as_str()).collect();
@@ -58,7 +58,9 @@ fn diff_dir(
             added.extend(after.iter().filter(|e| !keys_before.contains(e.key.as_str())).cloned());
             removed.extend(before.iter().filter(|e| !keys_after.contains(e.key.as_str())).cloned());
         } else {
-            diff_dir(store, x, y, depth + 1, added, removed)?;
+            parents.push(name.clone());
+            diff_dir(store, x, y, parents, added, removed)?;
+            parents.pop();
         }
     }
     Ok(())

@@ -279,3 +279,25 @@ fn follows_a_correctly_signed_key_rotation_and_refuses_a_bad_one() {
     let err = publish(&store, Some(v3), &changes(&[]), &params(&only_new, &old, &[&new], 1, T0 + 40)).unwrap_err();
     assert!(err.to_string().contains("changes the key set"), "{err}");
 }
+
+#[test]
+fn regression_two_letter_crate_beside_its_prefix_directory() {
+    // `se` lives at 2/se and `serde` under the directory se/: listing and
+    // diffing must tell the shard file from the directory of the same name.
+    let store = MemoryStore::new();
+    let k = key(1);
+    let signers = [k.clone()];
+    let v1 = publish(&store, None, &changes(&[sample("se", "0.1.0", "01")]), &params(&signers, &k, &[&k], 1, T0))
+        .unwrap()
+        .unwrap();
+    let more = changes(&[sample("serde", "1.0.0", "02"), sample("abc", "0.1.0", "03"), sample("a", "0.1.0", "04")]);
+    let v2 = publish(&store, Some(&v1.version), &more, &params(&signers, &k, &[&k], 1, T0 + 1)).unwrap().unwrap();
+    let names: Vec<String> =
+        super::tree::all_shards(&store, &v2.version.shards).unwrap().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["a", "se", "abc", "serde"]);
+    let (added, removed) = super::diff::diff(&store, &v1.version.shards, &v2.version.shards).unwrap();
+    let mut keys: Vec<&str> = added.iter().map(|e| e.key.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["02", "03", "04"]);
+    assert!(removed.is_empty());
+}

@@ -168,34 +168,33 @@ pub fn lookup(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<En
 /// Every crate's shard under `shards`, in path order.
 pub fn all_shards(store: &dyn BlockStore, shards: &Cid) -> Result<Vec<(String, Cid)>, TreeError> {
     let mut out = Vec::new();
-    collect_shards(store, shards, 0, &mut out)?;
+    collect_shards(store, shards, &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
 fn collect_shards(
     store: &dyn BlockStore,
     dir: &Cid,
-    depth: usize,
+    parents: &mut Vec<String>,
     out: &mut Vec<(String, Cid)>,
 ) -> Result<(), TreeError> {
     for entry in list_directory(dir, &mut |c| store.get_required(c))? {
-        if is_shard(depth, &entry.name) {
+        if is_shard(parents, &entry.name) {
             out.push((entry.name, entry.cid));
-        } else if depth < 2 {
-            collect_shards(store, &entry.cid, depth + 1, out)?;
+        } else if parents.len() < 2 {
+            parents.push(entry.name);
+            collect_shards(store, &entry.cid, parents, out)?;
+            parents.pop();
         }
     }
     Ok(())
 }
 
-/// Whether the entry `name` at `depth` below the shards directory is a shard
-/// file: depth 1 under `1/` and `2/`, depth 2 under `3/<c>/` and `<ab>/<cd>/`.
-pub(crate) fn is_shard(depth: usize, name: &str) -> bool {
-    match depth {
-        1 => shard_path(name).map(|p| p.len() == 2).unwrap_or(false),
-        2 => true,
-        _ => false,
-    }
+/// Whether the entry `name` under the directories `parents` (from the shards
+/// directory down) is a shard file: exactly when that is where
+/// [`shard_path`] puts the crate `name`.
+pub(crate) fn is_shard(parents: &[String], name: &str) -> bool {
+    shard_path(name).is_ok_and(|path| path.len() == parents.len() + 1 && path[..parents.len()] == *parents)
 }
 
 /// Adds entries to the shards under `shards` (or to an empty index), writing

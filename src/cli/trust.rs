@@ -1,0 +1,102 @@
+//! `cargo ipfs trust add|list|rm`: the publisher keys a subscriber trusts,
+//! per index name.
+
+use super::{Global, Status};
+use crate::formats::ipns::IpnsName;
+use crate::index::local::{IndexTrust, Local};
+use anyhow::{bail, Context};
+
+/// `cargo ipfs trust` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Trust publisher KEYs (IPNS names, k51... or 12D3KooW...) for index NAME.
+    Add {
+        /// The index name.
+        name: String,
+        /// The publisher keys.
+        #[arg(required = true, value_name = "KEY")]
+        keys: Vec<String>,
+        /// How many of the keys must sign each version.
+        #[arg(long, default_value_t = 1)]
+        threshold: u32,
+        /// The IPNS name the index is published under [default: the first KEY].
+        #[arg(long, value_name = "NAME")]
+        ipns: Option<String>,
+    },
+    /// List trusted indexes.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop trusting index NAME.
+    Rm {
+        /// The index name.
+        name: String,
+    },
+}
+
+fn ed25519_name(text: &str) -> anyhow::Result<String> {
+    let name: IpnsName = text.parse()?;
+    match name.inline_public_key() {
+        Some(Ok(_)) => Ok(name.to_string()),
+        _ => bail!("{text} does not embed an Ed25519 public key; publisher keys must be Ed25519 IPNS names"),
+    }
+}
+
+/// Runs a trust subcommand.
+pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
+    let local = Local::new(global.store_dir()?);
+    match cmd {
+        Command::Add { name, keys, threshold, ipns } => {
+            crate::index::layout::shard_path(&name).map_err(|_| {
+                anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")
+            })?;
+            let mut keys = keys.iter().map(|k| ed25519_name(k)).collect::<anyhow::Result<Vec<_>>>()?;
+            let ipns = match ipns {
+                Some(n) => n.parse::<IpnsName>()?.to_string(),
+                None => keys[0].clone(),
+            };
+            keys.sort();
+            keys.dedup();
+            if threshold == 0 || threshold as usize > keys.len() {
+                bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
+            }
+            let count = keys.len();
+            local.update_trust(|t| t.insert(name.clone(), IndexTrust { keys, threshold, ipns: ipns.clone() }))?;
+            println!("trusting {count} key(s) for index {name} (threshold {threshold}), published at /ipns/{ipns}");
+        }
+        Command::List { json } => {
+            let trust = local.trust()?;
+            let seen = local.seen()?;
+            if json {
+                let out: Vec<_> = trust
+                    .iter()
+                    .map(|(name, t)| {
+                        serde_json::json!({
+                            "index": name, "keys": t.keys, "threshold": t.threshold, "ipns": t.ipns,
+                            "last_seen_seq": seen.get(name).map(|s| s.seq),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                for (name, t) in &trust {
+                    let last =
+                        seen.get(name).map_or("never resolved".to_string(), |s| format!("last seen version {}", s.seq));
+                    println!("{name}: {} of {} key(s), /ipns/{}, {last}", t.threshold, t.keys.len(), t.ipns);
+                    for key in &t.keys {
+                        println!("  {key}");
+                    }
+                }
+            }
+        }
+        Command::Rm { name } => {
+            let removed = local.update_trust(|t| t.remove(&name))?;
+            removed
+                .with_context(|| format!("index {name} is not trusted here; `cargo ipfs trust list` shows what is"))?;
+            println!("no longer trusting index {name}");
+        }
+    }
+    Ok(0)
+}

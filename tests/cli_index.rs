@@ -1,0 +1,139 @@
+//! The index round trip through the real binary: init, several versions,
+//! show, verify, log, diff, key rotation, trust, and refusals.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("CARGO_IPFS_STORE", self.store())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+fn entry(name: &str, version: &str, key: &str, builder: &str) -> String {
+    serde_json::json!({
+        "name": name, "version": version,
+        "source": "registry+https://github.com/rust-lang/crates.io-index",
+        "checksum": "a".repeat(64), "key": key,
+        "cid": "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
+        "size": 12, "sha256": "b".repeat(64),
+        "outputs": [{"name": format!("lib{name}.rlib"), "kind": "rlib"}],
+        "rustc": "1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860",
+        "target": "x86_64-unknown-linux-gnu", "crate_types": ["lib"],
+        "built_at": 1_800_000_000u64, "builder": builder,
+    })
+    .to_string()
+}
+
+fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+fn field<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn publish_show_verify_log_diff_and_rotate() {
+    let env = Env::new();
+    let ipns = env.ok(&["key", "gen", "publisher"]).trim().to_string();
+    let out = env.ok(&["index", "init", "--name", "demo", "--key", "publisher"]);
+    assert!(out.contains("version 1") && out.contains(&ipns), "{out}");
+    let v1 = field(&env.ok(&["index", "show", "demo"]), "root:").to_string();
+
+    let a =
+        write(env.dir.path(), "a.jsonl", &[entry("serde", "1.0.0", "01", &ipns), entry("tokio", "1.0.0", "02", &ipns)]);
+    assert!(env.ok(&["index", "add", "--name", "demo", a.to_str().unwrap()]).contains("version 2"));
+    assert!(env.ok(&["index", "add", "--name", "demo", a.to_str().unwrap()]).contains("no new entries"));
+    let b = write(env.dir.path(), "b.jsonl", &[entry("serde", "1.0.1", "03", &ipns), entry("a", "0.1.0", "04", &ipns)]);
+    assert!(env.ok(&["index", "add", "--name", "demo", b.to_str().unwrap()]).contains("version 3 "));
+
+    let show = env.ok(&["index", "show", "demo"]);
+    assert_eq!(field(&show, "version:"), "3");
+    assert!(field(&show, "verified:").contains("trusted keys"), "{show}");
+    let entries: serde_json::Value =
+        serde_json::from_str(&env.ok(&["index", "show", "demo", "--crate", "serde", "--json"])).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    let verify = env.ok(&["index", "verify", "demo"]);
+    assert!(verify.contains("verified (3 crates, 4 entries"), "{verify}");
+    let log = env.ok(&["index", "log", "demo"]);
+    assert_eq!(log.lines().filter(|l| l.starts_with("version")).count(), 3, "{log}");
+    let diff = env.ok(&["index", "diff", &v1, "demo"]);
+    assert!(diff.contains("+ serde 1.0.1 03") && diff.ends_with("4 added, 0 removed\n"), "{diff}");
+
+    // Rotation to a new key, signed by the old one: the subscriber (here the
+    // publisher's own trust) follows it.
+    env.ok(&["key", "gen", "next"]);
+    assert!(env.ok(&["index", "rotate", "--name", "demo", "--key", "next"]).contains("version 4"));
+    let c = write(env.dir.path(), "c.jsonl", &[entry("rand", "0.8.5", "05", &ipns)]);
+    env.ok(&["index", "add", "--name", "demo", c.to_str().unwrap()]);
+    let out = env.run(&["index", "show", "demo"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("followed a signed key rotation"));
+    let trust = env.ok(&["trust", "list", "--json"]);
+    let next = env
+        .ok(&["key", "list"])
+        .lines()
+        .find(|l| l.starts_with("next "))
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(trust.contains(&next), "trust now names the new key: {trust}");
+}
+
+#[test]
+fn refusals_name_the_index_and_the_fix() {
+    let env = Env::new();
+    let err = env.fails(&["index", "show", "nothing"]);
+    assert!(err.contains("`nothing` is not trusted here") && err.contains("cargo ipfs trust add nothing"), "{err}");
+    env.ok(&["key", "gen", "k"]);
+    env.ok(&["index", "init", "--name", "demo", "--key", "k"]);
+    assert!(env.fails(&["index", "init", "--name", "demo", "--key", "k"]).contains("already exists"));
+    assert!(env.fails(&["index", "add", "--name", "other", "x.jsonl"]).contains("is not published from this store"));
+    let bad = write(env.dir.path(), "bad.jsonl", &["{\"name\": \"serde\"}".to_string()]);
+    assert!(env.fails(&["index", "add", "--name", "demo", bad.to_str().unwrap()]).contains("bad.jsonl:1"));
+
+    // A subscriber trusting another key refuses this index.
+    let stranger = env.ok(&["key", "gen", "stranger"]).trim().to_string();
+    let ipns =
+        env.ok(&["key", "list"]).lines().find(|l| l.starts_with("k ")).unwrap().split(' ').nth(1).unwrap().to_string();
+    env.ok(&["trust", "add", "demo", &stranger, "--ipns", &ipns]);
+    let err = env.fails(&["index", "show", "demo"]);
+    assert!(err.contains("signed by 0 of your trusted key(s), 1 needed"), "{err}");
+    env.ok(&["trust", "rm", "demo"]);
+    assert!(env.fails(&["trust", "rm", "demo"]).contains("is not trusted here"));
+    assert!(env.fails(&["trust", "add", "demo", "not-a-key"]).contains("not-a-key"));
+}
