@@ -53,6 +53,26 @@ pub fn walk(
     Ok(())
 }
 
+/// Resolves `CID[/name/...]` (optionally after `/ipfs/`) through UnixFS
+/// directories to the CID it names.
+pub fn resolve_path(store: &dyn BlockStore, text: &str) -> anyhow::Result<Cid> {
+    let bare = text.strip_prefix("/ipfs/").or_else(|| text.strip_prefix("ipfs://")).unwrap_or(text);
+    let mut parts = bare.split('/').filter(|p| !p.is_empty());
+    let first = parts.next().unwrap_or_default();
+    let mut cid = crate::formats::block::parse_cid(first)?;
+    let mut walked = first.to_string();
+    for part in parts {
+        let entries = crate::formats::unixfs::list_directory(&cid, &mut |c| store.get_required(c))?;
+        cid = entries
+            .into_iter()
+            .find(|e| e.name == part)
+            .map(|e| e.cid)
+            .ok_or_else(|| anyhow::anyhow!("{walked} has no entry named {part:?}"))?;
+        walked = format!("{walked}/{part}");
+    }
+    Ok(cid)
+}
+
 /// Lists the blocks under `root` that are absent from the store (stopping
 /// below each absent block, whose links are unknown).
 pub fn missing_blocks(store: &dyn BlockStore, root: &Cid) -> Result<Vec<Cid>, WalkError> {

@@ -137,3 +137,30 @@ fn refusals_name_the_index_and_the_fix() {
     assert!(env.fails(&["trust", "rm", "demo"]).contains("is not trusted here"));
     assert!(env.fails(&["trust", "add", "demo", "not-a-key"]).contains("not-a-key"));
 }
+
+#[test]
+fn committed_example_index_verifies() {
+    // index/example/ is made by scripts/make-index-example.sh; a subscriber
+    // with its trust entry resolves and verifies it from the CAR and record.
+    let env = Env::new();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("index/example");
+    let trust: serde_json::Value = serde_json::from_slice(&std::fs::read(example.join("trust.json")).unwrap()).unwrap();
+    let (ipns, root) = (trust["ipns"].as_str().unwrap(), trust["root"].as_str().unwrap());
+    let out = env.ok(&["car", "import", example.join("example.car").to_str().unwrap()]);
+    assert!(out.contains(&format!("root {root}: complete")), "{out}");
+    env.ok(&["trust", "add", "example", trust["keys"][0].as_str().unwrap(), "--ipns", ipns]);
+    env.ok(&["name", "put", ipns, example.join("example.ipns-record").to_str().unwrap()]);
+    let verify = env.ok(&["index", "verify", "example"]);
+    assert!(verify.contains("version 3: verified (3 crates, 3 entries"), "{verify}");
+    let shown = env.ok(&["cat", &format!("{root}/manifest.json")]);
+    assert_eq!(shown.as_bytes(), std::fs::read(example.join("manifest.json")).unwrap());
+    let serde: serde_json::Value =
+        serde_json::from_str(&env.ok(&["index", "show", "example", "--crate", "serde", "--json"])).unwrap();
+    let committed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(example.join("shard-serde.json")).unwrap()).unwrap();
+    assert_eq!(serde, committed);
+    // A forged record (the example's, presented for another name) is refused.
+    let other = env.ok(&["key", "gen", "other"]).trim().to_string();
+    let err = env.fails(&["name", "put", &other, example.join("example.ipns-record").to_str().unwrap()]);
+    assert!(err.contains("refusing"), "{err}");
+}

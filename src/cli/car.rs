@@ -38,8 +38,10 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 export(&store, &root, std::io::BufWriter::new(stdout.lock()))?;
             } else {
                 let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-                let tmp = tempfile::NamedTempFile::new_in(dir)
-                    .with_context(|| format!("cannot write in {}", dir.display()))?;
+                let mut builder = tempfile::Builder::new();
+                #[cfg(unix)]
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+                let tmp = builder.tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
                 let file = export(&store, &root, std::io::BufWriter::new(tmp.reopen()?))?;
                 drop(file);
                 tmp.persist(&output).with_context(|| format!("cannot write {}", output.display()))?;

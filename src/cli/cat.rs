@@ -1,6 +1,6 @@
 //! `cargo ipfs cat CID`: stream a file's bytes to standard output.
 
-use super::{parse_cid_arg, Global, Status};
+use super::{Global, Status};
 use crate::formats::unixfs::export_file;
 use crate::store::{BlockStore, StoreError};
 use anyhow::Context;
@@ -9,14 +9,14 @@ use std::io::Write;
 /// Arguments of `cargo ipfs cat`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file's CID (or /ipfs/CID).
+    /// The file's CID, or CID/path/in/a/directory (optionally after /ipfs/).
     cid: String,
 }
 
 /// Writes the file to stdout, verifying every block.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let cid = parse_cid_arg(&args.cid)?;
     let store = global.open_store()?;
+    let cid = crate::dag::resolve_path(&store, &args.cid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     export_file(&cid, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |bytes| {

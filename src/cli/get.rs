@@ -3,7 +3,7 @@
 //! renamed), so an interrupted get leaves nothing half-written there.
 
 use super::cat::CatError;
-use super::{parse_cid_arg, Global, Status};
+use super::{Global, Status};
 use crate::formats::block::{verify, DAG_PB};
 use crate::formats::unixfs::{export_file, list_directory, node_kind, EntryKind, UnixFsData};
 use crate::store::{BlockStore, DiskStore};
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// Arguments of `cargo ipfs get`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The CID of a file or directory.
+    /// The CID of a file or directory, or CID/path/in/a/directory.
     cid: String,
     /// Where to write it [default: ./<CID>].
     #[arg(short = 'o', long, value_name = "PATH")]
@@ -24,8 +24,8 @@ pub struct Args {
 
 /// Writes the DAG at the CID to the output path.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let cid = parse_cid_arg(&args.cid)?;
     let store = global.open_store()?;
+    let cid = crate::dag::resolve_path(&store, &args.cid)?;
     let output = args.output.unwrap_or_else(|| PathBuf::from(cid.to_string()));
     if output.symlink_metadata().is_ok() {
         bail!("{} already exists; remove it or choose another -o PATH", output.display());

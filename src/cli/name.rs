@@ -30,12 +30,36 @@ pub enum Command {
         /// The record file; `-` for standard input.
         record: PathBuf,
     },
+    /// Verify a record for NAME and keep it in the store if it is better than
+    /// the one there (like `ipfs routing put /ipns/NAME`).
+    Put {
+        /// The IPNS name (k51..., 12D3KooW... or /ipns/...).
+        name: String,
+        /// The record file.
+        record: PathBuf,
+    },
 }
 
 /// Runs a name subcommand.
-pub fn exec(_global: &Global, cmd: Command) -> anyhow::Result<Status> {
+pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
     match cmd {
         Command::Inspect { verify, json, record } => inspect(verify.as_deref(), json, &record),
+        Command::Put { name, record } => {
+            let name: IpnsName = name.parse()?;
+            let bytes = std::fs::read(&record).with_context(|| format!("cannot read {}", record.display()))?;
+            let store = global.open_store()?;
+            let outcome = store
+                .records()?
+                .put(&name, &bytes, std::time::SystemTime::now())
+                .with_context(|| format!("refusing {} for /ipns/{name}", record.display()))?;
+            match outcome {
+                crate::store::PutOutcome::Stored => println!("stored the record for /ipns/{name}"),
+                crate::store::PutOutcome::Kept => {
+                    println!("kept the stored record for /ipns/{name}: it is as new or newer")
+                }
+            }
+            Ok(0)
+        }
     }
 }
 
