@@ -301,3 +301,26 @@ fn regression_two_letter_crate_beside_its_prefix_directory() {
     assert_eq!(keys, ["02", "03", "04"]);
     assert!(removed.is_empty());
 }
+
+#[test]
+fn subscriber_refuses_a_rotation_the_old_keys_did_not_sign() {
+    // A version crafted by hand (bypassing `publish`'s own check) that moves
+    // the index to a key the trusted key never endorsed.
+    let store = MemoryStore::new();
+    let (old, attacker) = (key(1), key(6));
+    let versions = three_versions(&store, &old);
+    let v3 = &versions[2].version;
+    let mut m4 = v3.manifest.clone();
+    m4.seq = 4;
+    m4.prev = Some(v3.manifest_cid.to_string());
+    m4.keys = vec![attacker.ipns_name().to_string()];
+    m4.signatures.clear();
+    m4.sign(&attacker);
+    let v4 = super::tree::write_version(&store, &v3.shards, &m4).unwrap();
+    // Even with a valid IPNS record (say the IPNS key leaked too).
+    let record =
+        create_record(&old, &format!("/ipfs/{}", v4.root), 4, at(T0 + DAY.as_secs()), Duration::from_secs(60)).unwrap();
+    let trust = trust_of(&[&old], 1, &old);
+    let err = resolve_record(&store, Some(&record), "example", &trust, None, at(T0 + 30)).unwrap_err();
+    assert!(matches!(err, ResolveError::Manifest(ManifestError::BadRotation { seq: 4, .. })), "{err}");
+}
