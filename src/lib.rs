@@ -21,6 +21,7 @@ pub mod formats;
 pub mod index;
 pub mod keystore;
 pub mod store;
+pub mod wrapper;
 
 /// The version of every on-disk and signed format this crate writes. It goes
 /// into cache keys and signed documents so that a change of format can never

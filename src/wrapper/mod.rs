@@ -1,0 +1,3 @@
+//! The rustc wrapper.
+
+pub mod pack;
