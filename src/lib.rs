@@ -6,6 +6,8 @@
 //!   Pure functions over bytes; no I/O, no clock.
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations.
+//! - [`wrapper`]: the rustc wrapper: argument analysis, dep-info parsing and
+//!   machine-path normalization (pure), used by `RUSTC_WRAPPER` mode.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
@@ -18,6 +20,7 @@ pub mod dag;
 pub mod formats;
 pub mod index;
 pub mod store;
+pub mod wrapper;
 
 /// The version of every on-disk and signed format this crate writes. It goes
 /// into cache keys and signed documents so that a change of format can never
