@@ -8,6 +8,8 @@
 //!   in-memory implementations.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
 //!   kubo's libp2p-protobuf-cleartext format.
+//! - [`wrapper`]: the rustc wrapper (`RUSTC_WRAPPER` mode): argument
+//!   analysis, cache keys, packing, restoring and recording.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
