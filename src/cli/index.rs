@@ -161,7 +161,7 @@ fn accept(local: &Local, index: &str, resolved: &Resolved) -> anyhow::Result<()>
 
 /// Signs and stores a new version of a published index; stores the record
 /// last, so a crash leaves the previous version published.
-fn publish_version(
+pub(crate) fn publish_version(
     global: &Global,
     store: &DiskStore,
     local: &Local,

@@ -6,6 +6,7 @@
 
 mod add;
 mod block;
+mod build;
 mod car;
 mod cat;
 mod fetch;
@@ -13,6 +14,8 @@ mod get;
 mod index;
 mod key;
 mod name;
+mod publish;
+mod stats;
 mod trust;
 
 use anyhow::Context;
@@ -88,6 +91,12 @@ enum Command {
     Car(car::Command),
     /// Fetch prebuilt dependencies for the current lockfile.
     Fetch(fetch::Args),
+    /// Run `cargo build` with the cache as rustc wrapper.
+    Build(build::Args),
+    /// Show what the rustc wrapper did (hits, misses, reasons).
+    Stats(stats::Args),
+    /// Publish recorded artifacts as a new signed index version.
+    Publish(publish::Args),
     /// Manage the keys that sign IPNS records (like `ipfs key`).
     #[command(subcommand)]
     Key(key::Command),
@@ -109,6 +118,10 @@ pub type Status = u8;
 /// name, then `ipfs` when run as `cargo ipfs`, then the subcommand).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    // As RUSTC_WRAPPER, cargo runs `cargo-ipfs /path/to/rustc ARGS...`.
+    if args.get(1).is_some_and(|a| crate::wrapper::run::is_rustc(a)) {
+        return crate::wrapper::run::main(args);
+    }
     if args.get(1).is_some_and(|a| a == "ipfs") {
         args.remove(1);
     }
@@ -140,6 +153,9 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Block(cmd) => block::exec(&cli.global, cmd),
         Command::Car(cmd) => car::exec(&cli.global, cmd),
         Command::Fetch(args) => fetch::exec(&cli.global, args),
+        Command::Build(args) => build::exec(&cli.global, args),
+        Command::Stats(args) => stats::exec(&cli.global, args),
+        Command::Publish(args) => publish::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),
         Command::Name(cmd) => name::exec(&cli.global, cmd),
         Command::Index(cmd) => index::exec(&cli.global, cmd),

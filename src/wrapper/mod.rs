@@ -14,7 +14,7 @@
 //! - [`identity`]: rustc and linker identities, cached on disk.
 //! - [`digest`]: file digests with a cache.
 //! - [`cache`]: the local key → artifact map and the journal.
-//! - [`stats`]: counters.
+//! - [`stats`]: the counters `cargo ipfs stats` shows.
 //! - [`run`]: the hot path that ties them together.
 
 pub mod args;

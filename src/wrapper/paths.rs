@@ -145,6 +145,11 @@ impl PathMap {
         replace_paths(text, &patterns)
     }
 
+    /// The absolute prefixes this map replaces (this machine's paths).
+    pub fn prefixes(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.prefix.as_str())
+    }
+
     /// `--remap-path-prefix=PREFIX=PLACEHOLDER` for every entry, so that
     /// rustc writes placeholders into debug info, `file!()` and diagnostics.
     ///

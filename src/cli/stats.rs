@@ -1,0 +1,51 @@
+//! `cargo ipfs stats [--json] [--zero]`: what the wrapper did.
+
+use super::{Global, Status};
+use crate::wrapper::stats;
+
+/// Arguments of `cargo ipfs stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    /// Reset the counters.
+    #[arg(long)]
+    zero: bool,
+}
+
+/// Prints (or resets) the counters.
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
+    let dir = global.store_dir()?;
+    if args.zero {
+        stats::update(&dir, |s| *s = stats::Stats::default())?;
+        println!("statistics reset");
+        return Ok(0);
+    }
+    let s = stats::read(&dir);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(0);
+    }
+    let cacheable = s.hits + s.misses;
+    let rate = if cacheable == 0 { 0.0 } else { 100.0 * s.hits as f64 / cacheable as f64 };
+    println!("hits:            {} ({rate:.0}% of cacheable compilations)", s.hits);
+    println!("misses:          {} ({} recorded)", s.misses, s.recorded);
+    println!("not cacheable:   {}", s.not_cacheable.values().sum::<u64>());
+    for (reason, count) in &s.not_cacheable {
+        println!("  {reason}: {count}");
+    }
+    println!("cache errors:    {}", s.errors.values().sum::<u64>());
+    for (kind, count) in &s.errors {
+        println!("  {kind}: {count}");
+    }
+    println!("bytes restored:  {}", s.bytes_restored);
+    println!("time saved:      {:.1} s (recorded compile times of the hits)", s.time_saved_ms as f64 / 1000.0);
+    if s.hits > 0 {
+        println!(
+            "time per hit:    {:.1} ms (the wrapper's own wall time)",
+            s.hit_time_us as f64 / 1000.0 / s.hits as f64
+        );
+    }
+    Ok(0)
+}

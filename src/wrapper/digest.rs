@@ -1,0 +1,75 @@
+//! File digests with a cache, for inputs read on every wrapper call
+//! (`--extern` dependencies, `.crate` files): a file whose path, size and
+//! modification time are unchanged is not hashed again.
+
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Digests cached under `<store>/wrapper/digests/`.
+#[derive(Debug, Clone)]
+pub struct Digests {
+    dir: PathBuf,
+}
+
+/// sha256 of a file's content, hex.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+impl Digests {
+    /// The digest cache of a store directory.
+    pub fn new(store_dir: &Path) -> Self {
+        Digests { dir: store_dir.join("wrapper").join("digests") }
+    }
+
+    /// sha256 of `path`, from the cache when its size and mtime match.
+    pub fn of(&self, path: &Path) -> std::io::Result<String> {
+        let meta = std::fs::metadata(path)?;
+        let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let stamp = format!("{} {}", meta.len(), mtime);
+        let slot = self.dir.join(&hex::encode(Sha256::digest(path.as_os_str().as_encoded_bytes()))[..32]);
+        if let Ok(text) = std::fs::read_to_string(&slot) {
+            if let Some((cached_stamp, digest)) = text.rsplit_once(' ') {
+                if cached_stamp == stamp && digest.len() == 64 {
+                    return Ok(digest.to_string());
+                }
+            }
+        }
+        let digest = hash_file(path)?;
+        // A file modified within the clock's resolution could change again
+        // unseen under the same stamp; only cache digests of settled files.
+        let settled = meta.modified()?.elapsed().is_ok_and(|age| age.as_secs() >= 2);
+        if settled {
+            let _ = std::fs::create_dir_all(&self.dir);
+            let _ = crate::store::write_atomic(&slot, format!("{stamp} {digest}").as_bytes());
+        }
+        Ok(digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_digest_follows_content_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let digests = Digests::new(dir.path());
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"one").unwrap();
+        let one = digests.of(&file).unwrap();
+        assert_eq!(one, hash_file(&file).unwrap());
+        std::fs::write(&file, b"two!").unwrap();
+        assert_ne!(digests.of(&file).unwrap(), one);
+    }
+}

@@ -1,0 +1,378 @@
+//! The rustc wrapper through the real binary: a real project recorded on one
+//! "machine" and restored on another with different paths; a correctness
+//! matrix where each key input changes in turn; reproducible artifacts; and
+//! a cache that fails without failing the build.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cargo-ipfs");
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A CARGO_HOME holding the registry index and `.crate` files this machine
+/// already has, so builds run offline.
+fn seeded_cargo_home(dir: &Path) -> PathBuf {
+    let real = home::cargo_home().unwrap();
+    for part in ["index", "cache"] {
+        let from = real.join("registry").join(part);
+        if from.is_dir() {
+            copy_dir(&from, &dir.join("registry").join(part));
+        }
+    }
+    dir.to_path_buf()
+}
+
+struct Machine {
+    cargo_home: PathBuf,
+    target: PathBuf,
+    project: PathBuf,
+    store: PathBuf,
+}
+
+impl Machine {
+    fn new(root: &Path, project_path: &str, store: &Path) -> Self {
+        let project = root.join(project_path);
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/demo"), &project);
+        Machine {
+            cargo_home: seeded_cargo_home(&root.join("cargo-home")),
+            target: root.join("target"),
+            project,
+            store: store.to_path_buf(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args)
+            .current_dir(&self.project)
+            .env("CARGO_HOME", &self.cargo_home)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_IPFS_STORE", &self.store)
+            .env("CARGO_IPFS_EXPLAIN", self.cargo_home.parent().unwrap().join("explain"))
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER");
+        cmd
+    }
+
+    fn build(&self, record: bool) -> Output {
+        let mut args = vec!["build"];
+        if record {
+            args.push("--record");
+        }
+        args.extend(["--offline", "--locked"]);
+        let out = self.cmd(&args).output().unwrap();
+        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("offline") {
+            // The registry copy lacked a crate: fetch it, then build again.
+            let fetched = Command::new("cargo")
+                .arg("fetch")
+                .current_dir(&self.project)
+                .env("CARGO_HOME", &self.cargo_home)
+                .status()
+                .unwrap();
+            assert!(fetched.success());
+            return self.cmd(&args).output().unwrap();
+        }
+        out
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let out = self.cmd(&["stats", "--json"]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn run_binary(&self) -> String {
+        let out = Command::new(self.target.join("debug/demo")).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+fn journal_cids(store: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(store.join("journal.jsonl")).unwrap_or_default();
+    let mut out: Vec<(String, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| {
+            (format!("{} {}", v["name"].as_str().unwrap(), v["crate_types"]), v["cid"].as_str().unwrap().to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn recorded_build_is_restored_on_another_machine_with_other_paths() {
+    // WRAPPER_TEST_KEEP=DIR keeps the machines (and CARGO_IPFS_EXPLAIN files) for a look.
+    let guard = tempfile::tempdir().unwrap();
+    let root = match std::env::var_os("WRAPPER_TEST_KEEP") {
+        Some(keep) => PathBuf::from(keep),
+        None => guard.path().to_path_buf(),
+    };
+    struct Root<'a>(&'a Path);
+    impl Root<'_> {
+        fn path(&self) -> &Path {
+            self.0
+        }
+    }
+    let tmp = Root(&root);
+    let store = tmp.path().join("store");
+    let a = Machine::new(&tmp.path().join("a"), "work/demo", &store);
+    let out = a.build(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = a.run_binary();
+    assert_eq!(expected, "Point { x: 3, y: 4 } 12\n");
+    let first = a.stats();
+    // Every registry unit is cacheable and recorded; the only misses not
+    // recorded are compilations that fail on purpose (proc-macro2's build
+    // script probes rustc features through the wrapper).
+    let (misses, recorded) = (first["misses"].as_u64().unwrap(), first["recorded"].as_u64().unwrap());
+    assert!(recorded >= 9, "demo's registry units are recorded: {first}");
+    assert!(misses - recorded <= 2, "{first}");
+    assert_eq!(first["hits"], 0);
+
+    // Machine B: another CARGO_HOME, target directory and project path.
+    let b = Machine::new(&tmp.path().join("b/elsewhere"), "projects/deeper/demo", &store);
+    b.cmd(&["stats", "--zero"]).output().unwrap();
+    let out = b.build(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("E0460") && !stderr.contains("E0514"), "{stderr}");
+    let stats = b.stats();
+    assert_eq!(stats["hits"].as_u64().unwrap(), recorded, "every recorded unit hits: {stats}");
+    assert_eq!(stats["misses"].as_u64().unwrap(), misses - recorded, "only the failing probes miss: {stats}");
+    assert!(stats["errors"].as_object().unwrap().is_empty(), "{stats}");
+    assert_eq!(b.run_binary(), expected);
+
+    // Machine C records into its own store on yet other paths: the registry
+    // crates' artifacts are byte-identical, so their CIDs are too.
+    let store_c = tmp.path().join("store-c");
+    let c = Machine::new(&tmp.path().join("c"), "x/y/demo", &store_c);
+    let out = c.build(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (ca, cc) = (journal_cids(&store), journal_cids(&store_c));
+    assert!(!ca.is_empty());
+    assert_eq!(ca, cc, "artifact CIDs differ between machines");
+}
+
+/// A crate laid out as a registry package in a CARGO_HOME, compiled by the
+/// wrapper the way cargo would compile it.
+struct FakeCrate {
+    tmp: tempfile::TempDir,
+    cargo_home: PathBuf,
+    src: PathBuf,
+    out: PathBuf,
+}
+
+impl FakeCrate {
+    fn new(source: &str) -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let cargo_home = tmp.path().join("cargo-home");
+        let pkg = cargo_home.join("registry/src/index.crates.io-0000000000000000/probe-0.1.0");
+        std::fs::create_dir_all(pkg.join("src")).unwrap();
+        std::fs::write(pkg.join("src/lib.rs"), source).unwrap();
+        let cache = cargo_home.join("registry/cache/index.crates.io-0000000000000000");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("probe-0.1.0.crate"), b"stand-in for the .crate file").unwrap();
+        let out = tmp.path().join("target/debug/deps");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(tmp.path().join("target/CACHEDIR.TAG"), b"Signature: 8a477f597d28d172789f06886806bc55").unwrap();
+        FakeCrate { src: pkg.join("src/lib.rs"), tmp, cargo_home, out }
+    }
+
+    /// Compiles through the wrapper with `extra` arguments and `env`.
+    fn compile(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("rustc")
+            .args(["--crate-name", "probe", "--edition=2021", self.src.to_str().unwrap()])
+            .args(["--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "extra-filename=-0123456789abcdef"])
+            .args(["--out-dir", self.out.to_str().unwrap()])
+            .args(extra)
+            .env("CARGO_HOME", &self.cargo_home)
+            .env("CARGO_IPFS_STORE", self.tmp.path().join("store"))
+            .env("CARGO_IPFS_MODE", "record")
+            .env("CARGO_MANIFEST_DIR", self.src.parent().unwrap().parent().unwrap())
+            .env("CARGO_PKG_NAME", "probe")
+            .env("CARGO_PKG_VERSION", "0.1.0")
+            .env_remove("OUT_DIR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn counts(&self) -> (u64, u64) {
+        let out = Command::new(BIN)
+            .args(["stats", "--json"])
+            .env("CARGO_IPFS_STORE", self.tmp.path().join("store"))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v["hits"].as_u64().unwrap(), v["misses"].as_u64().unwrap())
+    }
+
+    /// Compiles and says whether it was a hit, checking success.
+    fn hit(&self, extra: &[&str], env: &[(&str, &str)]) -> bool {
+        let before = self.counts();
+        let out = self.compile(extra, env);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let after = self.counts();
+        assert_eq!(after.0 + after.1, before.0 + before.1 + 1, "one cacheable compilation");
+        after.0 > before.0
+    }
+
+    fn rlib(&self) -> Vec<u8> {
+        std::fs::read(self.out.join("libprobe-0123456789abcdef.rlib")).unwrap()
+    }
+}
+
+const PROBE: &str = r#"
+pub const VALUE: &str = env!("PROBE_VALUE");
+#[cfg(feature = "extra")]
+pub fn extra() -> u32 { 1 }
+#[cfg(probe_cfg)]
+pub fn configured() -> u32 { 2 }
+pub fn answer() -> u32 { 42 }
+"#;
+
+#[test]
+fn correctness_matrix_every_key_input_misses() {
+    let c = FakeCrate::new(PROBE);
+    let env = [("PROBE_VALUE", "one")];
+    assert!(!c.hit(&[], &env), "first compilation records");
+    let original = c.rlib();
+    assert!(c.hit(&[], &env), "same inputs hit");
+    assert_eq!(c.rlib(), original, "the hit restores the same bytes");
+
+    /// What changes, the extra arguments, the environment.
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<(&'a str, &'a str)>);
+    let cases: Vec<Case> = vec![
+        ("a feature", vec!["--cfg", "feature=\"extra\""], env.to_vec()),
+        ("a cfg", vec!["--cfg", "probe_cfg"], env.to_vec()),
+        ("opt-level", vec!["-C", "opt-level=2"], env.to_vec()),
+        ("the target", vec!["--target", "x86_64-unknown-linux-gnu"], env.to_vec()),
+        ("an environment variable read with env!", vec![], vec![("PROBE_VALUE", "two")]),
+    ];
+    for (what, extra, env) in &cases {
+        assert!(!c.hit(extra, env), "changing {what} must miss");
+        assert!(c.hit(extra, env), "{what}: the new variant hits once recorded");
+    }
+    // Back to the original inputs: the original artifact, not a later one.
+    assert!(c.hit(&[], &env));
+    assert_eq!(c.rlib(), original);
+}
+
+#[test]
+fn dependency_content_out_dir_files_and_rustc_identity_are_in_the_key() {
+    let dep = FakeCrate::new("pub fn f() -> u32 { 1 }");
+    let c = FakeCrate::new(PROBE);
+    let env = [("PROBE_VALUE", "one")];
+    let dep_rlib = dep.tmp.path().join("libdep.rlib");
+    std::fs::write(&dep_rlib, b"version 1 of a dependency").unwrap();
+    let ext = format!("dep={}", dep_rlib.display());
+    // rustc only reads --extern files it needs; an unused one still keys.
+    assert!(!c.hit(&["--extern", &ext], &env));
+    assert!(c.hit(&["--extern", &ext], &env));
+    std::fs::write(&dep_rlib, b"version 2 of a dependency").unwrap();
+    assert!(!c.hit(&["--extern", &ext], &env), "a changed dependency must miss");
+
+    // A generated file in OUT_DIR.
+    let out_dir = c.tmp.path().join("target/debug/build/probe-1/out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    std::fs::write(out_dir.join("generated.rs"), b"// one").unwrap();
+    let with_out = [("PROBE_VALUE", "one"), ("OUT_DIR", out_dir.to_str().unwrap())];
+    assert!(!c.hit(&[], &with_out));
+    assert!(c.hit(&[], &with_out));
+    std::fs::write(out_dir.join("generated.rs"), b"// two").unwrap();
+    assert!(!c.hit(&[], &with_out), "a changed OUT_DIR file must miss");
+
+    // Another rustc identity: a rustc that reports another version.
+    let fake = c.tmp.path().join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let real = String::from_utf8(Command::new("rustc").args(["--print", "sysroot"]).output().unwrap().stdout).unwrap();
+    let real_rustc = Path::new(real.trim()).join("bin/rustc");
+    let script = fake.join("rustc");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nif [ \"$1\" = -vV ]; then {} -vV | sed 's/^release: .*/release: 0.0.0-other/'; exit; fi\nexec {} \"$@\"\n", real_rustc.display(), real_rustc.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = c.counts();
+    let mut cmd = Command::new(BIN);
+    cmd.arg(&script)
+        .args(["--crate-name", "probe", "--edition=2021", c.src.to_str().unwrap(), "--crate-type", "lib"])
+        .args([
+            "--emit=dep-info,metadata,link",
+            "-C",
+            "extra-filename=-0123456789abcdef",
+            "--out-dir",
+            c.out.to_str().unwrap(),
+        ])
+        .env("CARGO_HOME", &c.cargo_home)
+        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
+        .env("CARGO_IPFS_MODE", "record")
+        .env("CARGO_MANIFEST_DIR", c.src.parent().unwrap().parent().unwrap())
+        .env("CARGO_PKG_NAME", "probe")
+        .env("CARGO_PKG_VERSION", "0.1.0")
+        .env("PROBE_VALUE", "one")
+        .env_remove("OUT_DIR");
+    assert!(cmd.output().unwrap().status.success());
+    let after = c.counts();
+    assert_eq!(after.0, before.0, "another rustc identity must not hit");
+}
+
+#[test]
+fn a_broken_cache_never_breaks_the_build() {
+    let c = FakeCrate::new(PROBE);
+    let env = [("PROBE_VALUE", "one")];
+    assert!(!c.hit(&[], &env));
+    // Corrupt every stored block: the hit fails verification, rustc runs.
+    let blocks = c.tmp.path().join("store/blocks");
+    for shard in std::fs::read_dir(&blocks).unwrap() {
+        for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = block.unwrap().path();
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes[0] ^= 0xff;
+            std::fs::write(&path, bytes).unwrap();
+        }
+    }
+    let out = c.compile(&[], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("compiling normally"));
+    assert!(!c.rlib().is_empty());
+
+    // An unusable store directory: still compiles.
+    let file_store = c.tmp.path().join("not-a-dir");
+    std::fs::write(&file_store, b"").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["rustc", "--crate-name", "probe", "--edition=2021", c.src.to_str().unwrap(), "--crate-type", "lib"])
+        .args(["--emit=dep-info,metadata,link", "--out-dir", c.out.to_str().unwrap()])
+        .env("CARGO_HOME", &c.cargo_home)
+        .env("CARGO_IPFS_STORE", &file_store)
+        .env("CARGO_IPFS_MODE", "record")
+        .env("CARGO_MANIFEST_DIR", c.src.parent().unwrap().parent().unwrap())
+        .env("CARGO_PKG_NAME", "probe")
+        .env("CARGO_PKG_VERSION", "0.1.0")
+        .env("PROBE_VALUE", "one");
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // A compile error is rustc's, with rustc's status, and is not recorded.
+    let bad = FakeCrate::new("pub fn broken( {");
+    let out = bad.compile(&[], &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error"));
+}
