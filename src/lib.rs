@@ -5,7 +5,8 @@
 //! - [`formats`]: CIDs, dag-pb, UnixFS import and export, CAR, IPNS records.
 //!   Pure functions over bytes; no I/O, no clock.
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
-//!   in-memory implementations.
+//!   in-memory implementations; the verifying trustless-gateway client and
+//!   its blocking, layered adapters.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
 //!   kubo's libp2p-protobuf-cleartext format.
 //! - [`wrapper`]: the rustc wrapper (`RUSTC_WRAPPER` mode): argument

@@ -5,17 +5,28 @@
 //! and [`MemoryStore`] for tests and scratch work. Both pass the same test
 //! suite. A store hands out only bytes that match the CID asked for; a block
 //! that fails that check is reported as corrupt, never returned.
+//!
+//! Over the network: [`gateway::GatewayClient`] speaks the trustless gateway
+//! and delegated routing protocols (async), [`RemoteStore`] makes it a
+//! blocking, read-only `BlockStore`, and [`Layered`] puts a local store in
+//! front of another as a write-through cache.
 
 mod counting;
 mod disk;
+pub mod gateway;
+mod layered;
 mod memory;
 mod records;
+mod remote;
 
 pub use counting::Counting;
 pub use disk::DiskStore;
+pub use gateway::{ClientOptions, GatewayClient, RemoteError};
+pub use layered::Layered;
 pub use memory::MemoryStore;
 pub(crate) use records::write_atomic;
 pub use records::{PutOutcome, RecordError, RecordStore};
+pub use remote::{CarBlocks, RemoteStore};
 
 use crate::formats::block::{Block, BlockError};
 use cid::Cid;
@@ -52,6 +63,16 @@ pub enum StoreError {
     /// A block failed verification before it was stored.
     #[error(transparent)]
     Invalid(#[from] BlockError),
+    /// A gateway request failed (a block absent from every gateway is not an
+    /// error but `None`).
+    #[error(transparent)]
+    Remote(Box<RemoteError>),
+}
+
+impl From<RemoteError> for StoreError {
+    fn from(error: RemoteError) -> Self {
+        StoreError::Remote(Box::new(error))
+    }
 }
 
 /// A place to keep blocks by CID.

@@ -1,0 +1,436 @@
+//! A client for IPFS trustless HTTP gateways and delegated routing (IPNS)
+//! endpoints: the network side of the store layer.
+//!
+//! Nothing a gateway sends is trusted. A block is hashed and compared with
+//! its CID before it is returned; a CAR stream goes through
+//! [`CarReader`](crate::formats::car::CarReader), which verifies every block,
+//! and must hold the whole DAG asked for; an IPNS record is verified against
+//! its name (signature, key, expiry) before it is returned. A gateway that
+//! answers with wrong bytes is treated as failed and the next one is asked.
+//!
+//! Requests follow the specs: `GET /ipfs/{cid}?format=raw` with
+//! `Accept: application/vnd.ipld.raw` for blocks, `?format=car&dag-scope=...`
+//! with `Accept: application/vnd.ipld.car; version=1; order=dfs; dups=n` for
+//! DAGs (trustless gateway), and `GET`/`PUT /routing/v1/ipns/{name}` with
+//! `application/vnd.ipfs.ipns-record` for records (delegated routing v1).
+//!
+//! With several gateways a block request is raced: the first gateway is
+//! asked, the next one after [`ClientOptions::hedge`] or as soon as an earlier
+//! one fails, the first verified answer wins and the other requests are
+//! cancelled. Each gateway is retried with exponential backoff on transport
+//! errors, timeouts and 5xx answers, never on a 404 or on a faulty answer.
+//! Record requests ask every endpoint and keep the best valid record.
+//!
+//! Goals: verified data from untrusted HTTP servers, bounded memory (a block
+//! is capped at [`MAX_BLOCK_SIZE`], a record at
+//! [`MAX_RECORD_SIZE`](crate::formats::ipns::MAX_RECORD_SIZE), a CAR
+//! stream holds a few sections at a time), bounded time per request.
+//! Non-goals: paths below a CID, `entity-bytes` ranges, remembering which
+//! gateway was fast last time, and content routing (finding providers).
+
+mod car;
+mod error;
+mod routing;
+
+#[cfg(test)]
+pub(crate) mod test_server;
+#[cfg(test)]
+mod tests;
+
+pub use car::{CarStream, DagScope, MAX_UNRELATED_BLOCKS};
+pub use error::{RemoteError, Target};
+pub use reqwest::Url;
+
+use crate::formats::block::{verify, IDENTITY, MAX_BLOCK_SIZE, SHA2_256, SHA2_512};
+use cid::Cid;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::{Response, StatusCode};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::{sleep, sleep_until, timeout, Instant};
+
+/// The media type of a single raw block.
+pub const MEDIA_RAW: &str = "application/vnd.ipld.raw";
+/// The media type of a CAR stream.
+pub const MEDIA_CAR: &str = "application/vnd.ipld.car";
+/// The media type of a serialized IPNS record.
+pub const MEDIA_IPNS_RECORD: &str = "application/vnd.ipfs.ipns-record";
+
+/// The longest wait between two retries of one gateway.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// How the client paces and bounds its requests.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// How long one request may take: connecting, the answer's headers and,
+    /// for blocks and records, the whole body. For a CAR stream, how long the
+    /// next chunk of the body may take.
+    pub timeout: Duration,
+    /// How many times one gateway is asked again after a retryable failure.
+    pub retries: u32,
+    /// The wait before the first retry; it doubles for each further one, up
+    /// to [`MAX_BACKOFF`].
+    pub backoff: Duration,
+    /// How long a block request waits for one gateway before also asking the
+    /// next.
+    pub hedge: Duration,
+    /// How many requests may be in flight at once, over all gateways.
+    pub max_concurrency: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            retries: 2,
+            backoff: Duration::from_millis(250),
+            hedge: Duration::from_millis(200),
+            max_concurrency: 16,
+        }
+    }
+}
+
+/// A client for one or more trustless gateways. Cheap to clone; clones share
+/// the connection pool and the concurrency limit.
+#[derive(Clone)]
+pub struct GatewayClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("gateways", &self.gateways())
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    gateways: Vec<Gateway>,
+    options: ClientOptions,
+    permits: Arc<Semaphore>,
+}
+
+/// One gateway: its base URL (ending in `/`, so that joining keeps its path)
+/// and the label messages use.
+struct Gateway {
+    base: Url,
+    label: String,
+}
+
+impl Gateway {
+    fn url(&self, path: &str, query: Option<&str>) -> Url {
+        let mut url = self.base.join(path).expect("a relative path joins onto an http(s) base");
+        url.set_query(query);
+        url
+    }
+
+    fn send_error(&self, target: &Target, source: reqwest::Error) -> RemoteError {
+        RemoteError::Http { gateway: self.label.clone(), target: target.clone(), source }
+    }
+
+    /// Maps a non-success status to an error; 404 means "not here".
+    fn check_status(&self, target: &Target, response: &Response) -> Result<(), RemoteError> {
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else if status == StatusCode::NOT_FOUND {
+            Err(RemoteError::NotFound { target: target.clone(), gateways: vec![self.label.clone()] })
+        } else {
+            Err(RemoteError::Status { gateway: self.label.clone(), target: target.clone(), status: status.as_u16() })
+        }
+    }
+
+    /// Reads the body, refusing it as soon as it exceeds `limit` bytes (the
+    /// rest is never read: dropping the response closes the connection).
+    async fn read_capped(
+        &self,
+        target: &Target,
+        response: &mut Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, RemoteError> {
+        let too_large = || RemoteError::TooLarge { gateway: self.label.clone(), target: target.clone(), limit };
+        if response.content_length().is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        // The declared length (already bounded) sizes the buffer; a missing or
+        // lying one is caught by the check on every chunk.
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.send_error(target, e))? {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+impl GatewayClient {
+    /// A client for `urls` (tried in the order given). Each URL is the base
+    /// under which `/ipfs/` and `/routing/v1/` live, e.g.
+    /// `https://trustless-gateway.link` or `http://127.0.0.1:8080`.
+    pub fn new(urls: Vec<Url>, options: ClientOptions) -> Result<Self, RemoteError> {
+        if urls.is_empty() {
+            return Err(RemoteError::NoGateways);
+        }
+        let mut gateways = Vec::with_capacity(urls.len());
+        for mut base in urls {
+            let bad = |reason: &str| RemoteError::BadUrl { url: base.to_string(), reason: reason.into() };
+            if !matches!(base.scheme(), "http" | "https") {
+                return Err(bad("the scheme is not http or https"));
+            }
+            if base.query().is_some() || base.fragment().is_some() {
+                return Err(bad("it has a query or fragment"));
+            }
+            if !base.path().ends_with('/') {
+                let path = format!("{}/", base.path());
+                base.set_path(&path);
+            }
+            let label = base.as_str().trim_end_matches('/').to_string();
+            gateways.push(Gateway { base, label });
+        }
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("cargo-ipfs-fetch/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.timeout)
+            .build()
+            .map_err(|e| RemoteError::Setup { reason: e.to_string() })?;
+        let permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
+        Ok(GatewayClient { inner: Arc::new(Inner { http, gateways, options, permits }) })
+    }
+
+    /// The gateways' base URLs, in the order they are tried.
+    pub fn gateways(&self) -> Vec<String> {
+        self.inner.gateways.iter().map(|g| g.label.clone()).collect()
+    }
+
+    /// The options the client was made with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Fetches one block and returns its bytes, verified against `cid`.
+    /// Identity CIDs are answered without a request.
+    pub async fn get_block(&self, cid: &Cid) -> Result<Vec<u8>, RemoteError> {
+        if let Some(bytes) = local_answer(cid)? {
+            return Ok(bytes);
+        }
+        let cid = *cid;
+        self.race(Target::Block(cid), move |inner, i| async move { inner.block(i, cid).await }).await
+    }
+
+    /// Whether some gateway has the block (`HEAD`; nothing is verified).
+    pub async fn has_block(&self, cid: &Cid) -> Result<bool, RemoteError> {
+        if local_answer(cid)?.is_some() {
+            return Ok(true);
+        }
+        let cid = *cid;
+        match self.race(Target::Block(cid), move |inner, i| async move { inner.head(i, cid).await }).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a CAR stream of the DAG under `cid`. Gateways are tried in turn
+    /// (with retries) until one answers with a CAR; the stream then yields
+    /// verified blocks, and ends with an error if it breaks off or, for
+    /// [`DagScope::All`], lacks any block of the DAG. A stream that fails
+    /// part way is not resumed from another gateway: the blocks already
+    /// yielded are good, and the caller can fetch what is missing.
+    pub async fn get_car(&self, cid: &Cid, scope: DagScope) -> Result<CarStream, RemoteError> {
+        if let Some(err) = unverifiable(cid) {
+            return Err(err);
+        }
+        let target = Target::Car(*cid);
+        let mut errors = Vec::new();
+        for i in 0..self.inner.gateways.len() {
+            let inner = &self.inner;
+            match inner.retrying(i, &target, |permit| inner.car(i, *cid, scope, permit)).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => {
+                    tracing::debug!(gateway = %inner.gateways[i].label, error = %e, "CAR request failed");
+                    errors.push(e);
+                }
+            }
+        }
+        Err(RemoteError::combine(target, errors))
+    }
+
+    /// Runs `request` against the gateways, hedged: the first gateway at
+    /// once, each next one after [`ClientOptions::hedge`] or as soon as a
+    /// running request fails. The first success wins; the requests still
+    /// running are cancelled when the set of tasks is dropped.
+    async fn race<T, F, Fut>(&self, target: Target, request: F) -> Result<T, RemoteError>
+    where
+        T: Send + 'static,
+        F: Fn(Arc<Inner>, usize) -> Fut,
+        Fut: Future<Output = Result<T, RemoteError>> + Send + 'static,
+    {
+        let count = self.inner.gateways.len();
+        let hedge = self.inner.options.hedge;
+        let mut running = JoinSet::new();
+        let mut errors = Vec::new();
+        let mut next = 0;
+        let mut next_at = Instant::now();
+        loop {
+            if next < count && (running.is_empty() || Instant::now() >= next_at) {
+                running.spawn(request(Arc::clone(&self.inner), next));
+                next += 1;
+                next_at = Instant::now() + hedge;
+            }
+            if running.is_empty() {
+                break;
+            }
+            let more = next < count;
+            tokio::select! {
+                joined = running.join_next() => {
+                    let joined = joined.expect("the set is not empty");
+                    match joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())) {
+                        Ok(value) => return Ok(value),
+                        Err(e) => {
+                            tracing::debug!(%target, error = %e, "gateway failed");
+                            errors.push(e);
+                            // A failure starts the next gateway at once.
+                            next_at = Instant::now();
+                        }
+                    }
+                }
+                () = sleep_until(next_at), if more => {}
+            }
+        }
+        Err(RemoteError::combine(target, errors))
+    }
+}
+
+/// Answers identity CIDs (whose bytes are in the CID) and refuses CIDs whose
+/// hash cannot be verified, before any request is made.
+fn local_answer(cid: &Cid) -> Result<Option<Vec<u8>>, RemoteError> {
+    if let Some(err) = unverifiable(cid) {
+        return Err(err);
+    }
+    if cid.hash().code() == IDENTITY {
+        let bytes = cid.hash().digest().to_vec();
+        verify(cid, &bytes).map_err(|source| RemoteError::Unverifiable { source })?;
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+fn unverifiable(cid: &Cid) -> Option<RemoteError> {
+    let code = cid.hash().code();
+    if matches!(code, SHA2_256 | SHA2_512 | IDENTITY) {
+        return None;
+    }
+    Some(RemoteError::Unverifiable { source: crate::formats::block::BlockError::UnsupportedHash { cid: *cid, code } })
+}
+
+impl Inner {
+    /// Runs one request against gateway `i` under the concurrency limit and
+    /// the timeout, retrying with exponential backoff while the failure is
+    /// retryable. The permit is handed to the request so that a stream can
+    /// keep it for as long as it runs.
+    async fn retrying<T, F, Fut>(&self, i: usize, target: &Target, mut request: F) -> Result<T, RemoteError>
+    where
+        F: FnMut(OwnedSemaphorePermit) -> Fut,
+        Fut: Future<Output = Result<T, RemoteError>>,
+    {
+        let gateway = &self.gateways[i];
+        let mut delay = self.options.backoff;
+        let mut retries = 0;
+        loop {
+            let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore is never closed");
+            let result = match timeout(self.options.timeout, request(permit)).await {
+                Ok(result) => result,
+                Err(_) => Err(RemoteError::Timeout {
+                    gateway: gateway.label.clone(),
+                    target: target.clone(),
+                    after: self.options.timeout,
+                }),
+            };
+            match result {
+                Err(e) if e.is_retryable() && retries < self.options.retries => {
+                    retries += 1;
+                    tracing::debug!(gateway = %gateway.label, %target, error = %e, retry = retries, "retrying");
+                    sleep(delay).await;
+                    delay = (delay * 2).min(MAX_BACKOFF);
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn block(&self, i: usize, cid: Cid) -> Result<Vec<u8>, RemoteError> {
+        let target = &Target::Block(cid);
+        self.retrying(i, target, move |permit| async move {
+            let _permit = permit;
+            let gateway = &self.gateways[i];
+            let url = gateway.url(&format!("ipfs/{cid}"), Some("format=raw"));
+            let mut response =
+                self.http.get(url).header(ACCEPT, MEDIA_RAW).send().await.map_err(|e| gateway.send_error(target, e))?;
+            gateway.check_status(target, &response)?;
+            let bytes = gateway.read_capped(target, &mut response, MAX_BLOCK_SIZE).await?;
+            verify(&cid, &bytes).map_err(|source| RemoteError::WrongBlock {
+                gateway: gateway.label.clone(),
+                cid,
+                source,
+            })?;
+            Ok(bytes)
+        })
+        .await
+    }
+
+    async fn head(&self, i: usize, cid: Cid) -> Result<(), RemoteError> {
+        let target = &Target::Block(cid);
+        self.retrying(i, target, move |permit| async move {
+            let _permit = permit;
+            let gateway = &self.gateways[i];
+            let url = gateway.url(&format!("ipfs/{cid}"), Some("format=raw"));
+            let response = self
+                .http
+                .head(url)
+                .header(ACCEPT, MEDIA_RAW)
+                .send()
+                .await
+                .map_err(|e| gateway.send_error(target, e))?;
+            gateway.check_status(target, &response)
+        })
+        .await
+    }
+
+    async fn car(
+        &self,
+        i: usize,
+        cid: Cid,
+        scope: DagScope,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<CarStream, RemoteError> {
+        let gateway = &self.gateways[i];
+        let target = &Target::Car(cid);
+        let query = format!("format=car&dag-scope={}", scope.as_str());
+        let url = gateway.url(&format!("ipfs/{cid}"), Some(&query));
+        let response = self
+            .http
+            .get(url)
+            .header(ACCEPT, car::ACCEPT_CAR)
+            .send()
+            .await
+            .map_err(|e| gateway.send_error(target, e))?;
+        gateway.check_status(target, &response)?;
+        let content_type =
+            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let Some(params) = car::car_params(&content_type) else {
+            return Err(RemoteError::WrongContentType {
+                gateway: gateway.label.clone(),
+                target: target.clone(),
+                content_type,
+            });
+        };
+        Ok(CarStream::start(response, permit, gateway.label.clone(), cid, scope, params, self.options.timeout))
+    }
+}
