@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod dag;
+pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod keystore;

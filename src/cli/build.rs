@@ -1,7 +1,8 @@
-//! `cargo ipfs build [--record] [CARGO BUILD ARGS]`: `cargo build` with this
-//! binary as the rustc wrapper, then a summary of what was restored and
-//! what compiled.
+//! `cargo ipfs build [--record] [CARGO BUILD ARGS]` and
+//! `cargo ipfs install CRATE [ARGS]`: fetch what the index has, then run cargo
+//! with this binary as the rustc wrapper, then summarize.
 
+use super::fetch::{print_summary, Source};
 use super::{Global, Status};
 use crate::wrapper::stats;
 use anyhow::Context;
@@ -15,40 +16,137 @@ pub struct Args {
     /// Record the outputs of every cacheable compilation that misses.
     #[arg(long)]
     record: bool,
+    /// Do not fetch from the index first.
+    #[arg(long)]
+    no_fetch: bool,
+    #[command(flatten)]
+    source: Source,
     /// Arguments passed to `cargo build`.
     #[arg(allow_hyphen_values = true, value_name = "CARGO BUILD ARGS")]
     cargo_args: Vec<String>,
 }
 
+/// Arguments of `cargo ipfs install`.
+#[derive(Debug, clap::Args)]
+#[command(trailing_var_arg = true)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The crate and any further `cargo install` arguments.
+    #[arg(required = true, allow_hyphen_values = true, value_name = "CRATE [ARGS]")]
+    cargo_args: Vec<String>,
+}
+
+/// The resolved index handed to the wrappers, so a local miss can be
+/// fetched on demand: the verified shards CID and the gateways.
+struct OnDemand {
+    shards: String,
+    gateways: Vec<String>,
+}
+
 /// Runs `cargo <subcommand> ARGS` with the wrapper and prints a summary.
-pub fn run_cargo(global: &Global, subcommand: &str, record: bool, cargo_args: &[String]) -> anyhow::Result<Status> {
+fn run_cargo(
+    global: &Global,
+    subcommand: &str,
+    record: bool,
+    cargo_args: &[String],
+    on_demand: Option<OnDemand>,
+) -> anyhow::Result<Status> {
     let store_dir = global.store_dir()?;
     global.open_store()?;
     let me = std::env::current_exe().context("cannot find this program's path to use it as the rustc wrapper")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let before = stats::read(&store_dir);
     let started = Instant::now();
-    let status = Command::new(&cargo)
-        .arg(subcommand)
+    let mut cmd = Command::new(&cargo);
+    cmd.arg(subcommand)
         .args(cargo_args)
         .env("RUSTC_WRAPPER", &me)
         .env("CARGO_IPFS_STORE", &store_dir)
-        .env("CARGO_IPFS_MODE", if record { "record" } else { "read" })
-        .status()
-        .with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
+        .env("CARGO_IPFS_MODE", if record { "record" } else { "read" });
+    if let Some(on_demand) = on_demand {
+        cmd.env("CARGO_IPFS_INDEX_SHARDS", on_demand.shards).env("CARGO_IPFS_GATEWAYS", on_demand.gateways.join(","));
+    }
+    let status = cmd.status().with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
     let after = stats::read(&store_dir);
     let hits = after.hits.saturating_sub(before.hits);
     let misses = after.misses.saturating_sub(before.misses);
     let recorded = after.recorded.saturating_sub(before.recorded);
     let other: u64 = after.not_cacheable.values().sum::<u64>().saturating_sub(before.not_cacheable.values().sum());
     eprintln!(
-        "cargo-ipfs: {hits} restored, {misses} compiled ({recorded} recorded), {other} not cacheable, in {:.1} s",
+        "cargo-ipfs: {hits} restored, {misses} compiled ({recorded} recorded), {other} not cacheable (the project's own crates, probes), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
 }
 
-/// Runs `cargo build` with the wrapper.
+/// Fetches (a failure only warns: the build goes on and compiles), then builds.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
-    run_cargo(global, "build", args.record, &args.cargo_args)
+    if !args.no_fetch {
+        match super::fetch::run(global, args.source.options(), false) {
+            Ok(summary) => print_summary(&summary),
+            Err(e) => eprintln!("cargo-ipfs: not fetching ({e:#}); building without prebuilt dependencies"),
+        }
+    }
+    run_cargo(global, "build", args.record, &args.cargo_args, None)
+}
+
+/// Resolves the index for on-demand fetching, then runs `cargo install`.
+pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
+    let on_demand = match resolve_for_install(global, &args.source) {
+        Ok(on_demand) => on_demand,
+        Err(e) => {
+            eprintln!("cargo-ipfs: not fetching ({e:#}); installing without prebuilt dependencies");
+            None
+        }
+    };
+    run_cargo(global, "install", false, &args.cargo_args, on_demand)
+}
+
+fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<OnDemand>> {
+    let store_dir = global.store_dir()?;
+    let local = crate::index::local::Local::new(&store_dir);
+    let trust = local.trust()?;
+    let trusted: Vec<String> = trust.keys().cloned().collect();
+    let file = crate::fetch::config::read_config(&store_dir)?;
+    let settings = crate::fetch::config::settings(
+        source.index.as_deref(),
+        &source.gateways,
+        |k| std::env::var(k).ok(),
+        &file,
+        &trusted,
+    )?;
+    if source.offline || settings.gateways.is_empty() {
+        return Ok(None);
+    }
+    // Resolving through fetch verifies the record and the index and keeps the
+    // record locally; a project-less fetch finds no lockfile, which is fine.
+    let mut opts = source.options();
+    opts.index = Some(settings.index.clone());
+    let store = global.open_store()?;
+    let t = trust.get(&settings.index).context("the index is not trusted")?;
+    let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;
+    let urls = settings.gateways.iter().map(|g| crate::store::gateway::Url::parse(g)).collect::<Result<Vec<_>, _>>()?;
+    let remote = crate::store::RemoteStore::new(crate::store::GatewayClient::new(urls, Default::default())?)?;
+    let now = std::time::SystemTime::now();
+    if let Ok(bytes) = remote.get_record(&name) {
+        store.records()?.put(&name, &bytes, now)?;
+    }
+    let record = store.records()?.get(&name)?;
+    let layered = crate::store::Layered::new(store.clone(), remote);
+    let seen = local.seen()?;
+    let resolved = crate::index::resolve::resolve_record(
+        &layered,
+        record.as_deref(),
+        &settings.index,
+        t,
+        seen.get(&settings.index),
+        now,
+    )?;
+    local.record_seen(&settings.index, resolved.version.manifest.seq, &resolved.version.root.to_string())?;
+    eprintln!(
+        "cargo-ipfs: index {} version {} verified; fetching on demand",
+        settings.index, resolved.version.manifest.seq
+    );
+    Ok(Some(OnDemand { shards: resolved.version.shards.to_string(), gateways: settings.gateways }))
 }

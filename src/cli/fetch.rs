@@ -1,22 +1,118 @@
-//! `cargo ipfs fetch` / `cargo ipfs-fetch`: fetch prebuilt dependencies of the
-//! current lockfile. Resolving the signed index is not built yet; the command
-//! says so with exit status 2 rather than pretending to succeed.
+//! `cargo ipfs fetch` / `cargo ipfs-fetch`: fetch the prebuilt dependencies
+//! of the current lockfile before compilation.
 
 use super::{Global, Status};
+use crate::fetch::{fetch, FetchOptions, Progress, Summary};
+use std::io::IsTerminal;
+
+/// Where to fetch from (shared with `cargo ipfs build` and `install`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Source {
+    /// The index to fetch from [default: CARGO_IPFS_INDEX, <store>/config.json, the only trusted index].
+    #[arg(long, value_name = "NAME")]
+    pub index: Option<String>,
+    /// A trustless gateway (repeat to race several) [default: CARGO_IPFS_GATEWAYS, <store>/config.json].
+    #[arg(long = "gateway", value_name = "URL")]
+    pub gateways: Vec<String>,
+    /// Use the local store only.
+    #[arg(long)]
+    pub offline: bool,
+}
 
 /// Arguments of `cargo ipfs fetch`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    source: Source,
     /// The manifest of the project whose dependencies to fetch.
     #[arg(long, value_name = "PATH")]
     manifest_path: Option<std::path::PathBuf>,
+    /// The target triple [default: the host].
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
+    /// Parallel downloads.
+    #[arg(short, long, default_value_t = 8)]
+    jobs: usize,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
-/// Reports that fetching is not implemented yet.
-pub fn exec(_global: &Global, _args: Args) -> anyhow::Result<Status> {
+impl Source {
+    /// The fetch options these flags give.
+    pub fn options(&self) -> FetchOptions {
+        FetchOptions {
+            index: self.index.clone(),
+            gateways: self.gateways.clone(),
+            offline: self.offline,
+            jobs: 8,
+            ..FetchOptions::default()
+        }
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Prints a summary line (and what is missing, when asked).
+pub fn print_summary(summary: &Summary) {
     eprintln!(
-        "cargo ipfs fetch: fetching prebuilt dependencies is not implemented yet; \
-         `cargo build` works as usual in the meantime"
+        "cargo-ipfs: index {} version {}: fetched {} artifact(s), {:.1} MiB in {:.1} s; {} already local; {} package(s) not in the index; {} failed",
+        summary.index,
+        summary.version,
+        summary.fetched.len(),
+        mib(summary.bytes),
+        summary.total_ms as f64 / 1000.0,
+        summary.already_local,
+        summary.missing.len(),
+        summary.failed.len()
     );
-    Ok(2)
+}
+
+/// Runs a fetch with plain progress lines on stderr.
+pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Result<Summary> {
+    let store_dir = global.store_dir()?;
+    global.open_store()?;
+    opts.jobs = opts.jobs.max(1);
+    let terminal = std::io::stderr().is_terminal();
+    let progress = |p: Progress| {
+        if quiet {
+            return;
+        }
+        match p {
+            Progress::Resolved { index, version, count } => {
+                eprintln!(
+                    "cargo-ipfs: index {index} version {version} verified; {count} artifact(s) match this lockfile"
+                )
+            }
+            Progress::Fetched(f) if !terminal || f.bytes > 0 => {
+                eprintln!("cargo-ipfs: fetched {} {} ({:.1} MiB)", f.name, f.version, mib(f.bytes))
+            }
+            Progress::Fetched(_) => {}
+            Progress::Failed(what, why) => eprintln!("cargo-ipfs: {what}: {why}; it will compile"),
+        }
+    };
+    fetch(&store_dir, &opts, &progress)
+}
+
+/// Fetches and reports.
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
+    let mut opts = args.source.options();
+    opts.manifest_path = args.manifest_path;
+    opts.target = args.target;
+    opts.jobs = args.jobs;
+    let summary = run(global, opts, args.quiet || args.json)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !args.quiet {
+        print_summary(&summary);
+        for missing in &summary.missing {
+            eprintln!("  not in the index: {missing}");
+        }
+    }
+    Ok(0)
 }

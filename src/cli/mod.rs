@@ -91,8 +91,10 @@ enum Command {
     Car(car::Command),
     /// Fetch prebuilt dependencies for the current lockfile.
     Fetch(fetch::Args),
-    /// Run `cargo build` with the cache as rustc wrapper.
+    /// Fetch from the index, then run `cargo build` with the cache as rustc wrapper.
     Build(build::Args),
+    /// Run `cargo install` with prebuilt dependencies fetched on demand.
+    Install(build::InstallArgs),
     /// Show what the rustc wrapper did (hits, misses, reasons).
     Stats(stats::Args),
     /// Publish recorded artifacts as a new signed index version.
@@ -154,6 +156,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Car(cmd) => car::exec(&cli.global, cmd),
         Command::Fetch(args) => fetch::exec(&cli.global, args),
         Command::Build(args) => build::exec(&cli.global, args),
+        Command::Install(args) => build::install(&cli.global, args),
         Command::Stats(args) => stats::exec(&cli.global, args),
         Command::Publish(args) => publish::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),

@@ -249,27 +249,19 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     };
     let store = DiskStore::open(store_dir).map_err(|e| fail("store", &remap)(e.into()))?;
     let cache = Cache::new(store_dir);
-    if let Some(record) = cache.get(&prepared.key) {
-        // A portable artifact is filed under the normalized values of the
-        // variables it read, a machine-specific one under their raw values.
-        let portable =
-            env_digest(&record.env_names, |n| std::env::var(n).ok().map(|v| prepared.map.normalize_text(&v)));
-        let raw = env_digest(&record.env_names, |n| std::env::var(n).ok());
-        if let Some(artifact) = record.variants.get(&portable).or_else(|| record.variants.get(&raw)) {
-            match restore(&store, artifact, &prepared) {
-                Ok(code) => {
-                    let took_us = started.elapsed().as_micros() as u64;
-                    let event = Event::Hit { bytes: artifact.size, saved_ms: artifact.compile_ms, took_us };
-                    let _ = stats::record(store_dir, &event);
-                    return Ok(code);
-                }
-                Err(e) => {
-                    // Outputs are restored by rename, so whatever was done
-                    // is replaced by the compilation below.
-                    eprintln!("cargo-ipfs: cannot restore {} ({e:#}); compiling normally", prepared.inv.crate_name);
-                    let _ = stats::record(store_dir, &Event::Error("restore".into()));
-                }
+    if let Some(code) = try_hit(&store, &cache, &prepared, store_dir, started) {
+        return Ok(code);
+    }
+    match fetch_on_demand(&store, &cache, &prepared) {
+        Ok(true) => {
+            if let Some(code) = try_hit(&store, &cache, &prepared, store_dir, started) {
+                return Ok(code);
             }
+        }
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("cargo-ipfs: cannot fetch {} ({e:#}); compiling normally", prepared.inv.crate_name);
+            let _ = stats::record(store_dir, &Event::Error("fetch".into()));
         }
     }
     let mut all = args.to_vec();
@@ -293,6 +285,63 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     }
     let _ = stats::record(store_dir, &Event::Miss { recorded });
     Ok(exit_code(status))
+}
+
+/// Restores a recorded artifact for the prepared key, if there is one.
+fn try_hit(
+    store: &DiskStore,
+    cache: &Cache,
+    prepared: &Prepared,
+    store_dir: &Path,
+    started: Instant,
+) -> Option<ExitCode> {
+    let record = cache.get(&prepared.key)?;
+    // A portable artifact is filed under the normalized values of the
+    // variables it read, a machine-specific one under their raw values.
+    let portable = env_digest(&record.env_names, |n| std::env::var(n).ok().map(|v| prepared.map.normalize_text(&v)));
+    let raw = env_digest(&record.env_names, |n| std::env::var(n).ok());
+    let artifact = record.variants.get(&portable).or_else(|| record.variants.get(&raw))?;
+    match restore(store, artifact, prepared) {
+        Ok(code) => {
+            let took_us = started.elapsed().as_micros() as u64;
+            let event = Event::Hit { bytes: artifact.size, saved_ms: artifact.compile_ms, took_us };
+            let _ = stats::record(store_dir, &event);
+            Some(code)
+        }
+        Err(e) => {
+            // Outputs are restored by rename, so whatever was done is
+            // replaced by the compilation that follows.
+            eprintln!("cargo-ipfs: cannot restore {} ({e:#}); compiling normally", prepared.inv.crate_name);
+            let _ = stats::record(store_dir, &Event::Error("restore".into()));
+            None
+        }
+    }
+}
+
+/// On a local miss, when `cargo ipfs install` handed down a verified index
+/// (`CARGO_IPFS_INDEX_SHARDS`) and gateways (`CARGO_IPFS_GATEWAYS`), looks
+/// up this crate's entry with exactly this key and fetches its artifact.
+/// Returns whether it fetched one.
+fn fetch_on_demand(store: &DiskStore, cache: &Cache, p: &Prepared) -> anyhow::Result<bool> {
+    let Ok(shards) = std::env::var("CARGO_IPFS_INDEX_SHARDS") else { return Ok(false) };
+    let gateways: Vec<crate::store::gateway::Url> = std::env::var("CARGO_IPFS_GATEWAYS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|g| !g.trim().is_empty())
+        .map(|g| crate::store::gateway::Url::parse(g.trim()))
+        .collect::<Result<_, _>>()?;
+    if gateways.is_empty() || !p.source.publishable {
+        return Ok(false);
+    }
+    let shards = crate::formats::block::parse_cid(&shards)?;
+    let remote = crate::store::RemoteStore::new(crate::store::GatewayClient::new(gateways, Default::default())?)?;
+    let layered = crate::store::Layered::new(store.clone(), remote);
+    let entries = crate::index::tree::lookup(&layered, &shards, &p.source.name)?;
+    let Some(entry) = entries.into_iter().find(|e| e.key.starts_with(&p.key) && e.checksum == p.source.checksum) else {
+        return Ok(false);
+    };
+    crate::fetch::fetch_one(store, &layered, Some(layered.remote()), cache, &entry, Instant::now())?;
+    Ok(true)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -512,7 +561,8 @@ fn record(
     let artifact =
         ArtifactRef { cid: file.cid.to_string(), sha256: sha256.clone(), size: packed.len() as u64, compile_ms };
     cache.put(&p.key, &env_names, &env, artifact)?;
-    if p.source.publishable {
+    // Only portable artifacts of public crates may go to other machines.
+    if p.source.publishable && portable {
         let lookup_key = if env_names.is_empty() { p.key.clone() } else { format!("{}{}", p.key, &env[..16]) };
         let profile = p
             .inv

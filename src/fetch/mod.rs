@@ -1,0 +1,293 @@
+//! `cargo ipfs fetch`: before compilation, resolve the trusted index, find the
+//! artifacts built for the packages of `Cargo.lock` with this compiler and
+//! target, download them in parallel, verify them, and file them where the
+//! rustc wrapper looks, so that those compilations become hits.
+//!
+//! Every step verifies: the IPNS record and the index (see
+//! [`crate::index::resolve`]), every block against its CID, every artifact
+//! against the sha256 its signed entry names. A failure is reported and the
+//! build compiles what is missing.
+
+pub mod config;
+pub mod lockfile;
+
+use crate::formats::unixfs::export_file;
+use crate::index::local::Local;
+use crate::index::resolve::resolve_record;
+use crate::index::tree::lookup;
+use crate::index::Entry;
+use crate::store::gateway::{ClientOptions, DagScope, GatewayClient, Url};
+use crate::store::{BlockStore, DiskStore, Layered, RemoteStore};
+use crate::wrapper::cache::{env_digest, ArtifactRef, Cache};
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What to fetch, and from where.
+#[derive(Debug, Clone, Default)]
+pub struct FetchOptions {
+    /// The index (else `CARGO_IPFS_INDEX`, the config file, the only trusted one).
+    pub index: Option<String>,
+    /// Gateways (else `CARGO_IPFS_GATEWAYS`, the config file); none: local only.
+    pub gateways: Vec<String>,
+    /// The project's manifest (else the current directory's workspace).
+    pub manifest_path: Option<PathBuf>,
+    /// The target triple (else the host's).
+    pub target: Option<String>,
+    /// Parallel downloads.
+    pub jobs: usize,
+    /// Use the local store only.
+    pub offline: bool,
+    /// Per-request timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// One artifact fetched (or found locally).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fetched {
+    /// The crate.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// The artifact's size.
+    pub bytes: u64,
+}
+
+/// What a fetch did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// The index and version used.
+    pub index: String,
+    /// Its version.
+    pub version: u64,
+    /// Artifacts downloaded.
+    pub fetched: Vec<Fetched>,
+    /// Artifacts that were already local.
+    pub already_local: usize,
+    /// Locked packages the index has no matching artifact for.
+    pub missing: Vec<String>,
+    /// Artifacts that failed (crate and reason); they will compile.
+    pub failed: Vec<(String, String)>,
+    /// Bytes downloaded.
+    pub bytes: u64,
+    /// Milliseconds from the start to the first artifact byte.
+    pub first_byte_ms: Option<u64>,
+    /// Milliseconds in all.
+    pub total_ms: u64,
+}
+
+/// Progress reports, for a progress display or plain lines.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// The index resolved; `count` artifacts to consider.
+    Resolved {
+        /// The index.
+        index: &'a str,
+        /// Its version.
+        version: u64,
+        /// How many artifacts match.
+        count: usize,
+    },
+    /// An artifact arrived and verified.
+    Fetched(&'a Fetched),
+    /// An artifact failed.
+    Failed(&'a str, &'a str),
+}
+
+fn base_key(entry: &Entry) -> &str {
+    &entry.key[..entry.key.len().min(64)]
+}
+
+/// Runs a fetch for the store at `store_dir`.
+pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress) + Sync)) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let now = SystemTime::now();
+    let store = DiskStore::open(store_dir)?;
+    let local = Local::new(store_dir);
+    let trust_file = local.trust()?;
+    let trusted: Vec<String> = trust_file.keys().cloned().collect();
+    let settings = config::settings(
+        opts.index.as_deref(),
+        &opts.gateways,
+        |k| std::env::var(k).ok(),
+        &config::read_config(store_dir)?,
+        &trusted,
+    )?;
+    let index = settings.index.as_str();
+    let trust = trust_file.get(index).with_context(|| {
+        format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
+    })?;
+    let name: crate::formats::ipns::IpnsName = trust.ipns.parse()?;
+
+    let remote = if opts.offline || settings.gateways.is_empty() {
+        None
+    } else {
+        let urls = settings
+            .gateways
+            .iter()
+            .map(|g| Url::parse(g).with_context(|| format!("invalid gateway URL {g:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut options = ClientOptions::default();
+        if let Some(timeout) = opts.timeout {
+            options.timeout = timeout;
+        }
+        Some(RemoteStore::new(GatewayClient::new(urls, options)?)?)
+    };
+    if let Some(remote) = &remote {
+        match remote.get_record(&name) {
+            Ok(bytes) => {
+                store.records()?.put(&name, &bytes, now)?;
+            }
+            Err(e) => {
+                eprintln!("cargo-ipfs: cannot fetch the IPNS record of index {index} ({e}); using the local copy")
+            }
+        }
+    }
+    let record = store.records()?.get(&name)?;
+    let layered = remote.map(|remote| Layered::new(store.clone(), remote));
+    let reader: &dyn BlockStore = match &layered {
+        Some(layered) => layered,
+        None => &store,
+    };
+    let remote = layered.as_ref().map(Layered::remote);
+    let seen = local.seen()?;
+    let resolved = resolve_record(reader, record.as_deref(), index, trust, seen.get(index), now)?;
+    local.record_seen(index, resolved.version.manifest.seq, &resolved.version.root.to_string())?;
+    if let Some(keys) = &resolved.rotated {
+        local.update_trust(|t| {
+            if let Some(entry) = t.get_mut(index) {
+                entry.keys = keys.keys.clone();
+                entry.threshold = keys.threshold;
+            }
+        })?;
+    }
+
+    let lock_path = lockfile::find(opts.manifest_path.as_deref())?;
+    let text = std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {}", lock_path.display()))?;
+    let packages = lockfile::parse(&text)?;
+    let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+    let identity = crate::wrapper::identity::rustc_identity(&store_dir.join("wrapper").join("identity"), &rustc)?;
+    let target = opts.target.clone().unwrap_or_else(|| identity.host.clone());
+
+    let mut wanted = Vec::new();
+    let mut summary =
+        Summary { index: index.to_string(), version: resolved.version.manifest.seq, ..Summary::default() };
+    for package in &packages {
+        let entries = lookup(reader, &resolved.version.shards, &package.name)
+            .with_context(|| format!("cannot read the entries of {} from index {index}", package.name))?;
+        let matching: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| {
+                e.version == package.version
+                    && e.checksum == package.checksum
+                    && e.rustc == identity.short()
+                    && e.target == target
+                    && e.key.len() >= 64
+            })
+            .collect();
+        if matching.is_empty() {
+            summary.missing.push(format!("{} {}", package.name, package.version));
+        }
+        wanted.extend(matching);
+    }
+    progress(Progress::Resolved { index, version: summary.version, count: wanted.len() });
+
+    let cache = Cache::new(store_dir);
+    let queue = Mutex::new(wanted.into_iter());
+    let out = Mutex::new(&mut summary);
+    let jobs = opts.jobs.clamp(1, 64);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let Some(entry) = queue.lock().expect("queue").next() else { return };
+                let result = fetch_one(&store, reader, remote, &cache, &entry, started);
+                let mut summary = out.lock().expect("summary");
+                match result {
+                    Ok(None) => summary.already_local += 1,
+                    Ok(Some((fetched, first_byte))) => {
+                        summary.bytes += fetched.bytes;
+                        summary.first_byte_ms = Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
+                        progress(Progress::Fetched(&fetched));
+                        summary.fetched.push(fetched);
+                    }
+                    Err(e) => {
+                        let what = format!("{} {}", entry.name, entry.version);
+                        let why = format!("{e:#}");
+                        progress(Progress::Failed(&what, &why));
+                        summary.failed.push((what, why));
+                    }
+                }
+            });
+        }
+    });
+    summary.total_ms = started.elapsed().as_millis() as u64;
+    Ok(summary)
+}
+
+/// Fetches one artifact and files it in the cache map. `None` when it was
+/// already there. Also used by the wrapper to fetch on demand.
+pub(crate) fn fetch_one(
+    store: &DiskStore,
+    reader: &dyn BlockStore,
+    remote: Option<&RemoteStore>,
+    cache: &Cache,
+    entry: &Entry,
+    started: Instant,
+) -> anyhow::Result<Option<(Fetched, u64)>> {
+    let key = base_key(entry);
+    if cache.get(key).is_some_and(|r| r.variants.values().any(|a| a.cid == entry.cid)) {
+        return Ok(None);
+    }
+    let cid = crate::formats::block::parse_cid(&entry.cid)?;
+    // One CAR request per artifact; its blocks are verified by the client.
+    // If the stream breaks, the missing blocks come one by one below.
+    if let Some(remote) = remote {
+        if !store.has(&cid)? {
+            if let Ok(blocks) = remote.get_car(&cid, DagScope::All) {
+                for block in blocks {
+                    match block {
+                        Ok(block) => store.put(&block)?,
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+    let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
+    let mut first_byte = None;
+    // Blocks are verified against their CIDs as they arrive (by the gateway
+    // client) and again as they are read back.
+    export_file(&cid, &mut |c| reader.get_required(c), &mut |chunk| {
+        first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
+        if bytes.len() as u64 + chunk.len() as u64 > entry.size {
+            return Err(crate::store::StoreError::NotFound {
+                cid,
+                store: "(artifact larger than its entry says)".into(),
+            });
+        }
+        bytes.extend_from_slice(chunk);
+        Ok(())
+    })
+    .with_context(|| format!("cannot fetch artifact {cid}"))?;
+    let sha256 = crate::wrapper::pack::file_digest(&bytes);
+    if bytes.len() as u64 != entry.size || sha256 != entry.sha256 {
+        bail!("artifact {cid} does not match the size and sha256 its signed entry names; refused");
+    }
+    // Blocks read through a layered store are already local; make sure.
+    if store.get(&cid)?.is_none() {
+        bail!("artifact {cid} did not reach the local store");
+    }
+    let (meta, _) = crate::wrapper::pack::unpack(&bytes, 4 << 30)?;
+    let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    names.dedup();
+    let env = env_digest(&names, |n| meta.env_deps.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone()));
+    let artifact = ArtifactRef { cid: entry.cid.clone(), sha256, size: entry.size, compile_ms: 0 };
+    cache.put(key, &names, &env, artifact)?;
+    Ok(Some((
+        Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size },
+        first_byte.unwrap_or(0),
+    )))
+}
