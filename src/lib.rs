@@ -8,6 +8,8 @@
 //!   in-memory implementations.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
 //!   kubo's libp2p-protobuf-cleartext format.
+//! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
+//!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
@@ -20,6 +22,7 @@ pub mod dag;
 pub mod formats;
 pub mod index;
 pub mod keystore;
+pub mod server;
 pub mod store;
 
 /// The version of every on-disk and signed format this crate writes. It goes
