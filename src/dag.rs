@@ -24,6 +24,10 @@ pub enum WalkError {
         /// The first missing block.
         missing: Cid,
     },
+    /// The visitor stopped the walk, for example because the stream it
+    /// writes to was closed.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 /// Visits every block reachable from `root` once, depth-first in link order

@@ -11,6 +11,8 @@
 //!   kubo's libp2p-protobuf-cleartext format.
 //! - [`wrapper`]: the rustc wrapper (`RUSTC_WRAPPER` mode): argument
 //!   analysis, cache keys, packing, restoring and recording.
+//! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
+//!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
@@ -24,6 +26,7 @@ pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod keystore;
+pub mod server;
 pub mod store;
 pub mod wrapper;
 

@@ -15,6 +15,7 @@ mod index;
 mod key;
 mod name;
 mod publish;
+mod serve;
 mod stats;
 mod trust;
 
@@ -111,6 +112,8 @@ enum Command {
     /// Manage the publisher keys you trust, per index.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// Serve the store over HTTP: a trustless gateway and IPNS routing.
+    Serve(serve::Args),
 }
 
 /// Outcome of a subcommand that did not fail: an exit status to return.
@@ -163,6 +166,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Name(cmd) => name::exec(&cli.global, cmd),
         Command::Index(cmd) => index::exec(&cli.global, cmd),
         Command::Trust(cmd) => trust::exec(&cli.global, cmd),
+        Command::Serve(args) => serve::exec(&cli.global, args),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -1,0 +1,132 @@
+//! The server's bounds and less common answers, against a server started
+//! with [`spawn_state_for_tests`] and spoken to in hand-written HTTP/1.1.
+//! The main behaviours are tested through the real binary in `tests/serve.rs`.
+
+use super::*;
+use crate::formats::unixfs::{import_bytes, ImportParams};
+use crate::store::BlockStore;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+/// A store holding one three-block file; returns its directory and CID.
+fn store_with_file() -> (tempfile::TempDir, DiskStore, cid::Cid) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DiskStore::open(dir.path()).unwrap();
+    let mut params = ImportParams::profile("unixfs-v1-2025").unwrap();
+    params.chunk_size = 4;
+    let (file, blocks) = import_bytes(params, b"0123456789").unwrap();
+    for block in &blocks {
+        store.put(block).unwrap();
+    }
+    (dir, store, file.cid)
+}
+
+/// Sends a request with `Connection: close` and reads until the server
+/// closes: the status line and whatever followed, or an error text if the
+/// connection broke.
+fn exchange(addr: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    match stream.read_to_end(&mut out) {
+        Ok(_) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("{}\n<read error: {e}>", String::from_utf8_lossy(&out)),
+    }
+}
+
+fn get(addr: SocketAddr, target: &str, headers: &str) -> String {
+    exchange(addr, &format!("GET {target} HTTP/1.1\r\nHost: test\r\n{headers}Connection: close\r\n\r\n"))
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let (_dir, store, _) = store_with_file();
+    let limits = Limits { idle_timeout: Duration::from_millis(200), ..Limits::default() };
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store, false).unwrap().with_limits(limits));
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let start = Instant::now();
+    let mut buf = [0; 16];
+    // Closed by the server: end of stream (or a reset), long before 20 s.
+    let _ = idle.read(&mut buf);
+    assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+}
+
+#[test]
+fn clients_over_the_connection_cap_wait_their_turn() {
+    let (_dir, store, cid) = store_with_file();
+    let limits = Limits { max_connections: 1, idle_timeout: Duration::from_millis(300), ..Limits::default() };
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store, false).unwrap().with_limits(limits));
+    // The first connection takes the only slot and says nothing.
+    let _first = TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let start = Instant::now();
+    let reply = get(addr, &format!("/ipfs/{cid}?format=raw"), "");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(start.elapsed() >= Duration::from_millis(200), "served only once the idle one was closed");
+}
+
+#[test]
+fn a_car_over_its_time_limit_is_cut_off() {
+    let (_dir, store, cid) = store_with_file();
+    let limits = Limits { car_timeout: Duration::ZERO, ..Limits::default() };
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store, false).unwrap().with_limits(limits));
+    let reply = get(addr, &format!("/ipfs/{cid}?format=car"), "");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    // A chunked body that ends cleanly ends with the zero-length chunk.
+    assert!(!reply.ends_with("0\r\n\r\n"), "{reply:?}");
+}
+
+#[test]
+fn a_cut_off_car_ends_without_the_last_chunk_but_a_whole_one_has_it() {
+    let (_dir, store, cid) = store_with_file();
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store.clone(), false).unwrap());
+    let whole = get(addr, &format!("/ipfs/{cid}?format=car"), "");
+    assert!(whole.ends_with("0\r\n\r\n"), "{whole:?}");
+    // Remove a leaf: the root is there, so the stream starts, then stops.
+    let leaf = crate::formats::links::links(&cid, &store.get(&cid).unwrap().unwrap()).unwrap()[1];
+    std::fs::remove_file(store.block_path(&leaf)).unwrap();
+    let cut = get(addr, &format!("/ipfs/{cid}?format=car"), "");
+    assert!(cut.starts_with("HTTP/1.1 200"), "{cut}");
+    assert!(!cut.ends_with("0\r\n\r\n"), "{cut:?}");
+}
+
+#[test]
+fn less_common_answers() {
+    let (_dir, store, cid) = store_with_file();
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store, false).unwrap());
+    let absent = crate::formats::block::Block::encode(crate::formats::block::RAW, false, b"x".to_vec());
+    let only_if_cached = "Cache-Control: only-if-cached\r\n";
+    let reply = get(addr, &format!("/ipfs/{}?format=raw", absent.cid()), only_if_cached);
+    assert!(reply.starts_with("HTTP/1.1 412"), "{reply}");
+    let reply = get(addr, &format!("/ipfs/{cid}?format=raw"), only_if_cached);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let reply = get(addr, "/routing/v1/somewhere", "");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let reply = get(addr, "/elsewhere", "");
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    let reply = get(addr, &format!("/ipfs/{cid}?format=car&entity-bytes=0:10"), "");
+    assert!(reply.starts_with("HTTP/1.1 400") && reply.contains("entity-bytes"), "{reply}");
+    let reply = get(addr, &format!("/ipfs/{cid}?format=car&car-dups=y"), "");
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    let reply = get(addr, &format!("/ipfs/{cid}/x?format=raw"), "");
+    assert!(reply.starts_with("HTTP/1.1 404") && reply.contains("not a UnixFS directory"), "{reply}");
+
+    let preflight = exchange(
+        addr,
+        "OPTIONS /routing/v1/ipns/x HTTP/1.1\r\nHost: test\r\nOrigin: https://example.com\r\nConnection: close\r\n\r\n",
+    )
+    .to_ascii_lowercase();
+    assert!(preflight.starts_with("http/1.1 204"), "{preflight}");
+    assert!(preflight.contains("access-control-allow-origin: *"), "{preflight}");
+    assert!(preflight.contains("access-control-allow-methods: get, head, put, options"), "{preflight}");
+
+    // HEAD of a CAR announces no length (the stream's is unknown).
+    let head =
+        exchange(addr, &format!("HEAD /ipfs/{cid}?format=car HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("content-length: 0"), "{head}");
+}
