@@ -3,101 +3,11 @@
 //! matrix where each key input changes in turn; reproducible artifacts; and
 //! a cache that fails without failing the build.
 
+mod common;
+
+use common::{Machine, BIN};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cargo-ipfs");
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-/// A CARGO_HOME holding the registry index and `.crate` files this machine
-/// already has, so builds run offline.
-fn seeded_cargo_home(dir: &Path) -> PathBuf {
-    let real = home::cargo_home().unwrap();
-    for part in ["index", "cache"] {
-        let from = real.join("registry").join(part);
-        if from.is_dir() {
-            copy_dir(&from, &dir.join("registry").join(part));
-        }
-    }
-    dir.to_path_buf()
-}
-
-struct Machine {
-    cargo_home: PathBuf,
-    target: PathBuf,
-    project: PathBuf,
-    store: PathBuf,
-}
-
-impl Machine {
-    fn new(root: &Path, project_path: &str, store: &Path) -> Self {
-        let project = root.join(project_path);
-        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/demo"), &project);
-        Machine {
-            cargo_home: seeded_cargo_home(&root.join("cargo-home")),
-            target: root.join("target"),
-            project,
-            store: store.to_path_buf(),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .current_dir(&self.project)
-            .env("CARGO_HOME", &self.cargo_home)
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_IPFS_STORE", &self.store)
-            .env("CARGO_IPFS_EXPLAIN", self.cargo_home.parent().unwrap().join("explain"))
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_BUILD_RUSTC_WRAPPER");
-        cmd
-    }
-
-    fn build(&self, record: bool) -> Output {
-        let mut args = vec!["build"];
-        if record {
-            args.push("--record");
-        }
-        args.extend(["--offline", "--locked"]);
-        let out = self.cmd(&args).output().unwrap();
-        if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("offline") {
-            // The registry copy lacked a crate: fetch it, then build again.
-            let fetched = Command::new("cargo")
-                .arg("fetch")
-                .current_dir(&self.project)
-                .env("CARGO_HOME", &self.cargo_home)
-                .status()
-                .unwrap();
-            assert!(fetched.success());
-            return self.cmd(&args).output().unwrap();
-        }
-        out
-    }
-
-    fn stats(&self) -> serde_json::Value {
-        let out = self.cmd(&["stats", "--json"]).output().unwrap();
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn run_binary(&self) -> String {
-        let out = Command::new(self.target.join("debug/demo")).output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
 
 fn journal_cids(store: &Path) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(store.join("journal.jsonl")).unwrap_or_default();

@@ -88,7 +88,12 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             Err(e) => eprintln!("cargo-ipfs: not fetching ({e:#}); building without prebuilt dependencies"),
         }
     }
-    run_cargo(global, "build", args.record, &args.cargo_args, None)
+    // Offline means offline for cargo too.
+    let mut cargo_args = args.cargo_args.clone();
+    if args.source.offline {
+        cargo_args.insert(0, "--offline".into());
+    }
+    run_cargo(global, "build", args.record, &cargo_args, None)
 }
 
 /// Resolves the index for on-demand fetching, then runs `cargo install`.
@@ -100,7 +105,11 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
             None
         }
     };
-    run_cargo(global, "install", false, &args.cargo_args, on_demand)
+    let mut cargo_args = args.cargo_args.clone();
+    if args.source.offline {
+        cargo_args.push("--offline".into());
+    }
+    run_cargo(global, "install", false, &cargo_args, on_demand)
 }
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<OnDemand>> {

@@ -1,0 +1,183 @@
+//! End to end, two "machines" (separate CARGO_HOME paths, stores, target
+//! directories and project paths) with `cargo ipfs serve` between them on
+//! loopback: A records a real project and publishes a signed index; B trusts
+//! A's key, resolves A's index by IPNS name over HTTP, fetches and builds
+//! with every recorded dependency restored. Then the refusals: a tampered
+//! artifact, an untrusted key, a stale index; each time B's build still
+//! succeeds by compiling.
+
+mod common;
+
+use common::Machine;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `cargo-ipfs serve` on 127.0.0.1:0, killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(store: &Path) -> Server {
+        let mut child = Command::new(common::BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CARGO_IPFS_STORE", store)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).expect("serve prints its address");
+        let url = line.trim().strip_prefix("listening on ").expect("listening on URL").to_string();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ok(m: &Machine, args: &[&str]) -> String {
+    let out = m.cmd(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fetch_json(m: &Machine, gateway: &str) -> (bool, serde_json::Value, String) {
+    let out = m.cmd(&["fetch", "--gateway", gateway, "--json"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json, stderr)
+}
+
+#[test]
+fn publish_serve_resolve_fetch_build_and_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+
+    // Machine A: the pinning CI job.
+    let a = Machine::new(&tmp.path().join("a"), "ci/demo", &tmp.path().join("a/store"));
+    let a_name = ok(&a, &["key", "gen", "ci"]).trim().to_string();
+    ok(&a, &["index", "init", "--name", "demo-index", "--key", "ci"]);
+    let out = a.build(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let recorded = a.stats()["recorded"].as_u64().unwrap();
+    assert!(recorded >= 9);
+    let published = ok(&a, &["publish", "--name", "demo-index"]);
+    assert!(published.contains("version 2"), "{published}");
+    assert!(ok(&a, &["publish", "--name", "demo-index"]).contains("nothing new"), "publishing twice changes nothing");
+    let v2_record = std::fs::read(a.store.join(format!("ipns/{a_name}.ipns-record"))).unwrap();
+    let server = Server::start(&a.store);
+
+    // Machine B: a developer who trusts A's key.
+    let b = Machine::new(&tmp.path().join("b/home"), "src/github/demo", &tmp.path().join("b/store"));
+    ok(&b, &["trust", "add", "demo-index", &a_name]);
+    let (success, summary, stderr) = fetch_json(&b, &server.url);
+    assert!(success, "{stderr}");
+    assert_eq!(summary["version"], 2);
+    let fetched = summary["fetched"].as_array().unwrap().len() as u64;
+    assert_eq!(fetched, recorded, "every recorded artifact is fetched: {summary}");
+    assert!(summary["failed"].as_array().unwrap().is_empty(), "{summary}");
+    let out = b.cmd(&["build", "--offline", "--locked"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = b.stats();
+    assert_eq!(stats["hits"].as_u64().unwrap(), recorded, "every cacheable dependency restored: {stats}");
+    assert_eq!(b.run_binary(), "Point { x: 3, y: 4 } 12\n");
+
+    // Untrusted key: machine C trusts another key for the same name.
+    let c = Machine::new(&tmp.path().join("c"), "demo", &tmp.path().join("c/store"));
+    let other = ok(&c, &["key", "gen", "someone-else"]).trim().to_string();
+    ok(&c, &["trust", "add", "demo-index", &other, "--ipns", &a_name]);
+    let (success, _, stderr) = fetch_json(&c, &server.url);
+    assert!(!success && stderr.contains("of your trusted key(s)"), "{stderr}");
+    let out = c.cmd(&["build", "--gateway", &server.url, "--locked"]).output().unwrap();
+    assert!(out.status.success(), "the build compiles instead: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(c.stats()["hits"], 0);
+
+    // Tampered artifact: flip a byte in one of A's stored artifact blocks.
+    // Machine D fetches: that artifact is refused, the others arrive, and the
+    // build succeeds by compiling the refused crate.
+    let journal = std::fs::read_to_string(a.store.join("journal.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let cid = first["cid"].as_str().unwrap();
+    let root_block = {
+        let out = Command::new(common::BIN)
+            .args(["car", "export", cid, "-o", "-"])
+            .env("CARGO_IPFS_STORE", &a.store)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        out.stdout
+    };
+    assert!(!root_block.is_empty());
+    let blocks = walk(&a.store.join("blocks"));
+    let victim = blocks
+        .iter()
+        .find(|p| {
+            let bytes = std::fs::read(p).unwrap();
+            bytes.len() > 64 && root_block.windows(64).any(|w| w == &bytes[bytes.len() - 64..])
+        })
+        .expect("a block of the first artifact")
+        .clone();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&victim, bytes).unwrap();
+    let d = Machine::new(&tmp.path().join("d"), "p/demo", &tmp.path().join("d/store"));
+    ok(&d, &["trust", "add", "demo-index", &a_name]);
+    let (success, summary, stderr) = fetch_json(&d, &server.url);
+    assert!(success, "{stderr}");
+    assert_eq!(summary["failed"].as_array().unwrap().len(), 1, "the tampered artifact is refused: {summary}");
+    let out = d.cmd(&["build", "--offline", "--locked"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = d.stats();
+    assert_eq!(stats["hits"].as_u64().unwrap(), recorded - 1, "{stats}");
+    assert_eq!(d.run_binary(), "Point { x: 3, y: 4 } 12\n");
+
+    // Stale index: A publishes version 3 with one more entry; B sees it; then
+    // the server (a stale mirror) serves the old version-2 record again.
+    let mut entry = first.clone();
+    entry["version"] = "9.9.9".into();
+    entry["key"] = "ab".repeat(32).into();
+    let extra = tmp.path().join("extra.jsonl");
+    std::fs::write(&extra, format!("{entry}\n")).unwrap();
+    ok(&a, &["index", "add", "--name", "demo-index", extra.to_str().unwrap()]);
+    let (success, summary, stderr) = fetch_json(&b, &server.url);
+    assert!(success, "{stderr}");
+    assert_eq!(summary["version"], 3);
+    std::fs::write(a.store.join(format!("ipns/{a_name}.ipns-record")), &v2_record).unwrap();
+    std::fs::write(b.store.join(format!("ipns/{a_name}.ipns-record")), &v2_record).unwrap();
+    let (success, _, stderr) = fetch_json(&b, &server.url);
+    assert!(!success && stderr.contains("refusing a rollback"), "{stderr}");
+    std::fs::remove_dir_all(&b.target).unwrap();
+    let out = b.cmd(&["build", "--gateway", &server.url, "--locked"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("not fetching"), "{stderr}");
+
+    eprintln!("e2e took {:.0} s", started.elapsed().as_secs_f64());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
