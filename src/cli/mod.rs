@@ -9,6 +9,7 @@ mod block;
 mod build;
 mod car;
 mod cat;
+mod demo;
 mod fetch;
 mod get;
 mod index;
@@ -114,6 +115,8 @@ enum Command {
     Trust(trust::Command),
     /// Serve the store over HTTP: a trustless gateway and IPNS routing.
     Serve(serve::Args),
+    /// Play a CI job and a second machine end to end, in temporary directories.
+    Demo(demo::Args),
 }
 
 /// Outcome of a subcommand that did not fail: an exit status to return.
@@ -167,6 +170,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Index(cmd) => index::exec(&cli.global, cmd),
         Command::Trust(cmd) => trust::exec(&cli.global, cmd),
         Command::Serve(args) => serve::exec(&cli.global, args),
+        Command::Demo(args) => demo::exec(&cli.global, args),
     };
     match result {
         Ok(status) => ExitCode::from(status),
