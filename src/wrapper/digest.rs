@@ -32,12 +32,29 @@ impl Digests {
         Digests { dir: store_dir.join("wrapper").join("digests") }
     }
 
+    fn slot(&self, path: &Path) -> PathBuf {
+        self.dir.join(&hex::encode(Sha256::digest(path.as_os_str().as_encoded_bytes()))[..32])
+    }
+
+    fn stamp(meta: &std::fs::Metadata) -> std::io::Result<String> {
+        let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        Ok(format!("{} {}", meta.len(), mtime))
+    }
+
+    /// Files the digest of a file this process has just written with known
+    /// content (a restored output), so its dependents need not hash it.
+    pub fn remember(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        let stamp = Self::stamp(&std::fs::metadata(path)?)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        std::fs::create_dir_all(&self.dir)?;
+        crate::store::write_atomic(&self.slot(path), format!("{stamp} {digest}").as_bytes())
+    }
+
     /// sha256 of `path`, from the cache when its size and mtime match.
     pub fn of(&self, path: &Path) -> std::io::Result<String> {
         let meta = std::fs::metadata(path)?;
-        let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let stamp = format!("{} {}", meta.len(), mtime);
-        let slot = self.dir.join(&hex::encode(Sha256::digest(path.as_os_str().as_encoded_bytes()))[..32]);
+        let stamp = Self::stamp(&meta)?;
+        let slot = self.slot(path);
         if let Ok(text) = std::fs::read_to_string(&slot) {
             if let Some((cached_stamp, digest)) = text.rsplit_once(' ') {
                 if cached_stamp == stamp && digest.len() == 64 {
@@ -71,5 +88,9 @@ mod tests {
         assert_eq!(one, hash_file(&file).unwrap());
         std::fs::write(&file, b"two!").unwrap();
         assert_ne!(digests.of(&file).unwrap(), one);
+        // A remembered digest is used for the file as written.
+        std::fs::write(&file, b"three").unwrap();
+        digests.remember(&file, b"three").unwrap();
+        assert_eq!(digests.of(&file).unwrap(), hash_file(&file).unwrap());
     }
 }

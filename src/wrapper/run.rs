@@ -204,6 +204,7 @@ fn exit_code(status: i32) -> ExitCode {
 /// Everything computed before the lookup.
 struct Prepared {
     inv: Invocation,
+    digests: Digests,
     source: Source,
     map: PathMap,
     remap: Vec<String>,
@@ -404,7 +405,7 @@ fn prepare(
         let name = format!("{}-{}.json", inv.crate_name, &key[..12]);
         let _ = std::fs::write(dir.join(name), serde_json::to_vec_pretty(&explain).unwrap_or_default());
     }
-    Ok(Some(Prepared { inv, source, map, remap, rustc, target, key, externs }))
+    Ok(Some(Prepared { inv, digests: digests.clone(), source, map, remap, rustc, target, key, externs }))
 }
 
 /// Reads the artifact, writes every output into the out-dir by rename, and
@@ -424,6 +425,8 @@ fn restore(store: &DiskStore, artifact: &ArtifactRef, p: &Prepared) -> anyhow::R
             file.bytes.clone()
         };
         write_output(&p.inv.out_dir, &file.name, &bytes, file.executable)?;
+        // Dependents key on this file's digest: file it now, while known.
+        let _ = p.digests.remember(&p.inv.out_dir.join(&file.name), &bytes);
     }
     // With --error-format=json, paths sit inside JSON strings.
     let escaping = if p.inv.error_format.as_deref() == Some("json") { Escaping::Json } else { Escaping::Plain };
@@ -512,6 +515,9 @@ fn record(
     for (name, kind) in p.inv.expected_outputs(&naming) {
         let path = p.inv.out_dir.join(&name);
         let Ok(bytes) = std::fs::read(&path) else { continue };
+        // Read in full just after rustc wrote it: file its digest for the
+        // dependents that key on it.
+        let _ = p.digests.remember(&path, &bytes);
         let bytes = if kind == super::args::OutputKind::DepInfo {
             let text = p.map.normalize_text(&String::from_utf8(bytes).context("dep-info is not UTF-8")?);
             // Normalized, so that the pack holds no machine path.
