@@ -166,6 +166,39 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.contains("not fetching"), "{stderr}");
 
+    // `cargo ipfs install`: no lockfile to prefetch from, so the wrappers
+    // fetch each miss on demand from the verified index (the server now
+    // serves version 2 again, which a new machine accepts).
+    let e = Machine::new(&tmp.path().join("e"), "checkout/demo", &tmp.path().join("e/store"));
+    ok(&e, &["trust", "add", "demo-index", &a_name]);
+    let project = e.project.to_str().unwrap().to_string();
+    let root = tmp.path().join("e/installed");
+    let out = e
+        .cmd(&[
+            "install",
+            "--gateway",
+            &server.url,
+            "--",
+            "--path",
+            &project,
+            "--debug",
+            "--locked",
+            "--offline",
+            "--root",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("fetching on demand"), "{stderr}");
+    // The artifact tampered with above is refused again and compiled.
+    let stats = e.stats();
+    assert_eq!(stats["hits"].as_u64().unwrap(), recorded - 1, "{stats}");
+    assert_eq!(stats["errors"]["fetch"], 1, "{stats}");
+    let installed = Command::new(root.join("bin/demo")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&installed.stdout), "Point { x: 3, y: 4 } 12\n");
+
     eprintln!("e2e took {:.0} s", started.elapsed().as_secs_f64());
 }
 

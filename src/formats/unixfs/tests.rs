@@ -337,3 +337,29 @@ fn one_pass_leaf_encoding_equals_the_generic_encoding() {
         assert_eq!(file.cid, *blocks[0].cid());
     }
 }
+
+#[test]
+fn lists_a_hamt_sharded_directory_from_the_gateway_fixture() {
+    // single-layer-hamt-with-multi-block-files.car: a HAMT directory of 1000
+    // files; the fixtures README gives 111.txt's CID.
+    let bytes = std::fs::read(fixture(
+        "gateway-conformance/fixtures/trustless_gateway_car/single-layer-hamt-with-multi-block-files.car",
+    ))
+    .unwrap();
+    let mut car = crate::formats::car::CarReader::new(bytes.as_slice()).unwrap();
+    let root = car.roots()[0];
+    let mut blocks = HashMap::new();
+    while let Some(block) = car.next_block().unwrap() {
+        let (cid, data) = block.into_parts();
+        blocks.insert(cid, data);
+    }
+    let mut get = |cid: &Cid| blocks.get(cid).cloned().ok_or("missing");
+    let entries = list_directory(&root, &mut get).unwrap();
+    assert_eq!(entries.len(), 1000);
+    let names: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "entries come back sorted like kubo's");
+    let file = entries.iter().find(|e| e.name == "111.txt").unwrap();
+    assert_eq!(file.cid.to_string(), "bafybeigcisqd7m5nf3qmuvjdbakl5bdnh4ocrmacaqkpuh77qjvggmt2sa");
+}
