@@ -243,10 +243,7 @@ pub fn check_manifest(
     if m.index != expected_index {
         return Err(ManifestError::ForeignIndex { expected: expected_index.into(), found: m.index.clone() });
     }
-    let valid = m.valid_signatures(&m.keys);
-    if valid < m.threshold as usize {
-        return Err(ManifestError::Threshold { index: m.index.clone(), seq: m.seq, valid, needed: m.threshold });
-    }
+    check_signed(m, None)?;
     if let Some(last) = last_seen {
         if m.seq < last {
             return Err(ManifestError::Rollback { index: m.index.clone(), seq: m.seq, last_seen: last });
@@ -267,6 +264,29 @@ pub fn check_trusted(m: &Manifest, trusted: &TrustedKeys) -> Result<(), Manifest
     Ok(())
 }
 
+/// Checks that `new` carries its own threshold of signatures and, when it
+/// changes the key set of the version before it (`old`), also `old`'s
+/// threshold of signatures by the old keys. Publishers run it before they
+/// sign off a version; subscribers on every version they accept.
+pub fn check_signed(new: &Manifest, old: Option<&Manifest>) -> Result<(), ManifestError> {
+    if let Some(old) = old.filter(|old| new.rotates_from(&old.keys, old.threshold)) {
+        let valid = new.valid_signatures(&old.keys);
+        if valid < old.threshold as usize {
+            return Err(ManifestError::BadRotation {
+                index: new.index.clone(),
+                seq: new.seq,
+                valid,
+                needed: old.threshold,
+            });
+        }
+    }
+    let valid = new.valid_signatures(&new.keys);
+    if valid < new.threshold as usize {
+        return Err(ManifestError::Threshold { index: new.index.clone(), seq: new.seq, valid, needed: new.threshold });
+    }
+    Ok(())
+}
+
 /// Follows key rotations: `chain` runs from a version the trusted keys signed
 /// (first) to the newest (last), each the `prev` of the next. Every step that
 /// changes the key set must carry the previous set's threshold of signatures.
@@ -275,27 +295,7 @@ pub fn check_rotation_chain(chain: &[Manifest], trusted: &TrustedKeys) -> Result
     let first = chain.first().ok_or_else(|| ManifestError::Malformed("empty rotation chain".into()))?;
     check_trusted(first, trusted)?;
     for pair in chain.windows(2) {
-        let (old, new) = (&pair[0], &pair[1]);
-        if new.rotates_from(&old.keys, old.threshold) {
-            let valid = new.valid_signatures(&old.keys);
-            if valid < old.threshold as usize {
-                return Err(ManifestError::BadRotation {
-                    index: new.index.clone(),
-                    seq: new.seq,
-                    valid,
-                    needed: old.threshold,
-                });
-            }
-        }
-        let valid = new.valid_signatures(&new.keys);
-        if valid < new.threshold as usize {
-            return Err(ManifestError::Threshold {
-                index: new.index.clone(),
-                seq: new.seq,
-                valid,
-                needed: new.threshold,
-            });
-        }
+        check_signed(&pair[1], Some(&pair[0]))?;
     }
     let last = chain.last().expect("non-empty");
     Ok(TrustedKeys { keys: last.keys.clone(), threshold: last.threshold })

@@ -4,7 +4,7 @@
 //! previous version as the published one.
 
 use super::entry::Entry;
-use super::manifest::{Manifest, ManifestError};
+use super::manifest::{check_signed, Manifest, ManifestError};
 use super::tree::{apply, empty_shards, write_version, IndexVersion, TreeError};
 use crate::formats::ipns::{create_record, IpnsError, Keypair};
 use crate::store::BlockStore;
@@ -104,30 +104,7 @@ pub fn publish(
         manifest.sign(signer);
     }
     // Refuse to publish what no subscriber would accept.
-    let valid = manifest.valid_signatures(&manifest.keys);
-    if valid < manifest.threshold as usize {
-        return Err(ManifestError::Threshold {
-            index: manifest.index.clone(),
-            seq: manifest.seq,
-            valid,
-            needed: manifest.threshold,
-        }
-        .into());
-    }
-    if let Some(prev) = prev {
-        if manifest.rotates_from(&prev.manifest.keys, prev.manifest.threshold) {
-            let valid = manifest.valid_signatures(&prev.manifest.keys);
-            if valid < prev.manifest.threshold as usize {
-                return Err(ManifestError::BadRotation {
-                    index: manifest.index.clone(),
-                    seq: manifest.seq,
-                    valid,
-                    needed: prev.manifest.threshold,
-                }
-                .into());
-            }
-        }
-    }
+    check_signed(&manifest, prev.map(|p| &p.manifest))?;
     let version = write_version(store, &shards, &manifest)?;
     let validity = UNIX_EPOCH + Duration::from_secs(manifest.expires);
     let record =

@@ -11,7 +11,8 @@
 
 use super::body::ChannelBody;
 use super::negotiate::{
-    if_none_match, negotiate, split_content_path, CarQuery, DagScope, Negotiated, Refusal, Want, CAR_CONTENT_TYPE, RAW,
+    dag_scope, if_none_match, negotiate, split_content_path, CarQuery, DagScope, Negotiated, Refusal, Want,
+    CAR_CONTENT_TYPE, RAW,
 };
 use super::traverse::{resolve, write_car, CarJob, Ended, ResolveError, Resolved};
 use super::{blocking, text, Reply, ServerState};
@@ -87,7 +88,7 @@ pub async fn ipfs(
                     "entity-bytes is not supported by this gateway; request the whole entity (dag-scope=entity)",
                 ));
             }
-            Some(DagScope::parse(query.dag_scope.as_deref()).map_err(refused)?)
+            Some(dag_scope(query.dag_scope.as_deref()).map_err(refused)?)
         }
     };
 

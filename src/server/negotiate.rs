@@ -190,38 +190,16 @@ pub fn accepts_ipns_record(accept: Option<&str>) -> bool {
     parse_accept(accept).iter().any(|r| matches!(r.essence.as_str(), IPNS_RECORD | "*/*" | "application/*"))
 }
 
-/// How much of the DAG at the end of the path a CAR carries (IPIP-402).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DagScope {
-    /// Only the block at the end of the path.
-    Block,
-    /// What it takes to read that entity: every block of a UnixFS file, the
-    /// node (or HAMT shards) of a directory, the block of anything else.
-    Entity,
-    /// The whole DAG under it (the default).
-    All,
-}
+/// How much of the DAG at the end of the path a CAR carries (IPIP-402);
+/// the one type the server and the gateway client share.
+pub use crate::store::gateway::DagScope;
 
-impl DagScope {
-    /// Parses the `dag-scope` query value; absent means `all`.
-    pub fn parse(value: Option<&str>) -> Result<Self, Refusal> {
-        match value {
-            None | Some("all") => Ok(DagScope::All),
-            Some("entity") => Ok(DagScope::Entity),
-            Some("block") => Ok(DagScope::Block),
-            Some(other) => {
-                Err(Refusal::BadRequest(format!("dag-scope={other} is not valid; use block, entity or all")))
-            }
-        }
-    }
-
-    /// The name, as written in the query and in `Etag`s.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DagScope::Block => "block",
-            DagScope::Entity => "entity",
-            DagScope::All => "all",
-        }
+/// Parses the `dag-scope` query value; absent means `all`.
+pub fn dag_scope(value: Option<&str>) -> Result<DagScope, Refusal> {
+    match value {
+        None => Ok(DagScope::All),
+        Some(text) => DagScope::parse(text)
+            .ok_or_else(|| Refusal::BadRequest(format!("dag-scope={text} is not valid; use block, entity or all"))),
     }
 }
 
@@ -342,10 +320,10 @@ mod tests {
 
     #[test]
     fn dag_scope_values() {
-        assert_eq!(DagScope::parse(None), Ok(DagScope::All));
-        assert_eq!(DagScope::parse(Some("entity")), Ok(DagScope::Entity));
-        assert_eq!(DagScope::parse(Some("block")).unwrap().as_str(), "block");
-        assert!(DagScope::parse(Some("everything")).is_err());
+        assert_eq!(dag_scope(None), Ok(DagScope::All));
+        assert_eq!(dag_scope(Some("entity")), Ok(DagScope::Entity));
+        assert_eq!(dag_scope(Some("block")).unwrap().as_str(), "block");
+        assert!(dag_scope(Some("everything")).is_err());
     }
 
     #[test]

@@ -47,6 +47,16 @@ pub enum DagScope {
 }
 
 impl DagScope {
+    /// Parses the parameter's value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "block" => Some(DagScope::Block),
+            "entity" => Some(DagScope::Entity),
+            "all" => Some(DagScope::All),
+            _ => None,
+        }
+    }
+
     /// The parameter's value.
     pub fn as_str(self) -> &'static str {
         match self {
