@@ -292,7 +292,20 @@ fn runs_as_a_cargo_subcommand() {
     let file = env.write("x", b"hello world");
     let out = env.ok(&["ipfs", "add", "-n", "-Q", s(&file)]);
     assert_eq!(out.trim(), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
-    let out = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs-fetch")).arg("ipfs-fetch").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not implemented yet"));
+    // `cargo ipfs-fetch` is `cargo ipfs fetch`: with nothing trusted in this
+    // store it says what to do, in one line.
+    let out = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs-fetch"))
+        .arg("ipfs-fetch")
+        .current_dir(env.path(""))
+        .env("CARGO_IPFS_STORE", env.store())
+        .env_remove("CARGO_IPFS_INDEX")
+        .env_remove("CARGO_IPFS_GATEWAYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no index is trusted here") && err.contains("cargo ipfs trust add"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let help = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs-fetch")).args(["ipfs-fetch", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--gateway"));
 }

@@ -24,7 +24,7 @@ pub use disk::DiskStore;
 pub use gateway::{ClientOptions, GatewayClient, RemoteError};
 pub use layered::Layered;
 pub use memory::MemoryStore;
-pub(crate) use records::write_atomic;
+pub(crate) use records::{write_atomic, write_atomic_cache};
 pub use records::{PutOutcome, RecordError, RecordStore};
 pub use remote::{CarBlocks, RemoteStore};
 

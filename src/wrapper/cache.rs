@@ -87,7 +87,7 @@ impl Cache {
             record = KeyRecord { env_names: env_names.to_vec(), variants: BTreeMap::new() };
         }
         record.variants.insert(env.to_string(), artifact);
-        crate::store::write_atomic(&path, &serde_json::to_vec(&record).expect("records serialize"))
+        crate::store::write_atomic_cache(&path, &serde_json::to_vec(&record).expect("records serialize"))
     }
 
     /// Appends an entry to the journal.

@@ -47,7 +47,7 @@ impl Digests {
         let stamp = Self::stamp(&std::fs::metadata(path)?)?;
         let digest = hex::encode(Sha256::digest(bytes));
         std::fs::create_dir_all(&self.dir)?;
-        crate::store::write_atomic(&self.slot(path), format!("{stamp} {digest}").as_bytes())
+        crate::store::write_atomic_cache(&self.slot(path), format!("{stamp} {digest}").as_bytes())
     }
 
     /// sha256 of `path`, from the cache when its size and mtime match.
@@ -68,7 +68,7 @@ impl Digests {
         let settled = meta.modified()?.elapsed().is_ok_and(|age| age.as_secs() >= 2);
         if settled {
             let _ = std::fs::create_dir_all(&self.dir);
-            let _ = crate::store::write_atomic(&slot, format!("{stamp} {digest}").as_bytes());
+            let _ = crate::store::write_atomic_cache(&slot, format!("{stamp} {digest}").as_bytes());
         }
         Ok(digest)
     }

@@ -70,7 +70,7 @@ fn cached<T: serde::Serialize + serde::de::DeserializeOwned>(
     let value = compute()?;
     if let Some(file) = file {
         let _ = std::fs::create_dir_all(dir);
-        let _ = crate::store::write_atomic(&file, &serde_json::to_vec(&value)?);
+        let _ = crate::store::write_atomic_cache(&file, &serde_json::to_vec(&value)?);
     }
     Ok(value)
 }

@@ -69,7 +69,7 @@ pub fn update(store_dir: &Path, f: impl FnOnce(&mut Stats)) -> std::io::Result<(
     lock.lock()?;
     let mut stats = read(store_dir);
     f(&mut stats);
-    crate::store::write_atomic(&path, &serde_json::to_vec_pretty(&stats).expect("stats serialize"))
+    crate::store::write_atomic_cache(&path, &serde_json::to_vec_pretty(&stats).expect("stats serialize"))
 }
 
 /// Adds one event.
