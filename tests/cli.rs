@@ -2,64 +2,15 @@
 //! temporary stores. Expected CIDs come from the public fixtures under
 //! `tests/fixtures/ipfs/` (provenance in its README.txt).
 
+mod common;
+
+use common::{s, Env};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A temporary directory with a store in it, and helpers to run commands.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn store(&self) -> PathBuf {
-        self.path("store")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"));
-        cmd.args(args).current_dir(self.dir.path()).env("CARGO_IPFS_STORE", self.store());
-        cmd
-    }
-
-    /// Runs and asserts success, returning stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and asserts failure with one line on stderr, returning it.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.cmd(args).output().unwrap();
-        assert!(!out.status.success(), "{args:?} should fail");
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected, got {err:?}");
-        assert!(!err.contains("panicked"), "{err}");
-        err
-    }
-
-    fn write(&self, rel: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
 fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ipfs").join(rel)
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 #[test]

@@ -1,43 +1,10 @@
 //! The index round trip through the real binary: init, several versions,
 //! show, verify, log, diff, key rotation, trust, and refusals.
 
+mod common;
+
+use common::Env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn store(&self) -> PathBuf {
-        self.dir.path().join("store")
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("CARGO_IPFS_STORE", self.store())
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        String::from_utf8(out.stderr).unwrap()
-    }
-}
 
 fn entry(name: &str, version: &str, key: &str, builder: &str) -> String {
     serde_json::json!({

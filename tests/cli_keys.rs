@@ -3,60 +3,14 @@
 //! gateway-conformance IPNS records under `tests/fixtures/ipfs/` and the
 //! libp2p spec's key vector in `tests/fixtures/libp2p-key-vectors.txt`.
 
+mod common;
+
+use common::{s, Env};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cargo_ipfs_fetch::formats::ipns::IpnsName;
 use serde_json::Value as Json;
-
-/// A temporary directory with a store in it, and helpers to run commands.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Self {
-        Env { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn keystore(&self) -> PathBuf {
-        self.path("store/keystore")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("CARGO_IPFS_STORE", self.path("store"))
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and asserts success, returning stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs and asserts failure with one line on stderr, returning it.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "{args:?} should fail");
-        let err = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected, got {err:?}");
-        assert!(err.starts_with("error: ") && !err.contains("panicked"), "{err}");
-        err
-    }
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 fn json(text: &str) -> Json {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
