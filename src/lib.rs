@@ -7,10 +7,15 @@
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations; the verifying trustless-gateway client and
 //!   its blocking, layered adapters.
+//! - [`dag`]: walking a DAG over a store (CAR export, completeness, paths).
+//! - [`index`]: the signed, sharded index: entries, manifests, publishing
+//!   and resolving with every subscriber check.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
 //!   kubo's libp2p-protobuf-cleartext format.
 //! - [`wrapper`]: the rustc wrapper (`RUSTC_WRAPPER` mode): argument
 //!   analysis, cache keys, packing, restoring and recording.
+//! - [`fetch`]: resolving the trusted index and fetching a lockfile's
+//!   artifacts before compilation.
 //! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
 //!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
