@@ -24,19 +24,21 @@ seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate 
 
 now() { date +%s.%N; }
 
-# build PROJECT CARGO_HOME TARGET_DIR PROJECT_DIR [wrapper env...]
+# build PROJECT CARGO_HOME TARGET_DIR PROJECT_DIR [wrapper env...]: prints the
+# seconds taken, or "failed" (with the build's last lines on stderr) so that
+# one peer's failure does not lose the other measurements.
 build() {
     local project=$1 home=$2 target=$3 dir=$4; shift 4
-    local t0 t1
+    local t0 t1 ok=0
     t0=$(now)
     if [ "$project" = ripgrep ]; then
         env CARGO_HOME="$home" CARGO_TARGET_DIR="$target" "$@" \
-            cargo install --locked --quiet ripgrep@14.1.1 --root "$target/root" --force >/dev/null 2>"$work/last.log"
+            cargo install --locked --quiet ripgrep@14.1.1 --root "$target/root" --force >/dev/null 2>"$work/last.log" || ok=1
     else
-        (cd "$dir" && env CARGO_HOME="$home" CARGO_TARGET_DIR="$target" "$@" cargo build --locked --quiet 2>"$work/last.log")
+        (cd "$dir" && env CARGO_HOME="$home" CARGO_TARGET_DIR="$target" "$@" cargo build --locked --quiet 2>"$work/last.log") || ok=1
     fi
     t1=$(now)
-    echo "$t1 - $t0" | bc
+    if [ $ok = 0 ]; then echo "$t1 - $t0" | bc; else tail -3 "$work/last.log" >&2; echo failed; fi
 }
 
 setup_project() { # PROJECT DIR
@@ -54,14 +56,24 @@ for project in $projects; do
     else
         for m in a b s k; do (cd "$work/$project/$m/src/demo" && CARGO_HOME="$work/$project/home-$m" cargo fetch --locked --quiet); done
     fi
+    ratio() { case "$1" in n/a|failed) echo "$1" ;; *) echo "scale=2; $1 / $cold" | bc ;; esac; }
+    row() { echo "| $1 | $2 | $(ratio "$2") |"; }
+    echo
+    echo "### $project ($(nproc) cores)"
+    echo
+    echo "| build | seconds | vs cold |"
+    echo "|---|---|---|"
     store=$work/$project/store
     cold=$(build "$project" "$work/$project/home-a" "$work/$project/t-cold" "$work/$project/a/src/demo")
+    echo "| cold, no wrapper | $cold | 1.00 |"
     record=$(build "$project" "$work/$project/home-a" "$work/$project/t-record" "$work/$project/a/src/demo" \
         RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=record)
+    row "cargo-ipfs record (cold + recording)" "$record"
     CARGO_IPFS_STORE="$store" "$bin" stats --zero >/dev/null
     other=$(build "$project" "$work/$project/home-b" "$work/$project/t-other" "$work/$project/b/src/demo" \
         RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=read)
     hits=$(CARGO_IPFS_STORE="$store" "$bin" stats --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["hits"], s["misses"], round(s["hit_time_us"]/max(s["hits"],1)/1000, 2))')
+    row "cargo-ipfs, fresh target dir, other CARGO_HOME and project path" "$other"
     sccache_warm=n/a; kache_warm=n/a
     if command -v sccache >/dev/null; then
         export SCCACHE_DIR=$work/$project/sccache
@@ -70,22 +82,13 @@ for project in $projects; do
         sccache_warm=$(build "$project" "$work/$project/home-s" "$work/$project/t-s2" "$work/$project/s/src/demo" RUSTC_WRAPPER=sccache)
         sccache --stop-server >/dev/null 2>&1 || true
     fi
+    row "sccache warm, fresh target dir, same paths" "$sccache_warm"
     if command -v kache >/dev/null; then
         export KACHE_CACHE_DIR=$work/$project/kache
         build "$project" "$work/$project/home-k" "$work/$project/t-k1" "$work/$project/k/src/demo" RUSTC_WRAPPER=kache >/dev/null
         kache_warm=$(build "$project" "$work/$project/home-k" "$work/$project/t-k2" "$work/$project/k/src/demo" RUSTC_WRAPPER=kache)
     fi
-    ratio() { [ "$1" = n/a ] && echo n/a || echo "scale=2; $1 / $cold" | bc; }
-    echo
-    echo "### $project ($(nproc) cores)"
-    echo
-    echo "| build | seconds | vs cold |"
-    echo "|---|---|---|"
-    echo "| cold, no wrapper | $cold | 1.00 |"
-    echo "| cargo-ipfs record (cold + recording) | $record | $(ratio "$record") |"
-    echo "| cargo-ipfs, fresh target dir, other CARGO_HOME and project path | $other | $(ratio "$other") |"
-    echo "| sccache warm, fresh target dir, same paths | $sccache_warm | $(ratio "$sccache_warm") |"
-    echo "| kache warm, fresh target dir, same paths | $kache_warm | $(ratio "$kache_warm") |"
+    row "kache warm, fresh target dir, same paths" "$kache_warm"
     echo
     read -r h m per <<<"$hits"
     echo "cargo-ipfs on the other machine: $h hits, $m misses; wrapper time per hit $per ms."
