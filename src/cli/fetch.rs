@@ -73,12 +73,15 @@ pub fn print_summary(summary: &Summary) {
     );
 }
 
-/// Runs a fetch with plain progress lines on stderr.
+/// Runs a fetch, showing progress on stderr: a bar (artifacts and bytes) on
+/// a terminal, plain lines otherwise, nothing with `quiet`.
 pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Result<Summary> {
     let store_dir = global.store_dir()?;
     global.open_store()?;
     opts.jobs = opts.jobs.max(1);
     let terminal = std::io::stderr().is_terminal();
+    let bar: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+    let bytes = std::sync::atomic::AtomicU64::new(0);
     let progress = |p: Progress| {
         if quiet {
             return;
@@ -87,16 +90,38 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
             Progress::Resolved { index, version, count } => {
                 eprintln!(
                     "cargo-ipfs: index {index} version {version} verified; {count} artifact(s) match this lockfile"
-                )
+                );
+                if terminal {
+                    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} artifacts, {msg}")
+                        .expect("a valid template");
+                    let _ = bar.set(indicatif::ProgressBar::new(count as u64).with_style(style));
+                }
             }
-            Progress::Fetched(f) if !terminal || f.bytes > 0 => {
-                eprintln!("cargo-ipfs: fetched {} {} ({:.1} MiB)", f.name, f.version, mib(f.bytes))
+            Progress::Fetched(f) => match bar.get() {
+                Some(bar) => {
+                    let total = bytes.fetch_add(f.bytes, std::sync::atomic::Ordering::Relaxed) + f.bytes;
+                    bar.set_message(format!("{:.1} MiB", mib(total)));
+                    bar.inc(1);
+                }
+                None => eprintln!("cargo-ipfs: fetched {} {} ({:.1} MiB)", f.name, f.version, mib(f.bytes)),
+            },
+            Progress::Failed(what, why) => {
+                let line = format!("cargo-ipfs: {what}: {why}; it will compile");
+                match bar.get() {
+                    Some(bar) => {
+                        bar.println(line);
+                        bar.inc(1);
+                    }
+                    None => eprintln!("{line}"),
+                }
             }
-            Progress::Fetched(_) => {}
-            Progress::Failed(what, why) => eprintln!("cargo-ipfs: {what}: {why}; it will compile"),
         }
     };
-    fetch(&store_dir, &opts, &progress)
+    let result = fetch(&store_dir, &opts, &progress);
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    result
 }
 
 /// Fetches and reports.
