@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{s, Env};
+use common::{s, walk_files, Env};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -133,19 +133,6 @@ fn corrupt_block_on_disk_is_reported_not_returned() {
     // Adding the file again repairs the store.
     env.ok(&["add", "-Q", "--cid-version", "1", s(&file)]);
     assert_eq!(env.ok(&["cat", &cid]), "some precious bytes");
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk_files(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -9,10 +9,9 @@
 mod common;
 
 use common::Machine;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `cargo-ipfs serve` on 127.0.0.1:0, killed on drop.
 struct Server {
@@ -22,22 +21,7 @@ struct Server {
 
 impl Server {
     fn start(store: &Path) -> Server {
-        let mut child = Command::new(common::BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CARGO_IPFS_STORE", store)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("serve prints its address");
-        let url = line.trim().strip_prefix("listening on ").expect("listening on URL").to_string();
+        let (child, url) = common::spawn_serve(store, &[], Stdio::null());
         Server { child, url }
     }
 }
@@ -122,7 +106,7 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
         out.stdout
     };
     assert!(!root_block.is_empty());
-    let blocks = walk(&a.store.join("blocks"));
+    let blocks = common::walk_files(&a.store.join("blocks"));
     let victim = blocks
         .iter()
         .find(|p| {
@@ -200,17 +184,4 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     assert_eq!(String::from_utf8_lossy(&installed.stdout), "Point { x: 3, y: 4 } 12\n");
 
     eprintln!("e2e took {:.0} s", started.elapsed().as_secs_f64());
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -4,13 +4,14 @@
 //! gateway-conformance CARs under `tests/fixtures/ipfs/` (provenance in its
 //! README.txt).
 
+mod common;
+
 use cargo_ipfs_fetch::formats::block::{Block, RAW};
 use cargo_ipfs_fetch::formats::car::CarReader;
 use cargo_ipfs_fetch::formats::ipns::{create_record, Keypair};
 use cid::Cid;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
@@ -70,30 +71,7 @@ impl Server {
                 .unwrap();
         }
         let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("CARGO_IPFS_STORE", &store)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        // The first line names the port; wait for it, but not forever.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the server printed no address within 20 s");
-            }
-        };
-        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).into();
+        let (child, base) = common::spawn_serve(&store, args, Stdio::from(log));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
         Server { child, base, dir, runtime, client }

@@ -2,8 +2,10 @@
 //! "machine" is a CARGO_HOME, a target directory, a project path and a store.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cargo-ipfs");
 
@@ -166,4 +168,48 @@ impl Default for Env {
 /// A path as a `&str` argument.
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// Every file below `dir`, recursively.
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Starts `cargo-ipfs serve --listen 127.0.0.1:0 ARGS` over `store` and
+/// returns the child and its base URL, read from the first stdout line
+/// within 20 s (the child is killed if none comes).
+pub fn spawn_serve(store: &Path, args: &[&str], stderr: Stdio) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env("CARGO_IPFS_STORE", store)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("the server printed no address within 20 s");
+        }
+    };
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line: {line:?}")).to_string();
+    (child, url)
 }
