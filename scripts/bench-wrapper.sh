@@ -87,6 +87,8 @@ for project in $projects; do
         export KACHE_CACHE_DIR=$work/$project/kache
         build "$project" "$work/$project/home-k" "$work/$project/t-k1" "$work/$project/k/src/demo" RUSTC_WRAPPER=kache >/dev/null
         kache_warm=$(build "$project" "$work/$project/home-k" "$work/$project/t-k2" "$work/$project/k/src/demo" RUSTC_WRAPPER=kache)
+        # Its daemon outlives the build and keeps writing into the cache.
+        kache daemon stop >/dev/null 2>&1 || true
     fi
     row "kache warm, fresh target dir, same paths" "$kache_warm"
     echo

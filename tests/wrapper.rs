@@ -179,6 +179,8 @@ fn correctness_matrix_every_key_input_misses() {
         assert!(c.hit(extra, env), "{what}: the new variant hits once recorded");
     }
     // Back to the original inputs: the original artifact, not a later one.
+    // Hits above placed hard links into the out-dir and misses compiled over
+    // them: rustc replaced the links instead of writing through them.
     assert!(c.hit(&[], &env));
     assert_eq!(c.rlib(), original);
 }
@@ -249,7 +251,20 @@ fn a_broken_cache_never_breaks_the_build() {
     let c = FakeCrate::new(PROBE);
     let env = [("PROBE_VALUE", "one")];
     assert!(!c.hit(&[], &env));
-    // Corrupt every stored block: the hit fails verification, rustc runs.
+    let original = c.rlib();
+    // A damaged unpacked copy is made again from the stored blocks.
+    let unpacked = c.tmp.path().join("store/wrapper/unpacked");
+    let copies: Vec<PathBuf> = std::fs::read_dir(&unpacked).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let rlib_copy = copies[0].join("out/libprobe-0123456789abcdef.rlib");
+    std::fs::write(&rlib_copy, b"truncated").unwrap();
+    assert!(c.hit(&[], &env));
+    assert_eq!(c.rlib(), original);
+    assert_eq!(std::fs::read(&rlib_copy).unwrap(), original);
+
+    // Corrupt every stored block and drop the unpacked copy: the hit fails
+    // verification, rustc runs.
+    std::fs::remove_dir_all(&unpacked).unwrap();
     let blocks = c.tmp.path().join("store/blocks");
     for shard in std::fs::read_dir(&blocks).unwrap() {
         for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {

@@ -241,14 +241,25 @@ pub(crate) fn fetch_one(
         return Ok(None);
     }
     let cid = crate::formats::block::parse_cid(&entry.cid)?;
-    // One CAR request per artifact; its blocks are verified by the client.
-    // If the stream breaks, the missing blocks come one by one below.
+    // One CAR request per artifact; its blocks are verified by the client as
+    // they arrive, stored, and kept in memory to assemble the file. If the
+    // stream breaks, the missing blocks come one by one below.
+    let mut arrived = std::collections::HashMap::new();
     if let Some(remote) = remote {
         if !store.has(&cid)? {
             if let Ok(blocks) = remote.get_car(&cid, DagScope::All) {
+                let mut held = 0u64;
                 for block in blocks {
                     match block {
-                        Ok(block) => store.put(&block)?,
+                        Ok(block) => {
+                            store.put(&block)?;
+                            // A stream larger than its entry says is not kept.
+                            held += block.data().len() as u64;
+                            if held <= entry.size.saturating_mul(2).saturating_add(1 << 20) {
+                                let (cid, data) = block.into_parts();
+                                arrived.insert(cid, data);
+                            }
+                        }
                         Err(_) => break,
                     }
                 }
@@ -257,9 +268,13 @@ pub(crate) fn fetch_one(
     }
     let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
     let mut first_byte = None;
-    // Blocks are verified against their CIDs as they arrive (by the gateway
-    // client) and again as they are read back.
-    export_file(&cid, &mut |c| reader.get_required(c), &mut |chunk| {
+    // Blocks that arrived in the stream were verified against their CIDs;
+    // any other block is read (and verified) through the store.
+    let mut get = |c: &cid::Cid| match arrived.remove(c) {
+        Some(data) => Ok(data),
+        None => reader.get_required(c),
+    };
+    export_file(&cid, &mut get, &mut |chunk| {
         first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
         if bytes.len() as u64 + chunk.len() as u64 > entry.size {
             return Err(crate::store::StoreError::NotFound {
@@ -279,7 +294,11 @@ pub(crate) fn fetch_one(
     if store.get(&cid)?.is_none() {
         bail!("artifact {cid} did not reach the local store");
     }
-    let (meta, _) = crate::wrapper::pack::unpack(&bytes, 4 << 30)?;
+    let (meta, files) = crate::wrapper::pack::unpack(&bytes, 4 << 30)?;
+    // Unpacked here, in parallel and before the build, so that the
+    // wrapper's hit only places files. Without room for it, the hit will
+    // unpack instead.
+    let _ = crate::wrapper::unpacked::Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
     let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     names.dedup();

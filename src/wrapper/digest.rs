@@ -44,8 +44,13 @@ impl Digests {
     /// Files the digest of a file this process has just written with known
     /// content (a restored output), so its dependents need not hash it.
     pub fn remember(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        self.remember_digest(path, &hex::encode(Sha256::digest(bytes)))
+    }
+
+    /// Files `digest` (sha256, hex) as the digest of `path` as it is now: for
+    /// a file this process has just placed from a copy whose digest it knows.
+    pub fn remember_digest(&self, path: &Path, digest: &str) -> std::io::Result<()> {
         let stamp = Self::stamp(&std::fs::metadata(path)?)?;
-        let digest = hex::encode(Sha256::digest(bytes));
         std::fs::create_dir_all(&self.dir)?;
         crate::store::write_atomic_cache(&self.slot(path), format!("{stamp} {digest}").as_bytes())
     }

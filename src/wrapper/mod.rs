@@ -15,6 +15,7 @@
 //! - [`digest`]: file digests with a cache.
 //! - [`cache`]: the local key → artifact map and the journal.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
+//! - [`unpacked`]: artifacts kept unpacked, so that a hit is a few links.
 //! - [`run`]: the hot path that ties them together.
 
 pub mod args;
@@ -27,6 +28,7 @@ pub mod pack;
 pub mod paths;
 pub mod run;
 pub mod stats;
+pub mod unpacked;
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ use super::key::{cache_key, KeyInputs};
 use super::pack::{pack, unpack, Meta, PackedFile};
 use super::paths::{normalize_args, Escaping, PathMap};
 use super::stats::{self, Event};
+use super::unpacked::{linkable, place, Unpacked};
 use crate::formats::unixfs::{export_file, import_bytes, ImportParams};
 use crate::index::{Entry, Output, OutputKind};
 use crate::store::{BlockStore, DiskStore};
@@ -302,7 +303,7 @@ fn try_hit(
     let portable = env_digest(&record.env_names, |n| std::env::var(n).ok().map(|v| prepared.map.normalize_text(&v)));
     let raw = env_digest(&record.env_names, |n| std::env::var(n).ok());
     let artifact = record.variants.get(&portable).or_else(|| record.variants.get(&raw))?;
-    match restore(store, artifact, prepared) {
+    match restore(store, store_dir, artifact, prepared) {
         Ok(code) => {
             let took_us = started.elapsed().as_micros() as u64;
             let event = Event::Hit { bytes: artifact.size, saved_ms: artifact.compile_ms, took_us };
@@ -408,26 +409,68 @@ fn prepare(
     Ok(Some(Prepared { inv, digests: digests.clone(), source, map, remap, rustc, target, key, externs }))
 }
 
-/// Reads the artifact, writes every output into the out-dir by rename, and
-/// replays rustc's output.
-fn restore(store: &DiskStore, artifact: &ArtifactRef, p: &Prepared) -> anyhow::Result<ExitCode> {
+/// Places every output of the artifact into the out-dir (each by one
+/// rename) from its unpacked copy, making the copy first when it is missing,
+/// and replays rustc's output.
+fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, p: &Prepared) -> anyhow::Result<ExitCode> {
+    let unpacked = Unpacked::new(store_dir);
+    let copy = match unpacked.get(&artifact.cid) {
+        Some(copy) => copy,
+        None => {
+            let (meta, files) = read_artifact(store, artifact)?;
+            match unpacked.put(&artifact.cid, &meta, &files) {
+                Ok(copy) => copy,
+                // No room for the copy (or no right to write it): restore
+                // from memory this time.
+                Err(_) => return restore_files(&meta, &files, p),
+            }
+        }
+    };
+    for file in &copy.manifest.files {
+        let src = copy.file(&file.name);
+        let dest = p.inv.out_dir.join(&file.name);
+        if file.name.ends_with(".d") {
+            let text = std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
+            let bytes = p.map.expand_text_escaped(&text, Escaping::DepInfo).into_bytes();
+            write_output(&p.inv.out_dir, &file.name, &bytes, file.executable)?;
+            let _ = p.digests.remember(&dest, &bytes);
+        } else {
+            place(&src, &dest, linkable(&file.name), file.executable)
+                .with_context(|| format!("cannot place {}", dest.display()))?;
+            // Dependents key on this file's digest: file it now, while known.
+            let _ = p.digests.remember_digest(&dest, &file.sha256);
+        }
+    }
+    replay(&copy.manifest.meta, p)
+}
+
+/// Reads and unpacks an artifact from the store, every block verified.
+fn read_artifact(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(Meta, Vec<PackedFile>)> {
     let cid = crate::formats::block::parse_cid(&artifact.cid)?;
-    let mut packed = Vec::with_capacity(artifact.size as usize);
+    let mut packed = Vec::with_capacity(artifact.size.min(MAX_ARTIFACT) as usize);
     export_file(&cid, &mut |c| store.get_required(c), &mut |b| {
         packed.extend_from_slice(b);
         Ok(())
     })?;
-    let (meta, files) = unpack(&packed, MAX_ARTIFACT)?;
-    for file in &files {
+    Ok(unpack(&packed, MAX_ARTIFACT)?)
+}
+
+/// Writes every output from memory and replays rustc's output.
+fn restore_files(meta: &Meta, files: &[PackedFile], p: &Prepared) -> anyhow::Result<ExitCode> {
+    for file in files {
         let bytes = if file.name.ends_with(".d") {
             p.map.expand_text_escaped(&String::from_utf8_lossy(&file.bytes), Escaping::DepInfo).into_bytes()
         } else {
             file.bytes.clone()
         };
         write_output(&p.inv.out_dir, &file.name, &bytes, file.executable)?;
-        // Dependents key on this file's digest: file it now, while known.
         let _ = p.digests.remember(&p.inv.out_dir.join(&file.name), &bytes);
     }
+    replay(meta, p)
+}
+
+/// Replays rustc's standard output and error with this machine's paths.
+fn replay(meta: &Meta, p: &Prepared) -> anyhow::Result<ExitCode> {
     // With --error-format=json, paths sit inside JSON strings.
     let escaping = if p.inv.error_format.as_deref() == Some("json") { Escaping::Json } else { Escaping::Plain };
     std::io::stdout().write_all(p.map.expand_text(&meta.stdout).as_bytes())?;
@@ -563,6 +606,8 @@ fn record(
     for block in &blocks {
         store.put(block)?;
     }
+    // Ready for the next hit; without it, that hit makes the copy.
+    let _ = Unpacked::new(store.root()).put(&file.cid.to_string(), &meta, &files);
     let sha256 = super::pack::file_digest(&packed);
     let artifact =
         ArtifactRef { cid: file.cid.to_string(), sha256: sha256.clone(), size: packed.len() as u64, compile_ms };
