@@ -52,7 +52,8 @@ pub fn walk(
         };
         let children = links(&cid, &bytes)?;
         stack.extend(children.into_iter().rev());
-        visit(Block::new(cid, bytes).map_err(StoreError::from)?)?;
+        // Verified above or by the store's `get`.
+        visit(Block::verified(cid, bytes))?;
     }
     Ok(())
 }

@@ -186,7 +186,7 @@ fn correctness_matrix_every_key_input_misses() {
 }
 
 #[test]
-fn dependency_content_out_dir_files_and_rustc_identity_are_in_the_key() {
+fn dependency_content_out_dir_files_native_libraries_and_rustc_identity_are_in_the_key() {
     let dep = FakeCrate::new("pub fn f() -> u32 { 1 }");
     let c = FakeCrate::new(PROBE);
     let env = [("PROBE_VALUE", "one")];
@@ -208,6 +208,17 @@ fn dependency_content_out_dir_files_and_rustc_identity_are_in_the_key() {
     assert!(c.hit(&[], &with_out));
     std::fs::write(out_dir.join("generated.rs"), b"// two").unwrap();
     assert!(!c.hit(&[], &with_out), "a changed OUT_DIR file must miss");
+
+    // A native library named by `-l`, found in a `-L` directory.
+    let native = c.tmp.path().join("native");
+    std::fs::create_dir_all(&native).unwrap();
+    std::fs::write(native.join("libnat.so"), b"version 1 of a native library").unwrap();
+    let search = format!("native={}", native.display());
+    let lib = ["-L", &search, "-l", "dylib=nat"];
+    assert!(!c.hit(&lib, &env));
+    assert!(c.hit(&lib, &env));
+    std::fs::write(native.join("libnat.so"), b"version 2 of a native library").unwrap();
+    assert!(!c.hit(&lib, &env), "a changed native library must miss");
 
     // Another rustc identity: a rustc that reports another version.
     let fake = c.tmp.path().join("bin");

@@ -73,7 +73,7 @@ pub fn print_summary(summary: &Summary) {
     );
 }
 
-/// Runs a fetch, showing progress on stderr: a bar (artifacts and bytes) on
+/// Runs a fetch, showing progress on stderr: a bar (crates and bytes) on
 /// a terminal, plain lines otherwise, nothing with `quiet`.
 pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Result<Summary> {
     let store_dir = global.store_dir()?;
@@ -87,31 +87,32 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
             return;
         }
         match p {
-            Progress::Resolved { index, version, count } => {
+            Progress::Resolved { index, version, packages } => {
                 eprintln!(
-                    "cargo-ipfs: index {index} version {version} verified; {count} artifact(s) match this lockfile"
+                    "cargo-ipfs: index {index} version {version} verified; looking up {packages} locked package(s)"
                 );
                 if terminal {
-                    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} artifacts, {msg}")
+                    let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} crates, {msg}")
                         .expect("a valid template");
-                    let _ = bar.set(indicatif::ProgressBar::new(count as u64).with_style(style));
+                    let _ = bar.set(indicatif::ProgressBar::new(packages as u64).with_style(style));
                 }
             }
             Progress::Fetched(f) => match bar.get() {
                 Some(bar) => {
                     let total = bytes.fetch_add(f.bytes, std::sync::atomic::Ordering::Relaxed) + f.bytes;
                     bar.set_message(format!("{:.1} MiB", mib(total)));
-                    bar.inc(1);
                 }
                 None => eprintln!("cargo-ipfs: fetched {} {} ({:.1} MiB)", f.name, f.version, mib(f.bytes)),
             },
+            Progress::Done => {
+                if let Some(bar) = bar.get() {
+                    bar.inc(1);
+                }
+            }
             Progress::Failed(what, why) => {
                 let line = format!("cargo-ipfs: {what}: {why}; it will compile");
                 match bar.get() {
-                    Some(bar) => {
-                        bar.println(line);
-                        bar.inc(1);
-                    }
+                    Some(bar) => bar.println(line),
                     None => eprintln!("{line}"),
                 }
             }

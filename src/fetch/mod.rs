@@ -11,7 +11,7 @@
 pub mod config;
 pub mod lockfile;
 
-use crate::formats::unixfs::export_file;
+use crate::formats::unixfs::export_verified_file;
 use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
 use crate::index::tree::lookup;
@@ -74,6 +74,13 @@ pub struct Summary {
     pub bytes: u64,
     /// Milliseconds from the start to the first artifact byte.
     pub first_byte_ms: Option<u64>,
+    /// Milliseconds from the start until every artifact was downloaded,
+    /// verified (each block against its CID, each artifact against its
+    /// entry's size and sha256) and stored.
+    pub download_ms: u64,
+    /// Milliseconds spent after that unpacking the artifacts for the
+    /// wrapper, so that its hits only place files.
+    pub unpack_ms: u64,
     /// Milliseconds in all.
     pub total_ms: u64,
 }
@@ -81,20 +88,27 @@ pub struct Summary {
 /// Progress reports, for a progress display or plain lines.
 #[derive(Debug)]
 pub enum Progress<'a> {
-    /// The index resolved; `count` artifacts to consider.
+    /// The index resolved and verified; `packages` locked packages to look up.
     Resolved {
         /// The index.
         index: &'a str,
         /// Its version.
         version: u64,
-        /// How many artifacts match.
-        count: usize,
+        /// How many packages the lockfile names.
+        packages: usize,
     },
     /// An artifact arrived and verified.
     Fetched(&'a Fetched),
+    /// A package is done with: its artifacts fetched, found local, absent
+    /// from the index, or failed.
+    Done,
     /// An artifact failed.
     Failed(&'a str, &'a str),
 }
+
+/// Downloaded artifacts wait in memory up to this many bytes in all to be
+/// unpacked after the downloads; beyond it they are unpacked as they come.
+const UNPACK_LATER_BYTES: u64 = 512 << 20;
 
 fn base_key(entry: &Entry) -> &str {
     &entry.key[..entry.key.len().min(64)]
@@ -105,6 +119,14 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let started = Instant::now();
     let now = SystemTime::now();
     let store = DiskStore::open(store_dir)?;
+    // While the index resolves: the compiler's identity (a rustc run on
+    // first use)...
+    let identity_dir = store_dir.join("wrapper").join("identity");
+    let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+    let identity = std::thread::spawn(move || crate::wrapper::identity::rustc_identity(&identity_dir, &rustc));
+    // And where the lockfile is (cargo answers that).
+    let manifest_path = opts.manifest_path.clone();
+    let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
     let local = Local::new(store_dir);
     let trust_file = local.trust()?;
     let trusted: Vec<String> = trust_file.keys().cloned().collect();
@@ -164,70 +186,127 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         })?;
     }
 
-    let lock_path = lockfile::find(opts.manifest_path.as_deref())?;
+    let identity = identity.join().map_err(|_| anyhow::anyhow!("the rustc identity thread panicked"))??;
+    let lock_path = lock_path.join().map_err(|_| anyhow::anyhow!("the lockfile thread panicked"))??;
     let text = std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {}", lock_path.display()))?;
     let packages = lockfile::parse(&text)?;
-    let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| "rustc".into());
-    let identity = crate::wrapper::identity::rustc_identity(&store_dir.join("wrapper").join("identity"), &rustc)?;
     let target = opts.target.clone().unwrap_or_else(|| identity.host.clone());
-
-    let mut wanted = Vec::new();
     let mut summary =
         Summary { index: index.to_string(), version: resolved.version.manifest.seq, ..Summary::default() };
-    for package in &packages {
-        let entries = lookup(reader, &resolved.version.shards, &package.name)
-            .with_context(|| format!("cannot read the entries of {} from index {index}", package.name))?;
-        let matching: Vec<Entry> = entries
-            .into_iter()
-            .filter(|e| {
-                e.version == package.version
-                    && e.checksum == package.checksum
-                    && e.rustc == identity.short()
-                    && e.target == target
-                    && e.key.len() >= 64
-            })
-            .collect();
-        if matching.is_empty() {
-            summary.missing.push(format!("{} {}", package.name, package.version));
-        }
-        wanted.extend(matching);
-    }
-    progress(Progress::Resolved { index, version: summary.version, count: wanted.len() });
 
+    // Look every locked package up and download what matches, in parallel:
+    // a package's lookup is a few small blocks, its artifact one CAR.
     let cache = Cache::new(store_dir);
-    let queue = Mutex::new(wanted.into_iter());
-    let out = Mutex::new(&mut summary);
+    let queue = Mutex::new(packages.iter());
+    let out = Mutex::new((&mut summary, Vec::new()));
     let jobs = opts.jobs.clamp(1, 64);
+    let announced = std::sync::Once::new();
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| loop {
-                let Some(entry) = queue.lock().expect("queue").next() else { return };
-                let result = fetch_one(&store, reader, remote, &cache, &entry, started);
-                let mut summary = out.lock().expect("summary");
-                match result {
-                    Ok(None) => summary.already_local += 1,
-                    Ok(Some((fetched, first_byte))) => {
-                        summary.bytes += fetched.bytes;
-                        summary.first_byte_ms = Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
-                        progress(Progress::Fetched(&fetched));
-                        summary.fetched.push(fetched);
-                    }
+                let Some(package) = queue.lock().expect("queue").next() else { return };
+                announced.call_once(|| {
+                    progress(Progress::Resolved {
+                        index,
+                        version: resolved.version.manifest.seq,
+                        packages: packages.len(),
+                    })
+                });
+                let found = lookup(reader, &resolved.version.shards, &package.name)
+                    .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
+                let matching: Vec<Entry> = match found {
+                    Ok(entries) => entries
+                        .into_iter()
+                        .filter(|e| {
+                            e.version == package.version
+                                && e.checksum == package.checksum
+                                && e.rustc == identity.short()
+                                && e.target == target
+                                && e.key.len() >= 64
+                        })
+                        .collect(),
                     Err(e) => {
-                        let what = format!("{} {}", entry.name, entry.version);
+                        let what = format!("{} {}", package.name, package.version);
                         let why = format!("{e:#}");
                         progress(Progress::Failed(&what, &why));
-                        summary.failed.push((what, why));
+                        out.lock().expect("summary").0.failed.push((what, why));
+                        progress(Progress::Done);
+                        continue;
                     }
+                };
+                if matching.is_empty() {
+                    out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
+                }
+                for entry in matching {
+                    let result = download(&store, reader, remote, &cache, &entry, started);
+                    let mut guard = out.lock().expect("summary");
+                    let (summary, downloaded) = &mut *guard;
+                    match result {
+                        Ok(None) => summary.already_local += 1,
+                        Ok(Some((bytes, first_byte))) => {
+                            let fetched =
+                                Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size };
+                            summary.bytes += fetched.bytes;
+                            summary.first_byte_ms =
+                                Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
+                            progress(Progress::Fetched(&fetched));
+                            summary.fetched.push(fetched);
+                            let held: u64 = downloaded.iter().map(|(_, b): &(Entry, Vec<u8>)| b.len() as u64).sum();
+                            if held + bytes.len() as u64 <= UNPACK_LATER_BYTES {
+                                downloaded.push((entry, bytes));
+                            } else {
+                                // Past the memory budget: unpack now.
+                                drop(guard);
+                                if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
+                                    let what = format!("{} {}", entry.name, entry.version);
+                                    let why = format!("{e:#}");
+                                    progress(Progress::Failed(&what, &why));
+                                    out.lock().expect("summary").0.failed.push((what, why));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            let what = format!("{} {}", entry.name, entry.version);
+                            let why = format!("{e:#}");
+                            progress(Progress::Failed(&what, &why));
+                            summary.failed.push((what, why));
+                        }
+                    }
+                }
+                progress(Progress::Done);
+            });
+        }
+    });
+    let (_, downloaded) = out.into_inner().expect("summary");
+    summary.download_ms = started.elapsed().as_millis() as u64;
+    summary.missing.sort();
+
+    // Then unpack, on every core, so that the wrapper's hits only place files.
+    let unpack_started = Instant::now();
+    let queue = Mutex::new(downloaded.into_iter());
+    let failed = Mutex::new(Vec::new());
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..cores {
+            s.spawn(|| loop {
+                let Some((entry, bytes)) = queue.lock().expect("queue").next() else { return };
+                if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
+                    let what = format!("{} {}", entry.name, entry.version);
+                    let why = format!("{e:#}");
+                    progress(Progress::Failed(&what, &why));
+                    failed.lock().expect("failed").push((what, why));
                 }
             });
         }
     });
+    summary.failed.extend(failed.into_inner().expect("failed"));
+    summary.unpack_ms = unpack_started.elapsed().as_millis() as u64;
     summary.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
 }
 
-/// Fetches one artifact and files it in the cache map. `None` when it was
-/// already there. Also used by the wrapper to fetch on demand.
+/// Fetches one artifact and files it in the cache map, unpacked. `None`
+/// when it was already there. The wrapper's on-demand path.
 pub(crate) fn fetch_one(
     store: &DiskStore,
     reader: &dyn BlockStore,
@@ -236,6 +315,22 @@ pub(crate) fn fetch_one(
     entry: &Entry,
     started: Instant,
 ) -> anyhow::Result<Option<(Fetched, u64)>> {
+    let Some((bytes, first_byte)) = download(store, reader, remote, cache, entry, started)? else { return Ok(None) };
+    file_artifact(store, cache, entry, &bytes)?;
+    Ok(Some((Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size }, first_byte)))
+}
+
+/// Downloads one artifact into the store and returns its verified bytes
+/// and the milliseconds from `started` to its first byte; `None` when the
+/// cache map has it already.
+fn download(
+    store: &DiskStore,
+    reader: &dyn BlockStore,
+    remote: Option<&RemoteStore>,
+    cache: &Cache,
+    entry: &Entry,
+    started: Instant,
+) -> anyhow::Result<Option<(Vec<u8>, u64)>> {
     let key = base_key(entry);
     if cache.get(key).is_some_and(|r| r.variants.values().any(|a| a.cid == entry.cid)) {
         return Ok(None);
@@ -245,6 +340,7 @@ pub(crate) fn fetch_one(
     // they arrive, stored, and kept in memory to assemble the file. If the
     // stream breaks, the missing blocks come one by one below.
     let mut arrived = std::collections::HashMap::new();
+    let mut first_byte = None;
     if let Some(remote) = remote {
         if !store.has(&cid)? {
             if let Ok(blocks) = remote.get_car(&cid, DagScope::All) {
@@ -252,6 +348,7 @@ pub(crate) fn fetch_one(
                 for block in blocks {
                     match block {
                         Ok(block) => {
+                            first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
                             store.put(&block)?;
                             // A stream larger than its entry says is not kept.
                             held += block.data().len() as u64;
@@ -267,14 +364,14 @@ pub(crate) fn fetch_one(
         }
     }
     let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
-    let mut first_byte = None;
-    // Blocks that arrived in the stream were verified against their CIDs;
-    // any other block is read (and verified) through the store.
+    // Blocks that arrived in the stream were verified against their CIDs by
+    // the client; any other block is read through the store, whose `get`
+    // verifies it. So none is hashed twice.
     let mut get = |c: &cid::Cid| match arrived.remove(c) {
         Some(data) => Ok(data),
         None => reader.get_required(c),
     };
-    export_file(&cid, &mut get, &mut |chunk| {
+    export_verified_file(&cid, &mut get, &mut |chunk| {
         first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
         if bytes.len() as u64 + chunk.len() as u64 > entry.size {
             return Err(crate::store::StoreError::NotFound {
@@ -286,27 +383,36 @@ pub(crate) fn fetch_one(
         Ok(())
     })
     .with_context(|| format!("cannot fetch artifact {cid}"))?;
-    let sha256 = crate::wrapper::pack::file_digest(&bytes);
-    if bytes.len() as u64 != entry.size || sha256 != entry.sha256 {
-        bail!("artifact {cid} does not match the size and sha256 its signed entry names; refused");
+    if bytes.len() as u64 != entry.size {
+        bail!("artifact {cid} is not of the size its signed entry names; refused");
     }
     // Blocks read through a layered store are already local; make sure.
     if store.get(&cid)?.is_none() {
         bail!("artifact {cid} did not reach the local store");
     }
-    let (meta, files) = crate::wrapper::pack::unpack(&bytes, 4 << 30)?;
-    // Unpacked here, in parallel and before the build, so that the
-    // wrapper's hit only places files. Without room for it, the hit will
-    // unpack instead.
+    Ok(Some((bytes, first_byte.unwrap_or(0))))
+}
+
+/// Unpacks a verified artifact for the wrapper and files it in the cache
+/// map under the environment values it was built with.
+fn file_artifact(store: &DiskStore, cache: &Cache, entry: &Entry, bytes: &[u8]) -> anyhow::Result<()> {
+    // Every block was verified against its CID on the way in, and the CID is
+    // the one the signed entry names; the entry's sha256 is checked too
+    // before anything is filed (here rather than during the download, to keep
+    // the downloads' threads on the network).
+    if crate::wrapper::pack::file_digest(bytes) != entry.sha256 {
+        bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+    }
+    let (meta, files) = crate::wrapper::pack::unpack(bytes, 4 << 30)
+        .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
+    // Without room for the unpacked copy, the first hit unpacks instead.
     let _ = crate::wrapper::unpacked::Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
     let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
     names.sort();
     names.dedup();
     let env = env_digest(&names, |n| meta.env_deps.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone()));
-    let artifact = ArtifactRef { cid: entry.cid.clone(), sha256, size: entry.size, compile_ms: 0 };
-    cache.put(key, &names, &env, artifact)?;
-    Ok(Some((
-        Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size },
-        first_byte.unwrap_or(0),
-    )))
+    let artifact =
+        ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
+    cache.put(base_key(entry), &names, &env, artifact)?;
+    Ok(())
 }

@@ -75,6 +75,14 @@ impl Block {
         Ok(Block { cid, data })
     }
 
+    /// Keeps bytes that were already checked against `cid` without hashing
+    /// them again: bytes a [`crate::store::BlockStore`] returned (its `get`
+    /// verifies) or an identity CID's inline bytes. Everything else goes
+    /// through [`Block::new`].
+    pub(crate) fn verified(cid: Cid, data: Vec<u8>) -> Self {
+        Block { cid, data }
+    }
+
     /// Builds a block whose CID is computed here from `data` (so it is valid
     /// by construction): CIDv0 for dag-pb when `v0` is set, else CIDv1 with
     /// `codec` and sha2-256.

@@ -73,7 +73,8 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
-/// A block's bytes, verified; identity CIDs carry theirs inline.
+/// A block's bytes, verified (by the store, or here for identity CIDs,
+/// which carry theirs inline): ready for [`Block::verified`].
 pub fn load(store: &dyn BlockStore, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
     if cid.hash().code() == IDENTITY {
         let bytes = cid.hash().digest().to_vec();
@@ -241,7 +242,7 @@ impl Sink {
                     Ok(DataType::HamtShard) => self.emit_shards(store, terminus)?,
                     // Plain directories, symlinks, raw blocks and non-UnixFS
                     // data: the block is the entity.
-                    _ => self.emit(Block::new(terminus, bytes).map_err(|e| e.to_string())?)?,
+                    _ => self.emit(Block::verified(terminus, bytes))?,
                 }
             }
         }
@@ -259,7 +260,7 @@ impl Sink {
             }
             let bytes = load(store, &cid).map_err(|e| e.to_string())?.ok_or_else(|| missing(&cid))?;
             let (node, data) = decode(&cid, &bytes)?;
-            self.emit(Block::new(cid, bytes).map_err(|e| e.to_string())?)?;
+            self.emit(Block::verified(cid, bytes))?;
             let width = hamt_width(&data);
             let shards = node.links.iter().filter(|l| l.name.as_deref().map_or(0, str::len) == width);
             stack.extend(shards.map(|l| (l.cid, depth + 1)).collect::<Vec<_>>().into_iter().rev());
@@ -269,7 +270,7 @@ impl Sink {
 
     fn emit_cid(&mut self, store: &dyn BlockStore, cid: &Cid) -> Result<(), String> {
         let bytes = load(store, cid).map_err(|e| e.to_string())?.ok_or_else(|| missing(cid))?;
-        self.emit(Block::new(*cid, bytes).map_err(|e| e.to_string())?)
+        self.emit(Block::verified(*cid, bytes))
     }
 
     fn emit(&mut self, block: Block) -> Result<(), String> {

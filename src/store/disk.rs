@@ -93,8 +93,16 @@ impl BlockStore for DiskStore {
             }
         }
         let dir = path.parent().expect("block paths have a parent");
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).map_err(io(dir))?;
+        let temp = || tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir);
+        // The folder usually exists: make it only when it does not.
+        let mut tmp = match temp() {
+            Ok(tmp) => tmp,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+                temp().map_err(io(dir))?
+            }
+            Err(e) => return Err(io(dir)(e)),
+        };
         tmp.write_all(block.data()).map_err(io(tmp.path()))?;
         // On error the temporary file is removed when `tmp` drops.
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;

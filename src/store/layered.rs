@@ -45,9 +45,8 @@ impl<L: BlockStore, R: BlockStore> BlockStore for Layered<L, R> {
             Err(e) => tracing::warn!(%cid, error = %e, "local store failed; reading from {}", self.remote.describe()),
         }
         let Some(bytes) = self.remote.get(cid)? else { return Ok(None) };
-        // The remote store verified the bytes already; a `Block` can only be
-        // made by verifying, and one more hash is cheap next to a download.
-        let block = Block::new(*cid, bytes)?;
+        // The remote store's `get` verified the bytes.
+        let block = Block::verified(*cid, bytes);
         if let Err(e) = self.local.put(&block) {
             tracing::warn!(%cid, error = %e, "could not cache the block in {}", self.local.describe());
         }

@@ -34,10 +34,12 @@ impl fmt::Debug for RemoteStore {
 impl RemoteStore {
     /// Wraps `client`, starting the runtime its requests run on.
     pub fn new(client: GatewayClient) -> Result<Self, RemoteError> {
-        let runtime = Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| RemoteError::Setup { reason: format!("cannot start the runtime for HTTP requests: {e}") })?;
+        // Worker threads drive the connections, so that many threads can
+        // block on requests at once without taking turns at one driver.
+        let runtime =
+            Builder::new_multi_thread().worker_threads(2).thread_name("cargo-ipfs-http").enable_all().build().map_err(
+                |e| RemoteError::Setup { reason: format!("cannot start the runtime for HTTP requests: {e}") },
+            )?;
         Ok(RemoteStore { client, runtime: Some(runtime) })
     }
 

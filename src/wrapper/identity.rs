@@ -100,11 +100,17 @@ fn output(cmd: &mut Command) -> anyhow::Result<String> {
 pub fn rustc_identity(dir: &Path, rustc: &Path) -> anyhow::Result<RustcIdentity> {
     let rustc = resolve_program(rustc);
     cached(dir, "rustc", &rustc, || {
-        let verbose_version = output(Command::new(&rustc).arg("-vV"))?;
+        // Both questions at once: each is a rustc start-up.
+        let (verbose_version, sysroot) = std::thread::scope(|s| {
+            let sysroot = s.spawn(|| output(Command::new(&rustc).args(["--print", "sysroot"])));
+            let verbose_version = output(Command::new(&rustc).arg("-vV"));
+            (verbose_version, sysroot.join().unwrap_or_else(|_| Err(anyhow::anyhow!("rustc --print sysroot panicked"))))
+        });
+        let verbose_version = verbose_version?;
+        let sysroot = PathBuf::from(sysroot?.trim());
         let field = |name: &str| {
             verbose_version.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string())).unwrap_or_default()
         };
-        let sysroot = PathBuf::from(output(Command::new(&rustc).args(["--print", "sysroot"]))?.trim());
         let mut files = Vec::new();
         list_files(&sysroot.join("lib/rustlib"), &sysroot, &mut files);
         files.sort();

@@ -4,7 +4,8 @@
 //! Machine paths never enter the key: arguments arrive normalized
 //! (CARGO_HOME, the target directory and the sysroot replaced by
 //! placeholders), `--extern` dependencies enter by content digest, files in
-//! OUT_DIR by relative path and content digest.
+//! OUT_DIR by relative path and content digest, native libraries named by
+//! `-l` by the digest of the file found in the `-L` directories.
 
 use super::identity::{LinkerIdentity, RustcIdentity};
 use crate::FORMAT_VERSION;
@@ -25,6 +26,9 @@ pub struct KeyInputs<'a> {
     pub externs: &'a [(String, String)],
     /// Files under OUT_DIR: relative path and content digest, sorted.
     pub out_dir: &'a [(String, String)],
+    /// Native libraries named by `-l`: the flag's value and the digest of
+    /// the file it finds in the `-L` directories (`-` when none there).
+    pub native: &'a [(String, String)],
     /// The linker, when the output is linked by the system linker.
     pub linker: Option<&'a LinkerIdentity>,
 }
@@ -57,6 +61,10 @@ pub fn cache_key(inputs: &KeyInputs) -> String {
     field(&mut h, "out_dir", &(inputs.out_dir.len() as u64).to_le_bytes());
     for (path, digest) in inputs.out_dir {
         field(&mut h, path, digest.as_bytes());
+    }
+    field(&mut h, "native", &(inputs.native.len() as u64).to_le_bytes());
+    for (lib, digest) in inputs.native {
+        field(&mut h, lib, digest.as_bytes());
     }
     match inputs.linker {
         Some(linker) => {
@@ -101,6 +109,7 @@ mod tests {
             args: &args,
             externs: &externs,
             out_dir: &out,
+            native: &[],
             linker: None,
         };
         let key = cache_key(&base);
@@ -110,6 +119,7 @@ mod tests {
         let args2 = vec!["--crate-name".to_string(), "foo".into(), "--cfg".into(), "x".into()];
         let externs2 = vec![("bar".to_string(), "d9".to_string())];
         let out2 = vec![("gen.rs".to_string(), "d9".to_string())];
+        let native = vec![("static=z".to_string(), "d4".to_string())];
         let linker2 = LinkerIdentity { version: "gcc 13".into(), files: linker.files.clone() };
         let variants = [
             KeyInputs { rustc: &r2, ..base.clone() },
@@ -118,6 +128,7 @@ mod tests {
             KeyInputs { args: &args2, ..base.clone() },
             KeyInputs { externs: &externs2, ..base.clone() },
             KeyInputs { out_dir: &out2, ..base.clone() },
+            KeyInputs { native: &native, ..base.clone() },
             KeyInputs { linker: Some(&linker), ..base.clone() },
         ];
         let mut seen = std::collections::BTreeSet::from([key]);
@@ -141,6 +152,7 @@ mod tests {
                 args,
                 externs: &[],
                 out_dir: &[],
+                native: &[],
                 linker: None,
             })
         };

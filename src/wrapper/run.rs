@@ -194,6 +194,42 @@ fn out_dir_digests(digests: &Digests) -> anyhow::Result<Option<Vec<(String, Stri
     Ok(Some(files))
 }
 
+/// The native libraries a crate names with `-l` (bundled into an rlib when
+/// static, linked into executables), each with the digest of the first file
+/// that provides it in the `-L` directories (native or unqualified ones, in
+/// order), or `-` when none does (the linker then finds it in the system's
+/// directories, which the linker identity covers for libc; other system
+/// libraries are linked dynamically or named by their flag only).
+fn native_lib_digests(inv: &Invocation, digests: &Digests) -> anyhow::Result<Vec<(String, String)>> {
+    let mut native = Vec::new();
+    for spec in &inv.libs {
+        let (kind, rest) = match spec.split_once('=') {
+            Some((kind, rest)) => (kind.split(':').next().unwrap_or(kind), rest),
+            None => ("", spec.as_str()),
+        };
+        let name = rest.split(':').next().unwrap_or(rest);
+        let candidates: Vec<String> = match kind {
+            "static" => vec![format!("lib{name}.a"), format!("{name}.lib")],
+            "framework" | "link-arg" => Vec::new(),
+            _ => {
+                vec![format!("lib{name}.so"), format!("lib{name}.dylib"), format!("lib{name}.a"), format!("{name}.lib")]
+            }
+        };
+        let found = inv
+            .lib_search
+            .iter()
+            .filter(|(kind, _)| matches!(kind.as_deref(), None | Some("native") | Some("all")))
+            .flat_map(|(_, dir)| candidates.iter().map(move |c| dir.join(c)))
+            .find(|path| path.is_file());
+        let digest = match found {
+            Some(path) => digests.of(&path).with_context(|| format!("cannot hash -l {spec} at {}", path.display()))?,
+            None => "-".to_string(),
+        };
+        native.push((spec.clone(), digest));
+    }
+    Ok(native)
+}
+
 fn not_cacheable(store_dir: &Path, reason: &str) {
     let _ = stats::record(store_dir, &Event::NotCacheable(reason.to_string()));
 }
@@ -370,6 +406,7 @@ fn prepare(
         not_cacheable(store_dir, "OUT_DIR too large");
         return Ok(None);
     };
+    let native = native_lib_digests(&inv, digests)?;
     let linker = if inv.is_linked() {
         let program = inv
             .codegen
@@ -390,6 +427,7 @@ fn prepare(
         args: &args,
         externs: &externs,
         out_dir: &out_dir,
+        native: &native,
         linker: linker.as_ref(),
     };
     let key = cache_key(&inputs);
@@ -399,7 +437,7 @@ fn prepare(
         let explain = serde_json::json!({
             "key": key, "crate": inv.crate_name, "rustc": rustc.verbose_version, "sysroot": rustc.sysroot_digest,
             "target": target, "source": source_id, "args": args, "externs": externs, "out_dir": out_dir,
-            "linker": linker,
+            "native": native, "linker": linker,
         });
         let dir = PathBuf::from(dir);
         let _ = std::fs::create_dir_all(&dir);

@@ -279,7 +279,8 @@ mod tests {
         let dest = target.path().join("libx.rlib");
         std::fs::write(&dest, b"stale output").unwrap();
         assert_eq!(place(&copy.file("libx.rlib"), &dest, true, false).unwrap(), Placed::Linked);
-        let (src_meta, dest_meta) = (std::fs::metadata(copy.file("libx.rlib")).unwrap(), std::fs::metadata(&dest).unwrap());
+        let (src_meta, dest_meta) =
+            (std::fs::metadata(copy.file("libx.rlib")).unwrap(), std::fs::metadata(&dest).unwrap());
         assert_eq!(src_meta.ino(), dest_meta.ino());
         assert!(dest_meta.modified().unwrap() > old + std::time::Duration::from_secs(3000));
         assert_eq!(std::fs::read(&dest).unwrap(), b"rlib bytes");

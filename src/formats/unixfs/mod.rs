@@ -16,7 +16,7 @@ pub use dir::{
     build_directory, build_directory_with_limit, list_directory, node_kind, DirEntry, DirError, EntryKind,
     MAX_PLAIN_DIRECTORY_BLOCK,
 };
-pub use exporter::{export_file, MAX_DEPTH};
+pub use exporter::{export_file, export_verified_file, MAX_DEPTH};
 pub use importer::{import_bytes, FileImporter, ImportParams, ImportedFile, ParamsError, MAX_CHUNK_SIZE};
 pub use read::ReadError;
 

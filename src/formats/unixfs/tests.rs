@@ -299,6 +299,27 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
 
     let missing = export_file(&file.cid, &mut |_| Err("block not found"), &mut sink).unwrap_err();
     assert_eq!(missing.to_string(), "block not found");
+
+    // Blocks vouched for by the caller are not hashed again, but their sizes
+    // are still checked.
+    let err = export_verified_file(root.cid(), &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    assert!(matches!(err, ReadError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
+}
+
+#[test]
+fn verified_export_gives_the_same_bytes() {
+    let p = params(1, false, 4, 3);
+    let data: Vec<u8> = (0..200u8).collect();
+    let (file, blocks) = import_bytes(p, &data).unwrap();
+    let store: HashMap<Cid, Vec<u8>> = blocks.into_iter().map(Block::into_parts).collect();
+    let mut out = Vec::new();
+    let n = export_verified_file(&file.cid, &mut |c| store.get(c).cloned().ok_or("missing"), &mut |b: &[u8]| {
+        out.extend_from_slice(b);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n, 200);
+    assert_eq!(out, data);
 }
 
 #[test]

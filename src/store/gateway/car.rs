@@ -121,7 +121,7 @@ impl CarStream {
         let label = gateway.clone();
         // Detached: it ends when the body ends or when either channel closes.
         drop(tokio::task::spawn_blocking(move || {
-            parse(BodyReader { chunks: chunk_rx, chunk: Vec::new(), pos: 0 }, &block_tx, check, &label, root)
+            parse(BodyReader { chunks: chunk_rx, chunk: bytes::Bytes::new(), pos: 0 }, &block_tx, check, &label, root)
         }));
         CarStream { blocks: block_rx, gateway, root, pump }
     }
@@ -161,13 +161,13 @@ impl Drop for CarStream {
 /// Holds the concurrency permit for as long as the download runs.
 async fn pump(
     mut response: Response,
-    chunks: mpsc::Sender<io::Result<Vec<u8>>>,
+    chunks: mpsc::Sender<io::Result<bytes::Bytes>>,
     idle: Duration,
     _permit: OwnedSemaphorePermit,
 ) {
     loop {
         let next = match timeout(idle, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => Ok(chunk.to_vec()),
+            Ok(Ok(Some(chunk))) => Ok(chunk),
             Ok(Ok(None)) => return,
             Ok(Err(e)) => Err(io::Error::other(e)),
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("the gateway sent nothing for {idle:?}"))),
@@ -181,8 +181,8 @@ async fn pump(
 
 /// The body as a blocking [`Read`], for [`CarReader`].
 struct BodyReader {
-    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
-    chunk: Vec<u8>,
+    chunks: mpsc::Receiver<io::Result<bytes::Bytes>>,
+    chunk: bytes::Bytes,
     pos: usize,
 }
 
