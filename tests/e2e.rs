@@ -74,6 +74,11 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     let fetched = summary["fetched"].as_array().unwrap().len() as u64;
     assert_eq!(fetched, recorded, "every recorded artifact is fetched: {summary}");
     assert!(summary["failed"].as_array().unwrap().is_empty(), "{summary}");
+    // Fetch left every artifact unpacked, so the hits below only place files.
+    let unpacked = std::fs::read_dir(b.store.join("wrapper/unpacked")).unwrap();
+    let copies = unpacked.filter(|e| e.as_ref().unwrap().path().join("manifest.json").is_file()).count() as u64;
+    assert_eq!(copies, recorded, "{summary}");
+    assert!(summary["download_ms"].as_u64().unwrap() <= summary["total_ms"].as_u64().unwrap(), "{summary}");
     let out = b.cmd(&["build", "--offline", "--locked"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stats = b.stats();

@@ -201,6 +201,12 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let out = Mutex::new((&mut summary, Vec::new()));
     let jobs = opts.jobs.clamp(1, 64);
     let announced = std::sync::Once::new();
+    // A failure is shown and kept for the summary; that crate compiles.
+    let report = |what: String, e: anyhow::Error| {
+        let why = format!("{e:#}");
+        progress(Progress::Failed(&what, &why));
+        (what, why)
+    };
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| loop {
@@ -226,10 +232,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                         })
                         .collect(),
                     Err(e) => {
-                        let what = format!("{} {}", package.name, package.version);
-                        let why = format!("{e:#}");
-                        progress(Progress::Failed(&what, &why));
-                        out.lock().expect("summary").0.failed.push((what, why));
+                        let failure = report(format!("{} {}", package.name, package.version), e);
+                        out.lock().expect("summary").0.failed.push(failure);
                         progress(Progress::Done);
                         continue;
                     }
@@ -258,19 +262,12 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                                 // Past the memory budget: unpack now.
                                 drop(guard);
                                 if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                                    let what = format!("{} {}", entry.name, entry.version);
-                                    let why = format!("{e:#}");
-                                    progress(Progress::Failed(&what, &why));
-                                    out.lock().expect("summary").0.failed.push((what, why));
+                                    let failure = report(format!("{} {}", entry.name, entry.version), e);
+                                    out.lock().expect("summary").0.failed.push(failure);
                                 }
                             }
                         }
-                        Err(e) => {
-                            let what = format!("{} {}", entry.name, entry.version);
-                            let why = format!("{e:#}");
-                            progress(Progress::Failed(&what, &why));
-                            summary.failed.push((what, why));
-                        }
+                        Err(e) => summary.failed.push(report(format!("{} {}", entry.name, entry.version), e)),
                     }
                 }
                 progress(Progress::Done);
@@ -291,10 +288,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
             s.spawn(|| loop {
                 let Some((entry, bytes)) = queue.lock().expect("queue").next() else { return };
                 if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                    let what = format!("{} {}", entry.name, entry.version);
-                    let why = format!("{e:#}");
-                    progress(Progress::Failed(&what, &why));
-                    failed.lock().expect("failed").push((what, why));
+                    failed.lock().expect("failed").push(report(format!("{} {}", entry.name, entry.version), e));
                 }
             });
         }
