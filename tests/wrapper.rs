@@ -273,9 +273,17 @@ fn a_broken_cache_never_breaks_the_build() {
     assert_eq!(c.rlib(), original);
     assert_eq!(std::fs::read(&rlib_copy).unwrap(), original);
 
+    // No room for unpacked copies (here: their folder cannot be made): the
+    // hit restores from the verified blocks in memory instead.
+    std::fs::remove_dir_all(&unpacked).unwrap();
+    std::fs::write(&unpacked, b"in the way").unwrap();
+    std::fs::remove_file(c.out.join("libprobe-0123456789abcdef.rlib")).unwrap();
+    assert!(c.hit(&[], &env));
+    assert_eq!(c.rlib(), original);
+    std::fs::remove_file(&unpacked).unwrap();
+
     // Corrupt every stored block and drop the unpacked copy: the hit fails
     // verification, rustc runs.
-    std::fs::remove_dir_all(&unpacked).unwrap();
     let blocks = c.tmp.path().join("store/blocks");
     for shard in std::fs::read_dir(&blocks).unwrap() {
         for block in std::fs::read_dir(shard.unwrap().path()).unwrap() {
