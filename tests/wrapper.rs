@@ -320,3 +320,75 @@ fn a_broken_cache_never_breaks_the_build() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("error"));
 }
+
+/// A path crate (its package directory outside any registry) compiled the
+/// way cargo compiles a workspace member.
+fn compile_path_crate(c: &FakeCrate, src: &Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("rustc")
+        .args(["--crate-name", "probe", "--edition=2021", src.to_str().unwrap()])
+        .args(["--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "extra-filename=-0123456789abcdef"])
+        .args(["--out-dir", c.out.to_str().unwrap()])
+        .env("CARGO_HOME", &c.cargo_home)
+        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
+        .env("CARGO_IPFS_MODE", "record")
+        .env("CARGO_MANIFEST_DIR", src.parent().unwrap().parent().unwrap())
+        .env("CARGO_PKG_NAME", "probe")
+        .env("CARGO_PKG_VERSION", "0.1.0")
+        .env("PROBE_VALUE", "one")
+        .env_remove("OUT_DIR")
+        .env_remove("CARGO_IPFS_LOCAL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn path_crates_are_cached_locally_only_when_asked_and_never_journaled() {
+    let c = FakeCrate::new(PROBE);
+    let project = c.tmp.path().join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    let src = project.join("src/lib.rs");
+    std::fs::write(&src, PROBE).unwrap();
+    let stats = || c.counts();
+
+    // Without CARGO_IPFS_LOCAL a path crate is not cacheable.
+    let before = stats();
+    compile_path_crate(&c, &src, &[]);
+    assert_eq!(stats(), before, "not cacheable by default");
+
+    let local = [("CARGO_IPFS_LOCAL", "1")];
+    let before = stats();
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0, before.1 + 1), "first compilation records");
+    let original = c.rlib();
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0 + 1, before.1 + 1), "unchanged sources hit");
+    assert_eq!(c.rlib(), original);
+
+    // An edited source misses; restoring it hits the original bytes.
+    std::fs::write(&src, format!("{PROBE}\npub fn added() {{}}\n")).unwrap();
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0 + 1, before.1 + 2), "an edited source must miss");
+    assert_ne!(c.rlib(), original);
+    std::fs::write(&src, PROBE).unwrap();
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0 + 2, before.1 + 2));
+    assert_eq!(c.rlib(), original);
+
+    // A file pulled in with include_str! is a source too.
+    std::fs::write(project.join("src/data.txt"), "one").unwrap();
+    std::fs::write(&src, format!("{PROBE}\npub const DATA: &str = include_str!(\"data.txt\");\n")).unwrap();
+    compile_path_crate(&c, &src, &local);
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0 + 3, before.1 + 3));
+    std::fs::write(project.join("src/data.txt"), "two").unwrap();
+    compile_path_crate(&c, &src, &local);
+    assert_eq!(stats(), (before.0 + 3, before.1 + 4), "an edited included file must miss");
+
+    // Nothing of it goes to the journal that publishing reads.
+    assert!(journal_cids(&c.tmp.path().join("store")).is_empty());
+}

@@ -650,6 +650,11 @@ impl Invocation {
         self.emit.iter().any(|e| e == kind)
     }
 
+    /// Whether rustc writes a dep-info file (the list of sources it read).
+    pub fn emits_dep_info(&self) -> bool {
+        self.emits("dep-info")
+    }
+
     /// The crate types rustc builds: an executable under `--test`.
     fn effective_crate_types(&self) -> Vec<&str> {
         if self.test {

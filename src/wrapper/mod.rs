@@ -13,6 +13,7 @@
 //! - [`key`]: the cache key over every input (pure).
 //! - [`identity`]: rustc and linker identities, cached on disk.
 //! - [`digest`]: file digests with a cache.
+//! - [`local`]: keys of path and git crates, cached locally on request.
 //! - [`cache`]: the local key → artifact map and the journal.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
 //! - [`unpacked`]: artifacts kept unpacked, so that a hit is a few links.
@@ -24,6 +25,7 @@ pub mod depinfo;
 pub mod digest;
 pub mod identity;
 pub mod key;
+pub mod local;
 pub mod pack;
 pub mod paths;
 pub mod run;

@@ -11,6 +11,7 @@ use super::cache::{env_digest, ArtifactRef, Cache};
 use super::digest::Digests;
 use super::identity::{linker_identity, rustc_identity, RustcIdentity};
 use super::key::{cache_key, KeyInputs};
+use super::local::{self, LocalSources};
 use super::pack::{pack, unpack, Meta, PackedFile};
 use super::paths::{normalize_args, Escaping, PathMap};
 use super::stats::{self, Event};
@@ -160,6 +161,35 @@ fn registry_source(cargo_home: &Path, digests: &Digests) -> anyhow::Result<Optio
     Ok(Some(Source { name, version, source, checksum, publishable: crates_io }))
 }
 
+/// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
+/// [`super::local`]): named by its manifest directory, never publishable.
+fn local_source() -> Option<Source> {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    Some(Source {
+        name: std::env::var("CARGO_PKG_NAME").ok()?,
+        version: std::env::var("CARGO_PKG_VERSION").ok()?,
+        source: format!("local:{}", Path::new(&dir).display()),
+        checksum: String::new(),
+        publishable: false,
+    })
+}
+
+/// After a path or git crate compiled: the key that covers the files its
+/// dep-info lists, filed for the next lookup.
+fn local_key_after(p: &Prepared, pre_key: &str, store_dir: &Path) -> anyhow::Result<String> {
+    let naming = TargetNaming::for_target(&p.target);
+    let (name, _) = p
+        .inv
+        .expected_outputs(&naming)
+        .into_iter()
+        .find(|(_, kind)| *kind == super::args::OutputKind::DepInfo)
+        .context("no dep-info output")?;
+    let path = p.inv.out_dir.join(name);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let read = super::depinfo::parse(&text)?.files;
+    Ok(LocalSources::new(store_dir).add(pre_key, &read, &p.digests)?)
+}
+
 /// The target directory: the nearest ancestor of `out_dir` holding cargo's
 /// `CACHEDIR.TAG`, else `CARGO_TARGET_DIR`.
 fn target_dir(out_dir: &Path) -> Option<PathBuf> {
@@ -264,11 +294,15 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     let cargo_home = home::cargo_home().map_err(|e| fail("setup", none)(e.into()))?;
     let source = match registry_source(&cargo_home, &digests).map_err(fail("source", none))? {
         Some(source) => source,
-        None => {
-            not_cacheable(store_dir, "not a registry crate");
-            return Ok(exec_plain(rustc, args));
-        }
+        None => match local_source() {
+            Some(source) if local::enabled() && inv.emits_dep_info() => source,
+            _ => {
+                not_cacheable(store_dir, "not a registry crate");
+                return Ok(exec_plain(rustc, args));
+            }
+        },
     };
+    let is_local = source.checksum.is_empty();
     let identity_dir = store_dir.join("wrapper").join("identity");
     let rustc_id = rustc_identity(&identity_dir, rustc).map_err(fail("rustc identity", none))?;
     let mut prefixes = vec![(cargo_home.clone(), "/cargo-home".to_string())];
@@ -280,11 +314,18 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     let remap = map.remap_args();
     let prepared = prepare(inv, source, map, remap.clone(), rustc_id, &digests, &identity_dir, store_dir)
         .map_err(fail("key", &remap))?;
-    let Some(prepared) = prepared else {
+    let Some(mut prepared) = prepared else {
         let mut all = args.to_vec();
         all.extend(remap.iter().map(OsString::from));
         return Ok(exec_plain(rustc, &all));
     };
+    // A path or git crate's key also covers the sources it read last time.
+    let pre_key = prepared.key.clone();
+    if is_local {
+        if let Some(key) = LocalSources::new(store_dir).resolve(&pre_key, &digests) {
+            prepared.key = key;
+        }
+    }
     let store = DiskStore::open(store_dir).map_err(|e| fail("store", &remap)(e.into()))?;
     let cache = Cache::new(store_dir);
     if let Some(code) = try_hit(&store, &cache, &prepared, store_dir, started) {
@@ -312,6 +353,17 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     let (status, stdout, stderr) = run_capturing(rustc, &all).map_err(fail("rustc", &remap))?;
     let elapsed = started.elapsed().as_millis() as u64;
     let mut recorded = false;
+    if status == 0 && is_local {
+        match local_key_after(&prepared, &pre_key, store_dir) {
+            Ok(key) => prepared.key = key,
+            Err(e) => {
+                eprintln!("cargo-ipfs: cannot record {} ({e:#}); the build is unaffected", prepared.inv.crate_name);
+                let _ = stats::record(store_dir, &Event::Error("record".into()));
+                let _ = stats::record(store_dir, &Event::Miss { recorded: false });
+                return Ok(exit_code(status));
+            }
+        }
+    }
     if status == 0 {
         match record(&store, &cache, &prepared, &stdout, &stderr, elapsed) {
             Ok(()) => recorded = true,
