@@ -200,7 +200,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let queue = Mutex::new(packages.iter());
     let out = Mutex::new((&mut summary, Vec::new()));
     let jobs = opts.jobs.clamp(1, 64);
-    let announced = std::sync::Once::new();
+    progress(Progress::Resolved { index, version: resolved.version.manifest.seq, packages: packages.len() });
     // A failure is shown and kept for the summary; that crate compiles.
     let report = |what: String, e: anyhow::Error| {
         let why = format!("{e:#}");
@@ -211,13 +211,6 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         for _ in 0..jobs {
             s.spawn(|| loop {
                 let Some(package) = queue.lock().expect("queue").next() else { return };
-                announced.call_once(|| {
-                    progress(Progress::Resolved {
-                        index,
-                        version: resolved.version.manifest.seq,
-                        packages: packages.len(),
-                    })
-                });
                 let found = lookup(reader, &resolved.version.shards, &package.name)
                     .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
                 let matching: Vec<Entry> = match found {
