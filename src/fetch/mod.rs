@@ -403,3 +403,74 @@ fn file_artifact(store: &DiskStore, cache: &Cache, entry: &Entry, bytes: &[u8]) 
     cache.put(base_key(entry), &names, &env, artifact)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::unixfs::{import_bytes, ImportParams};
+    use crate::wrapper::pack::{file_digest, pack, Meta, PackedFile};
+
+    /// An artifact in `store` and the entry that names it.
+    fn artifact(store: &DiskStore) -> (Entry, Vec<u8>) {
+        let meta = Meta {
+            stdout: String::new(),
+            stderr: String::new(),
+            status: 0,
+            env_deps: vec![("PROBE".into(), Some("1".into()))],
+            format: crate::FORMAT_VERSION,
+        };
+        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000] }];
+        let packed = pack(&meta, &files);
+        let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed).unwrap();
+        for block in &blocks {
+            store.put(block).unwrap();
+        }
+        let entry = Entry {
+            name: "x".into(),
+            version: "0.1.0".into(),
+            source: "registry+https://github.com/rust-lang/crates.io-index".into(),
+            checksum: "c".repeat(64),
+            key: "ab".repeat(32),
+            cid: file.cid.to_string(),
+            size: packed.len() as u64,
+            sha256: file_digest(&packed),
+            outputs: vec![],
+            rustc: "1.0.0".into(),
+            target: "t".into(),
+            profile: Default::default(),
+            features: vec![],
+            crate_types: vec!["lib".into()],
+            deps: Default::default(),
+            built_at: 0,
+            builder: String::new(),
+        };
+        (entry, files[0].bytes.clone())
+    }
+
+    #[test]
+    fn an_artifact_is_filed_unpacked_only_when_its_entry_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let cache = Cache::new(dir.path());
+        let (entry, rlib) = artifact(&store);
+
+        // An entry whose sha256 disagrees with the bytes its CID names.
+        let lying = Entry { sha256: "0".repeat(64), ..entry.clone() };
+        let err = fetch_one(&store, &store, None, &cache, &lying, Instant::now()).unwrap_err();
+        assert!(format!("{err:#}").contains("does not match the sha256"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none(), "nothing filed");
+        // And one whose size disagrees.
+        let short = Entry { size: entry.size - 1, ..entry.clone() };
+        assert!(fetch_one(&store, &store, None, &cache, &short, Instant::now()).is_err());
+        assert!(cache.get(base_key(&entry)).is_none());
+
+        let (fetched, _) = fetch_one(&store, &store, None, &cache, &entry, Instant::now()).unwrap().unwrap();
+        assert_eq!(fetched.bytes, entry.size);
+        let record = cache.get(base_key(&entry)).unwrap();
+        assert_eq!(record.env_names, ["PROBE"]);
+        let copy = crate::wrapper::unpacked::Unpacked::new(dir.path()).get(&entry.cid).unwrap();
+        assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
+        // A second time, it is already there.
+        assert!(fetch_one(&store, &store, None, &cache, &entry, Instant::now()).unwrap().is_none());
+    }
+}
