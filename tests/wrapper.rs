@@ -101,21 +101,29 @@ impl FakeCrate {
         FakeCrate { src: pkg.join("src/lib.rs"), tmp, cargo_home, out }
     }
 
-    /// Compiles through the wrapper with `extra` arguments and `env`.
-    fn compile(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    /// The wrapper running `rustc` on the source `src` (its package
+    /// directory two levels up) as cargo would, recording into this store.
+    fn command(&self, rustc: &Path, src: &Path) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("rustc")
-            .args(["--crate-name", "probe", "--edition=2021", self.src.to_str().unwrap()])
+        cmd.arg(rustc)
+            .args(["--crate-name", "probe", "--edition=2021", src.to_str().unwrap()])
             .args(["--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "extra-filename=-0123456789abcdef"])
             .args(["--out-dir", self.out.to_str().unwrap()])
-            .args(extra)
             .env("CARGO_HOME", &self.cargo_home)
             .env("CARGO_IPFS_STORE", self.tmp.path().join("store"))
             .env("CARGO_IPFS_MODE", "record")
-            .env("CARGO_MANIFEST_DIR", self.src.parent().unwrap().parent().unwrap())
+            .env("CARGO_MANIFEST_DIR", src.parent().unwrap().parent().unwrap())
             .env("CARGO_PKG_NAME", "probe")
             .env("CARGO_PKG_VERSION", "0.1.0")
-            .env_remove("OUT_DIR");
+            .env_remove("OUT_DIR")
+            .env_remove("CARGO_IPFS_LOCAL");
+        cmd
+    }
+
+    /// Compiles through the wrapper with `extra` arguments and `env`.
+    fn compile(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(Path::new("rustc"), &self.src);
+        cmd.args(extra);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -234,25 +242,8 @@ fn dependency_content_out_dir_files_native_libraries_and_rustc_identity_are_in_t
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let before = c.counts();
-    let mut cmd = Command::new(BIN);
-    cmd.arg(&script)
-        .args(["--crate-name", "probe", "--edition=2021", c.src.to_str().unwrap(), "--crate-type", "lib"])
-        .args([
-            "--emit=dep-info,metadata,link",
-            "-C",
-            "extra-filename=-0123456789abcdef",
-            "--out-dir",
-            c.out.to_str().unwrap(),
-        ])
-        .env("CARGO_HOME", &c.cargo_home)
-        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
-        .env("CARGO_IPFS_MODE", "record")
-        .env("CARGO_MANIFEST_DIR", c.src.parent().unwrap().parent().unwrap())
-        .env("CARGO_PKG_NAME", "probe")
-        .env("CARGO_PKG_VERSION", "0.1.0")
-        .env("PROBE_VALUE", "one")
-        .env_remove("OUT_DIR");
-    assert!(cmd.output().unwrap().status.success());
+    let out = c.command(&script, &c.src).env("PROBE_VALUE", "one").output().unwrap();
+    assert!(out.status.success());
     let after = c.counts();
     assert_eq!(after.0, before.0, "another rustc identity must not hit");
 }
@@ -301,16 +292,8 @@ fn a_broken_cache_never_breaks_the_build() {
     // An unusable store directory: still compiles.
     let file_store = c.tmp.path().join("not-a-dir");
     std::fs::write(&file_store, b"").unwrap();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["rustc", "--crate-name", "probe", "--edition=2021", c.src.to_str().unwrap(), "--crate-type", "lib"])
-        .args(["--emit=dep-info,metadata,link", "--out-dir", c.out.to_str().unwrap()])
-        .env("CARGO_HOME", &c.cargo_home)
-        .env("CARGO_IPFS_STORE", &file_store)
-        .env("CARGO_IPFS_MODE", "record")
-        .env("CARGO_MANIFEST_DIR", c.src.parent().unwrap().parent().unwrap())
-        .env("CARGO_PKG_NAME", "probe")
-        .env("CARGO_PKG_VERSION", "0.1.0")
-        .env("PROBE_VALUE", "one");
+    let mut cmd = c.command(Path::new("rustc"), &c.src);
+    cmd.env("CARGO_IPFS_STORE", &file_store).env("PROBE_VALUE", "one");
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
@@ -321,23 +304,11 @@ fn a_broken_cache_never_breaks_the_build() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("error"));
 }
 
-/// A path crate (its package directory outside any registry) compiled the
-/// way cargo compiles a workspace member.
+/// Compiles a path crate (its package directory outside any registry)
+/// through the wrapper, checking success.
 fn compile_path_crate(c: &FakeCrate, src: &Path, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("rustc")
-        .args(["--crate-name", "probe", "--edition=2021", src.to_str().unwrap()])
-        .args(["--crate-type", "lib", "--emit=dep-info,metadata,link", "-C", "extra-filename=-0123456789abcdef"])
-        .args(["--out-dir", c.out.to_str().unwrap()])
-        .env("CARGO_HOME", &c.cargo_home)
-        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
-        .env("CARGO_IPFS_MODE", "record")
-        .env("CARGO_MANIFEST_DIR", src.parent().unwrap().parent().unwrap())
-        .env("CARGO_PKG_NAME", "probe")
-        .env("CARGO_PKG_VERSION", "0.1.0")
-        .env("PROBE_VALUE", "one")
-        .env_remove("OUT_DIR")
-        .env_remove("CARGO_IPFS_LOCAL");
+    let mut cmd = c.command(Path::new("rustc"), src);
+    cmd.env("PROBE_VALUE", "one");
     for (k, v) in env {
         cmd.env(k, v);
     }
