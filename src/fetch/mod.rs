@@ -55,6 +55,13 @@ pub struct Fetched {
     pub bytes: u64,
 }
 
+impl Fetched {
+    /// The artifact an entry names.
+    fn of(entry: &Entry) -> Self {
+        Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size }
+    }
+}
+
 /// What a fetch did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
@@ -202,7 +209,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let jobs = opts.jobs.clamp(1, 64);
     progress(Progress::Resolved { index, version: resolved.version.manifest.seq, packages: packages.len() });
     // A failure is shown and kept for the summary; that crate compiles.
-    let report = |what: String, e: anyhow::Error| {
+    let report = |name: &str, version: &str, e: anyhow::Error| {
+        let what = format!("{name} {version}");
         let why = format!("{e:#}");
         progress(Progress::Failed(&what, &why));
         (what, why)
@@ -225,7 +233,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                         })
                         .collect(),
                     Err(e) => {
-                        let failure = report(format!("{} {}", package.name, package.version), e);
+                        let failure = report(&package.name, &package.version, e);
                         out.lock().expect("summary").0.failed.push(failure);
                         progress(Progress::Done);
                         continue;
@@ -241,8 +249,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                     match result {
                         Ok(None) => summary.already_local += 1,
                         Ok(Some((bytes, first_byte))) => {
-                            let fetched =
-                                Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size };
+                            let fetched = Fetched::of(&entry);
                             summary.bytes += fetched.bytes;
                             summary.first_byte_ms =
                                 Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
@@ -255,12 +262,12 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                                 // Past the memory budget: unpack now.
                                 drop(guard);
                                 if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                                    let failure = report(format!("{} {}", entry.name, entry.version), e);
+                                    let failure = report(&entry.name, &entry.version, e);
                                     out.lock().expect("summary").0.failed.push(failure);
                                 }
                             }
                         }
-                        Err(e) => summary.failed.push(report(format!("{} {}", entry.name, entry.version), e)),
+                        Err(e) => summary.failed.push(report(&entry.name, &entry.version, e)),
                     }
                 }
                 progress(Progress::Done);
@@ -281,7 +288,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
             s.spawn(|| loop {
                 let Some((entry, bytes)) = queue.lock().expect("queue").next() else { return };
                 if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                    failed.lock().expect("failed").push(report(format!("{} {}", entry.name, entry.version), e));
+                    failed.lock().expect("failed").push(report(&entry.name, &entry.version, e));
                 }
             });
         }
@@ -304,7 +311,7 @@ pub(crate) fn fetch_one(
 ) -> anyhow::Result<Option<(Fetched, u64)>> {
     let Some((bytes, first_byte)) = download(store, reader, remote, cache, entry, started)? else { return Ok(None) };
     file_artifact(store, cache, entry, &bytes)?;
-    Ok(Some((Fetched { name: entry.name.clone(), version: entry.version.clone(), bytes: entry.size }, first_byte)))
+    Ok(Some((Fetched::of(entry), first_byte)))
 }
 
 /// Downloads one artifact into the store and returns its verified bytes
