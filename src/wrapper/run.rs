@@ -16,7 +16,7 @@ use super::pack::{pack, unpack, Meta, PackedFile};
 use super::paths::{normalize_args, Escaping, PathMap};
 use super::stats::{self, Event};
 use super::unpacked::{linkable, place, Unpacked};
-use crate::formats::unixfs::{export_file, import_bytes, ImportParams};
+use crate::formats::unixfs::{export_verified_file, import_bytes, ImportParams};
 use crate::index::{Entry, Output, OutputKind};
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
@@ -353,19 +353,14 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
     let (status, stdout, stderr) = run_capturing(rustc, &all).map_err(fail("rustc", &remap))?;
     let elapsed = started.elapsed().as_millis() as u64;
     let mut recorded = false;
-    if status == 0 && is_local {
-        match local_key_after(&prepared, &pre_key, store_dir) {
-            Ok(key) => prepared.key = key,
-            Err(e) => {
-                eprintln!("cargo-ipfs: cannot record {} ({e:#}); the build is unaffected", prepared.inv.crate_name);
-                let _ = stats::record(store_dir, &Event::Error("record".into()));
-                let _ = stats::record(store_dir, &Event::Miss { recorded: false });
-                return Ok(exit_code(status));
-            }
-        }
-    }
     if status == 0 {
-        match record(&store, &cache, &prepared, &stdout, &stderr, elapsed) {
+        // A path or git crate is filed under the key of the sources it read.
+        let keyed = if is_local {
+            local_key_after(&prepared, &pre_key, store_dir).map(|key| prepared.key = key)
+        } else {
+            Ok(())
+        };
+        match keyed.and_then(|()| record(&store, &cache, &prepared, &stdout, &stderr, elapsed)) {
             Ok(()) => recorded = true,
             Err(e) => {
                 eprintln!("cargo-ipfs: cannot record {} ({e:#}); the build is unaffected", prepared.inv.crate_name);
@@ -534,11 +529,12 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, p: &Prep
     replay(&copy.manifest.meta, p)
 }
 
-/// Reads and unpacks an artifact from the store, every block verified.
+/// Reads and unpacks an artifact from the store, every block verified (by
+/// the store's `get`, so not hashed a second time).
 fn read_artifact(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(Meta, Vec<PackedFile>)> {
     let cid = crate::formats::block::parse_cid(&artifact.cid)?;
     let mut packed = Vec::with_capacity(artifact.size.min(MAX_ARTIFACT) as usize);
-    export_file(&cid, &mut |c| store.get_required(c), &mut |b| {
+    export_verified_file(&cid, &mut |c| store.get_required(c), &mut |b| {
         packed.extend_from_slice(b);
         Ok(())
     })?;
