@@ -7,6 +7,8 @@
 #
 # ripgrep: `cargo install --locked ripgrep@14.1.1` (release). demo: the test
 # project with a proc-macro (tests/fixtures/projects/demo, debug build).
+# Fully cached means the project's own crates too, as kache caches them: ours
+# runs with CARGO_IPFS_LOCAL=1 (path crates cached in this store only).
 # sccache and kache are used when on PATH (`cargo install --locked sccache`,
 # `cargo install kache@2.0.0`). Prints Markdown tables.
 set -euo pipefail
@@ -67,13 +69,16 @@ for project in $projects; do
     cold=$(build "$project" "$work/$project/home-a" "$work/$project/t-cold" "$work/$project/a/src/demo")
     echo "| cold, no wrapper | $cold | 1.00 |"
     record=$(build "$project" "$work/$project/home-a" "$work/$project/t-record" "$work/$project/a/src/demo" \
-        RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=record)
+        RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=record CARGO_IPFS_LOCAL=1)
     row "cargo-ipfs record (cold + recording)" "$record"
     CARGO_IPFS_STORE="$store" "$bin" stats --zero >/dev/null
     other=$(build "$project" "$work/$project/home-b" "$work/$project/t-other" "$work/$project/b/src/demo" \
-        RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=read)
+        RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=read CARGO_IPFS_LOCAL=1)
     hits=$(CARGO_IPFS_STORE="$store" "$bin" stats --json | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["hits"], s["misses"], round(s["hit_time_us"]/max(s["hits"],1)/1000, 2))')
     row "cargo-ipfs, fresh target dir, other CARGO_HOME and project path" "$other"
+    registry_only=$(build "$project" "$work/$project/home-b" "$work/$project/t-other2" "$work/$project/b/src/demo" \
+        RUSTC_WRAPPER="$bin" CARGO_IPFS_STORE="$store" CARGO_IPFS_MODE=read)
+    row "cargo-ipfs as above, registry crates only (no CARGO_IPFS_LOCAL)" "$registry_only"
     sccache_warm=n/a; kache_warm=n/a
     if command -v sccache >/dev/null; then
         export SCCACHE_DIR=$work/$project/sccache

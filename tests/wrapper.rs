@@ -363,3 +363,63 @@ fn path_crates_are_cached_locally_only_when_asked_and_never_journaled() {
     // Nothing of it goes to the journal that publishing reads.
     assert!(journal_cids(&c.tmp.path().join("store")).is_empty());
 }
+
+#[test]
+fn incremental_path_crates_hit_from_a_clone_elsewhere_and_registry_crates_do_not_cache_incremental() {
+    let c = FakeCrate::new(PROBE);
+    let store = c.tmp.path().join("store");
+    let not_cacheable = |reason: &str| {
+        let out = Command::new(BIN).args(["stats", "--json"]).env("CARGO_IPFS_STORE", &store).output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["not_cacheable"][reason].as_u64().unwrap_or(0)
+    };
+    let incremental = c.tmp.path().join("target/debug/incremental");
+    let inc_arg = format!("incremental={}", incremental.display());
+
+    // A registry crate compiled incrementally is not cached: such outputs
+    // may be published, and they depend on the session's history.
+    let before = (c.counts(), not_cacheable("incremental"));
+    let out = c.compile(&["-C", &inc_arg], &[("PROBE_VALUE", "one")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((c.counts(), not_cacheable("incremental")), (before.0, before.1 + 1));
+
+    // A path crate, compiled as cargo compiles a workspace member: from the
+    // workspace root, with a relative source path, incrementally.
+    let compile_in = |project: &Path| {
+        let mut cmd = c.command(Path::new("rustc"), Path::new("src/lib.rs"));
+        cmd.args(["-C", &inc_arg])
+            .current_dir(project)
+            .env("CARGO_MANIFEST_DIR", project)
+            .env("CARGO_IPFS_LOCAL", "1")
+            .env("PROBE_VALUE", "one");
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let here = c.tmp.path().join("clones/here/project");
+    std::fs::create_dir_all(here.join("src")).unwrap();
+    std::fs::write(here.join("src/lib.rs"), PROBE).unwrap();
+    let before = c.counts();
+    compile_in(&here);
+    assert_eq!(c.counts(), (before.0, before.1 + 1), "first compilation records");
+    let original = c.rlib();
+    assert!(std::fs::read_dir(&incremental).unwrap().next().is_some(), "rustc kept its session");
+    // The artifact names the project as /workspace, not as this path.
+    let here_text = here.to_str().unwrap().as_bytes();
+    assert!(!original.windows(here_text.len()).any(|w| w == here_text), "the project path leaked into the rlib");
+
+    // The same sources at another path hit, with the same bytes.
+    let there = c.tmp.path().join("clones/somewhere/else/project");
+    std::fs::create_dir_all(there.join("src")).unwrap();
+    std::fs::write(there.join("src/lib.rs"), PROBE).unwrap();
+    std::fs::remove_file(c.out.join("libprobe-0123456789abcdef.rlib")).unwrap();
+    compile_in(&there);
+    assert_eq!(c.counts(), (before.0 + 1, before.1 + 1), "a clone elsewhere hits");
+    assert_eq!(c.rlib(), original);
+
+    // An edit there misses and compiles over the session rustc kept.
+    std::fs::write(there.join("src/lib.rs"), format!("{PROBE}\npub fn added() {{}}\n")).unwrap();
+    compile_in(&there);
+    assert_eq!(c.counts(), (before.0 + 1, before.1 + 2), "an edited clone must miss");
+    assert_ne!(c.rlib(), original);
+    assert!(journal_cids(&store).is_empty(), "path crates are never journaled");
+}

@@ -76,6 +76,10 @@ pub struct Invocation {
     pub unstable: Vec<String>,
     /// `--test`: build a test harness executable.
     pub test: bool,
+    /// `-C incremental=DIR`: rustc also keeps a session in DIR, which is
+    /// local state outside the outputs. The caller decides whether such a
+    /// compilation may be cached (see [`NotCacheable::Incremental`]).
+    pub incremental: bool,
     /// `--sysroot`. The sysroot's identity must be in the key; the caller
     /// finds it.
     pub sysroot: Option<PathBuf>,
@@ -121,8 +125,11 @@ pub enum NotCacheable {
     /// An emit kind other than `dep-info`, `metadata` and `link`, whose
     /// file names depend on codegen units.
     EmitKind(String),
-    /// `-C incremental`: the session directory is local state, outside the
-    /// outputs, and not deterministic.
+    /// `-C incremental` on a crate that is not cached locally: its outputs
+    /// depend on the session directory's history, so they are not
+    /// reproducible and must not be published. Path and git crates cached
+    /// with `CARGO_IPFS_LOCAL` are cached with it (the analysis accepts the
+    /// flag; the wrapper refuses it for everything else).
     Incremental,
     /// `-C profile-generate`, `profile-use` or `profile-sample-use`: the
     /// profile is a file outside the key, or the binary writes one.
@@ -514,7 +521,7 @@ impl Parts {
                 let (name, value) = split_option(text);
                 match (name.as_str(), value) {
                     ("help", _) => self.print = true,
-                    ("incremental", _) => refuse(&mut self.refused, NotCacheable::Incremental),
+                    ("incremental", _) => inv.incremental = true,
                     ("profile-generate" | "profile-use" | "profile-sample-use", _) => {
                         refuse(&mut self.refused, NotCacheable::ProfileGuided)
                     }
@@ -894,8 +901,10 @@ pub(crate) mod tests {
 
     #[test]
     fn real_workspace_lib_is_incremental() {
-        assert_eq!(analyze(&split(DEMO_LIB)), Analysis::NotCacheable(NotCacheable::Incremental));
+        assert!(cacheable(DEMO_LIB).incremental);
+        assert!(cacheable(&DEMO_LIB.replace("-C incremental=/t/debug/incremental", "-Cincremental=/t/i")).incremental);
         let inv = cacheable(&DEMO_LIB.replace("-C incremental=/t/debug/incremental ", ""));
+        assert!(!inv.incremental);
         assert_eq!(
             inv.externs,
             [
@@ -964,8 +973,6 @@ pub(crate) mod tests {
             (format!("{BASE} --emit=dep-info=-"), EmitPath),
             (format!("{BASE} --emit=asm"), EmitKind("asm".into())),
             (format!("{BASE} --emit=link,llvm-ir"), EmitKind("llvm-ir".into())),
-            (format!("{BASE} -C incremental=/t/inc"), Incremental),
-            (format!("{BASE} -Cincremental=/t/inc"), Incremental),
             (format!("{BASE} -C profile-generate=/tmp/pgo"), ProfileGuided),
             (format!("{BASE} --codegen=profile_use=/tmp/x.profdata"), ProfileGuided),
             (format!("{BASE} -Ctarget-cpu=native"), TargetCpuNative),

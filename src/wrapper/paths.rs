@@ -270,8 +270,10 @@ fn replace_paths<R: AsRef<str>>(text: &str, patterns: &[(String, R)]) -> String 
 /// cargo's hash of the dependency and says rlib or rmeta) is machine
 /// independent while telling a path-less sysroot crate from a file.
 ///
-/// Dropped, because they cannot change any output file:
-/// - `-C incremental` (such invocations are not cacheable anyway);
+/// `-C incremental=DIR` keeps only its name: the directory is this machine's
+/// state, but whether rustc compiled incrementally changes the outputs.
+///
+/// Dropped, because it cannot change any output file:
 /// - `--diagnostic-width`, which cargo passes only when stderr is a
 ///   terminal, with its width. Keeping it would split the cache between CI
 ///   and every terminal size; the cost is that replayed human-readable
@@ -291,7 +293,7 @@ pub fn normalize_args(inv: &Invocation, map: &PathMap) -> Vec<String> {
                 let value = match flag {
                     Flag::DiagnosticWidth => continue,
                     Flag::Codegen => match split_option(value) {
-                        (name, _) if name == "incremental" => continue,
+                        (name, _) if name == "incremental" => name,
                         (name, None) => name,
                         (name, Some(value)) => format!("{name}={}", map.normalize_text(value)),
                     },
@@ -471,6 +473,16 @@ mod tests {
         let other = PathMap::new([("/home/bob/.cargo", "/cargo-home"), ("/tmp/tgt", "/target")]).unwrap();
         let moved = itoa_lib().replace(" /c/", " /home/bob/.cargo/").replace("/t/", "/tmp/tgt/");
         assert_eq!(normalize_args(&cacheable(&moved), &other), normalize_args(&cacheable(&itoa_lib()), &map));
+    }
+
+    #[test]
+    fn incremental_keeps_its_name_not_its_directory() {
+        let map = map();
+        let line = |flags: &str| format!("{flags} a.rs --crate-name=n --crate-type=lib --out-dir=/o");
+        let key = |flags: &str| normalize_args(&cacheable(&line(flags)), &map);
+        assert_eq!(key("-C incremental=/w/target/debug/incremental"), key("-Cincremental=/elsewhere/inc"));
+        assert!(key("-C incremental=/x").contains(&"--codegen=incremental".to_string()));
+        assert_ne!(key("-C incremental=/x"), key(""), "incremental and whole compilations never share a key");
     }
 
     #[test]

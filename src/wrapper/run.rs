@@ -6,7 +6,7 @@
 //! line and the compilation runs normally: the cache never breaks a build.
 //! No async runtime and no network here.
 
-use super::args::{analyze, Analysis, Invocation, TargetNaming};
+use super::args::{analyze, Analysis, Invocation, NotCacheable, TargetNaming};
 use super::cache::{env_digest, ArtifactRef, Cache};
 use super::digest::Digests;
 use super::identity::{linker_identity, rustc_identity, RustcIdentity};
@@ -162,7 +162,8 @@ fn registry_source(cargo_home: &Path, digests: &Digests) -> anyhow::Result<Optio
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
-/// [`super::local`]): named by its manifest directory, never publishable.
+/// [`super::local`]): named by its manifest directory (normalized with the
+/// other paths before it enters the key), never publishable.
 fn local_source() -> Option<Source> {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
     Some(Source {
@@ -188,6 +189,14 @@ fn local_key_after(p: &Prepared, pre_key: &str, store_dir: &Path) -> anyhow::Res
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let read = super::depinfo::parse(&text)?.files;
     Ok(LocalSources::new(store_dir).add(pre_key, &read, &p.digests)?)
+}
+
+/// The working directory as the workspace prefix, unless it is the root or
+/// already a prefix (or under one: a git checkout in CARGO_HOME).
+fn workspace_dir(prefixes: &[(PathBuf, String)]) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let covered = prefixes.iter().any(|(prefix, _)| cwd.starts_with(prefix) || prefix.starts_with(&cwd));
+    (cwd.parent().is_some() && cwd.to_str().is_some() && !covered).then_some(cwd)
 }
 
 /// The target directory: the nearest ancestor of `out_dir` holding cargo's
@@ -303,6 +312,12 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
         },
     };
     let is_local = source.checksum.is_empty();
+    // Incremental outputs depend on the session's history: fine for this
+    // store's path crates, never for artifacts that may be published.
+    if inv.incremental && !is_local {
+        not_cacheable(store_dir, NotCacheable::Incremental.as_str());
+        return Ok(exec_plain(rustc, args));
+    }
     let identity_dir = store_dir.join("wrapper").join("identity");
     let rustc_id = rustc_identity(&identity_dir, rustc).map_err(fail("rustc identity", none))?;
     let mut prefixes = vec![(cargo_home.clone(), "/cargo-home".to_string())];
@@ -310,6 +325,13 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
         prefixes.push((target, "/target".to_string()));
     }
     prefixes.push((rustc_id.sysroot.clone(), "/rustc-sysroot".to_string()));
+    // Cargo compiles a path crate from the workspace root: normalized like
+    // the other prefixes, a clone of the project elsewhere shares its hits.
+    if is_local {
+        if let Some(cwd) = workspace_dir(&prefixes) {
+            prefixes.push((cwd, "/workspace".to_string()));
+        }
+    }
     let map = PathMap::new(prefixes).map_err(|e| fail("paths", none)(e.into()))?;
     let remap = map.remap_args();
     let prepared = prepare(inv, source, map, remap.clone(), rustc_id, &digests, &identity_dir, store_dir)
@@ -466,7 +488,11 @@ fn prepare(
         None
     };
     let args = normalize_args(&inv, &map);
-    let source_id = format!("{} {} {} {}", source.name, source.version, source.source, source.checksum);
+    let origin = match source.source.strip_prefix("local:") {
+        Some(dir) => format!("local:{}", map.normalize_path(Path::new(dir))),
+        None => source.source.clone(),
+    };
+    let source_id = format!("{} {} {} {}", source.name, source.version, origin, source.checksum);
     let inputs = KeyInputs {
         rustc: &rustc,
         target: &target,
