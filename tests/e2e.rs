@@ -40,7 +40,13 @@ fn ok(m: &Machine, args: &[&str]) -> String {
 }
 
 fn fetch_json(m: &Machine, gateway: &str) -> (bool, serde_json::Value, String) {
-    let out = m.cmd(&["fetch", "--gateway", gateway, "--json"]).output().unwrap();
+    fetch_json_with(m, gateway, &[])
+}
+
+fn fetch_json_with(m: &Machine, gateway: &str, extra: &[&str]) -> (bool, serde_json::Value, String) {
+    let mut args = vec!["fetch", "--gateway", gateway, "--json"];
+    args.extend_from_slice(extra);
+    let out = m.cmd(&args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.success(), json, stderr)
@@ -126,7 +132,8 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     std::fs::write(&victim, bytes).unwrap();
     let d = Machine::new(&tmp.path().join("d"), "p/demo", &tmp.path().join("d/store"));
     ok(&d, &["trust", "add", "demo-index", &a_name]);
-    let (success, summary, stderr) = fetch_json(&d, &server.url);
+    // One worker: it looks everything up, then downloads.
+    let (success, summary, stderr) = fetch_json_with(&d, &server.url, &["--jobs", "1"]);
     assert!(success, "{stderr}");
     assert_eq!(summary["failed"].as_array().unwrap().len(), 1, "the tampered artifact is refused: {summary}");
     let out = d.cmd(&["build", "--offline", "--locked"]).output().unwrap();

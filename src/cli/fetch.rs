@@ -91,10 +91,12 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
                 eprintln!(
                     "cargo-ipfs: index {index} version {version} verified; looking up {packages} locked package(s)"
                 );
+            }
+            Progress::Planned { artifacts } => {
                 if terminal {
                     let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} crates, {msg}")
                         .expect("a valid template");
-                    let _ = bar.set(indicatif::ProgressBar::new(packages as u64).with_style(style));
+                    let _ = bar.set(indicatif::ProgressBar::new(artifacts as u64).with_style(style));
                 }
             }
             Progress::Fetched(f) => match bar.get() {

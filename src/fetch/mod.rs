@@ -106,11 +106,36 @@ pub enum Progress<'a> {
     },
     /// An artifact arrived and verified.
     Fetched(&'a Fetched),
-    /// A package is done with: its artifacts fetched, found local, absent
-    /// from the index, or failed.
+    /// Every package was looked up; `artifacts` match this build.
+    Planned {
+        /// How many artifacts will be fetched or found local.
+        artifacts: usize,
+    },
+    /// An artifact is done with: fetched, found local, or failed.
     Done,
     /// An artifact failed.
     Failed(&'a str, &'a str),
+}
+
+/// The fetch pass's shared state: packages not yet looked up, lookups under
+/// way, artifacts found and not yet taken.
+struct Work<'a> {
+    packages: std::slice::Iter<'a, lockfile::LockedPackage>,
+    looking: usize,
+    found: usize,
+    pending: Vec<Entry>,
+}
+
+impl Work<'_> {
+    fn take_largest(&mut self) -> Option<Entry> {
+        let (i, _) = self.pending.iter().enumerate().max_by_key(|(_, e)| e.size)?;
+        Some(self.pending.swap_remove(i))
+    }
+}
+
+enum Task<'a> {
+    LookUp(&'a lockfile::LockedPackage),
+    Download(Entry),
 }
 
 /// Downloaded artifacts wait in memory up to this many bytes in all to be
@@ -201,13 +226,20 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let mut summary =
         Summary { index: index.to_string(), version: resolved.version.manifest.seq, ..Summary::default() };
 
-    // Look every locked package up and download what matches, in parallel:
-    // a package's lookup is a few small blocks, its artifact one CAR.
+    // Look every locked package up and download what matches, in parallel.
+    // A lookup is a few small blocks, an artifact one CAR. Half the workers
+    // download as soon as something is found, always the largest artifact
+    // known, so that no large one starts last and runs alone at the end;
+    // the other half look up first.
     let cache = Cache::new(store_dir);
-    let queue = Mutex::new(packages.iter());
+    let work = Mutex::new(Work { packages: packages.iter(), looking: 0, found: 0, pending: Vec::new() });
+    let changed = std::sync::Condvar::new();
     let out = Mutex::new((&mut summary, Vec::new()));
     let jobs = opts.jobs.clamp(1, 64);
     progress(Progress::Resolved { index, version: resolved.version.manifest.seq, packages: packages.len() });
+    if packages.is_empty() {
+        progress(Progress::Planned { artifacts: 0 });
+    }
     // A failure is shown and kept for the summary; that crate compiles.
     let report = |name: &str, version: &str, e: anyhow::Error| {
         let what = format!("{name} {version}");
@@ -215,62 +247,99 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         progress(Progress::Failed(&what, &why));
         (what, why)
     };
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let Some(package) = queue.lock().expect("queue").next() else { return };
-                let found = lookup(reader, &resolved.version.shards, &package.name)
-                    .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
-                let matching: Vec<Entry> = match found {
-                    Ok(entries) => entries
-                        .into_iter()
-                        .filter(|e| {
-                            e.version == package.version
-                                && e.checksum == package.checksum
-                                && e.rustc == identity.short()
-                                && e.target == target
-                                && e.key.len() >= 64
-                        })
-                        .collect(),
-                    Err(e) => {
-                        let failure = report(&package.name, &package.version, e);
+    let look_up = |package: &lockfile::LockedPackage| -> Vec<Entry> {
+        let found = lookup(reader, &resolved.version.shards, &package.name)
+            .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
+        let matching: Vec<Entry> = match found {
+            Ok(entries) => entries
+                .into_iter()
+                .filter(|e| {
+                    e.version == package.version
+                        && e.checksum == package.checksum
+                        && e.rustc == identity.short()
+                        && e.target == target
+                        && e.key.len() >= 64
+                })
+                .collect(),
+            Err(e) => {
+                let failure = report(&package.name, &package.version, e);
+                out.lock().expect("summary").0.failed.push(failure);
+                return Vec::new();
+            }
+        };
+        if matching.is_empty() {
+            out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
+        }
+        matching
+    };
+    let fetch_entry = |entry: Entry| {
+        let result = download(&store, reader, remote, &cache, &entry, started);
+        let mut guard = out.lock().expect("summary");
+        let (summary, downloaded) = &mut *guard;
+        match result {
+            Ok(None) => summary.already_local += 1,
+            Ok(Some((bytes, first_byte))) => {
+                let fetched = Fetched::of(&entry);
+                summary.bytes += fetched.bytes;
+                summary.first_byte_ms = Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
+                progress(Progress::Fetched(&fetched));
+                summary.fetched.push(fetched);
+                let held: u64 = downloaded.iter().map(|(_, b): &(Entry, Vec<u8>)| b.len() as u64).sum();
+                if held + bytes.len() as u64 <= UNPACK_LATER_BYTES {
+                    downloaded.push((entry, bytes));
+                } else {
+                    // Past the memory budget: unpack now.
+                    drop(guard);
+                    if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
+                        let failure = report(&entry.name, &entry.version, e);
                         out.lock().expect("summary").0.failed.push(failure);
-                        progress(Progress::Done);
-                        continue;
                     }
-                };
-                if matching.is_empty() {
-                    out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
                 }
-                for entry in matching {
-                    let result = download(&store, reader, remote, &cache, &entry, started);
-                    let mut guard = out.lock().expect("summary");
-                    let (summary, downloaded) = &mut *guard;
-                    match result {
-                        Ok(None) => summary.already_local += 1,
-                        Ok(Some((bytes, first_byte))) => {
-                            let fetched = Fetched::of(&entry);
-                            summary.bytes += fetched.bytes;
-                            summary.first_byte_ms =
-                                Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
-                            progress(Progress::Fetched(&fetched));
-                            summary.fetched.push(fetched);
-                            let held: u64 = downloaded.iter().map(|(_, b): &(Entry, Vec<u8>)| b.len() as u64).sum();
-                            if held + bytes.len() as u64 <= UNPACK_LATER_BYTES {
-                                downloaded.push((entry, bytes));
-                            } else {
-                                // Past the memory budget: unpack now.
-                                drop(guard);
-                                if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                                    let failure = report(&entry.name, &entry.version, e);
-                                    out.lock().expect("summary").0.failed.push(failure);
-                                }
+            }
+            Err(e) => summary.failed.push(report(&entry.name, &entry.version, e)),
+        }
+        progress(Progress::Done);
+    };
+    std::thread::scope(|s| {
+        for worker in 0..jobs {
+            let (work, changed, look_up, fetch_entry) = (&work, &changed, &look_up, &fetch_entry);
+            s.spawn(move || loop {
+                let task = {
+                    let mut w = work.lock().expect("work");
+                    loop {
+                        let downloader = worker % 2 == 1 || w.packages.len() == 0;
+                        if downloader {
+                            if let Some(entry) = w.take_largest() {
+                                break Task::Download(entry);
                             }
                         }
-                        Err(e) => summary.failed.push(report(&entry.name, &entry.version, e)),
+                        if let Some(package) = w.packages.next() {
+                            w.looking += 1;
+                            break Task::LookUp(package);
+                        }
+                        if let Some(entry) = w.take_largest() {
+                            break Task::Download(entry);
+                        }
+                        if w.looking == 0 {
+                            return;
+                        }
+                        w = changed.wait(w).expect("work");
                     }
+                };
+                match task {
+                    Task::LookUp(package) => {
+                        let matching = look_up(package);
+                        let mut w = work.lock().expect("work");
+                        w.looking -= 1;
+                        w.found += matching.len();
+                        w.pending.extend(matching);
+                        if w.looking == 0 && w.packages.len() == 0 {
+                            progress(Progress::Planned { artifacts: w.found });
+                        }
+                        changed.notify_all();
+                    }
+                    Task::Download(entry) => fetch_entry(entry),
                 }
-                progress(Progress::Done);
             });
         }
     });
@@ -452,6 +521,17 @@ mod tests {
             builder: String::new(),
         };
         (entry, files[0].bytes.clone())
+    }
+
+    #[test]
+    fn downloads_are_taken_largest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let (entry, _) = artifact(&store);
+        let sized = |size| Entry { size, ..entry.clone() };
+        let mut work = Work { packages: [].iter(), looking: 0, found: 3, pending: vec![sized(5), sized(900), sized(40)] };
+        let order: Vec<u64> = std::iter::from_fn(|| work.take_largest()).map(|e| e.size).collect();
+        assert_eq!(order, [900, 40, 5]);
     }
 
     #[test]
