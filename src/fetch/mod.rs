@@ -135,7 +135,7 @@ impl Work<'_> {
 
 enum Task<'a> {
     LookUp(&'a lockfile::LockedPackage),
-    Download(Entry),
+    Download(Box<Entry>),
 }
 
 /// Downloaded artifacts wait in memory up to this many bytes in all to be
@@ -310,7 +310,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                         let downloader = worker % 2 == 1 || w.packages.len() == 0;
                         if downloader {
                             if let Some(entry) = w.take_largest() {
-                                break Task::Download(entry);
+                                break Task::Download(Box::new(entry));
                             }
                         }
                         if let Some(package) = w.packages.next() {
@@ -318,7 +318,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                             break Task::LookUp(package);
                         }
                         if let Some(entry) = w.take_largest() {
-                            break Task::Download(entry);
+                            break Task::Download(Box::new(entry));
                         }
                         if w.looking == 0 {
                             return;
@@ -338,7 +338,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                         }
                         changed.notify_all();
                     }
-                    Task::Download(entry) => fetch_entry(entry),
+                    Task::Download(entry) => fetch_entry(*entry),
                 }
             });
         }
@@ -529,7 +529,8 @@ mod tests {
         let store = DiskStore::open(dir.path()).unwrap();
         let (entry, _) = artifact(&store);
         let sized = |size| Entry { size, ..entry.clone() };
-        let mut work = Work { packages: [].iter(), looking: 0, found: 3, pending: vec![sized(5), sized(900), sized(40)] };
+        let mut work =
+            Work { packages: [].iter(), looking: 0, found: 3, pending: vec![sized(5), sized(900), sized(40)] };
         let order: Vec<u64> = std::iter::from_fn(|| work.take_largest()).map(|e| e.size).collect();
         assert_eq!(order, [900, 40, 5]);
     }
