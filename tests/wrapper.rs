@@ -423,3 +423,73 @@ fn incremental_path_crates_hit_from_a_clone_elsewhere_and_registry_crates_do_not
     assert_ne!(c.rlib(), original);
     assert!(journal_cids(&store).is_empty(), "path crates are never journaled");
 }
+
+/// A script standing in for rustc: runs the real one, then `after` (a shell
+/// command) if it succeeded.
+fn rustc_then(dir: &Path, after: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let real = String::from_utf8(Command::new("rustc").args(["--print", "sysroot"]).output().unwrap().stdout).unwrap();
+    let real_rustc = Path::new(real.trim()).join("bin/rustc");
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("rustc");
+    std::fs::write(&script, format!("#!/bin/sh\n{} \"$@\" || exit $?\n{after}\n", real_rustc.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+fn stats_of(c: &FakeCrate) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["stats", "--json"])
+        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn unreadable_dep_info_or_native_library_only_costs_the_cache() {
+    // A path crate whose dep-info is gone once rustc is done: its sources
+    // are unknown, so it is not recorded; the build goes on.
+    let c = FakeCrate::new(PROBE);
+    let project = c.tmp.path().join("project");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(project.join("src/lib.rs"), PROBE).unwrap();
+    let rustc = rustc_then(&c.tmp.path().join("bin"), &format!("rm -f {}/*.d", c.out.display()));
+    let compile = || {
+        let out = c
+            .command(&rustc, Path::new("src/lib.rs"))
+            .current_dir(&project)
+            .env("CARGO_MANIFEST_DIR", &project)
+            .env("CARGO_IPFS_LOCAL", "1")
+            .env("PROBE_VALUE", "one")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(c.out.join("libprobe-0123456789abcdef.rlib").is_file());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let stderr = compile();
+    assert!(stderr.contains("cannot record probe") && stderr.contains(".d"), "{stderr}");
+    let stats = stats_of(&c);
+    assert_eq!((stats["misses"].as_u64(), stats["recorded"].as_u64()), (Some(1), Some(0)), "{stats}");
+    assert_eq!(stats["errors"]["record"], 1, "{stats}");
+    compile();
+    assert_eq!(stats_of(&c)["hits"], 0, "nothing was filed, so nothing hits");
+
+    // A native library that is there but cannot be read: no key, rustc runs
+    // as cargo asked (an rlib does not open a dylib it names).
+    let c = FakeCrate::new(PROBE);
+    let native = c.tmp.path().join("native");
+    std::fs::create_dir_all(&native).unwrap();
+    // A regular file whose every read fails (EIO at address 0).
+    std::os::unix::fs::symlink("/proc/self/mem", native.join("libnat.so")).unwrap();
+    let search = format!("native={}", native.display());
+    let out = c.compile(&["-L", &search, "-l", "dylib=nat"], &[("PROBE_VALUE", "one")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("-l dylib=nat") && stderr.contains("compiling normally"), "{stderr}");
+    let stats = stats_of(&c);
+    assert_eq!(stats["errors"]["key"], 1, "{stats}");
+    assert_eq!((stats["hits"].as_u64(), stats["misses"].as_u64()), (Some(0), Some(0)), "{stats}");
+    assert!(!c.rlib().is_empty());
+}
