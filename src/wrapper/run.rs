@@ -192,10 +192,12 @@ fn local_key_after(p: &Prepared, pre_key: &str, store_dir: &Path) -> anyhow::Res
 }
 
 /// The working directory as the workspace prefix, unless it is the root or
-/// already a prefix (or under one: a git checkout in CARGO_HOME).
+/// already a prefix or under one (a git checkout in CARGO_HOME). A prefix
+/// under it, such as cargo's default `<workspace>/target`, is fine: the
+/// longest prefix wins.
 fn workspace_dir(prefixes: &[(PathBuf, String)]) -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok()?;
-    let covered = prefixes.iter().any(|(prefix, _)| cwd.starts_with(prefix) || prefix.starts_with(&cwd));
+    let covered = prefixes.iter().any(|(prefix, _)| cwd.starts_with(prefix));
     (cwd.parent().is_some() && cwd.to_str().is_some() && !covered).then_some(cwd)
 }
 
