@@ -247,6 +247,10 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         progress(Progress::Failed(&what, &why));
         (what, why)
     };
+    let fail = |name: &str, version: &str, e: anyhow::Error| {
+        let failure = report(name, version, e);
+        out.lock().expect("summary").0.failed.push(failure);
+    };
     let look_up = |package: &lockfile::LockedPackage| -> Vec<Entry> {
         let found = lookup(reader, &resolved.version.shards, &package.name)
             .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
@@ -262,8 +266,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                 })
                 .collect(),
             Err(e) => {
-                let failure = report(&package.name, &package.version, e);
-                out.lock().expect("summary").0.failed.push(failure);
+                fail(&package.name, &package.version, e);
                 return Vec::new();
             }
         };
@@ -291,8 +294,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                     // Past the memory budget: unpack now.
                     drop(guard);
                     if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                        let failure = report(&entry.name, &entry.version, e);
-                        out.lock().expect("summary").0.failed.push(failure);
+                        fail(&entry.name, &entry.version, e);
                     }
                 }
             }
@@ -317,9 +319,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                             w.looking += 1;
                             break Task::LookUp(package);
                         }
-                        if let Some(entry) = w.take_largest() {
-                            break Task::Download(Box::new(entry));
-                        }
+                        // No package left (so this worker downloads) and
+                        // nothing pending: wait for the lookups under way.
                         if w.looking == 0 {
                             return;
                         }
