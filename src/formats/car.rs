@@ -1,11 +1,13 @@
 //! CAR v1 archives: a streaming reader that verifies every block, and a
-//! writer that produces the same bytes kubo and go-car do.
+//! writer that produces the same bytes kubo and go-car do; and the push parser beneath the reader,
+//! for streams that cannot block.
 //!
 //! A CARv1 file is a header (a varint length, then the DAG-CBOR map
 //! `{"roots": [CID...], "version": 1}`) followed by sections, each a varint
-//! length, the CID's bytes and the block's bytes. The reader holds at most one
-//! section in memory, so a multi-gigabyte download costs no more than its
-//! largest block, and it hands out only [`Block`]s whose hash matched their
+//! length, the CID's bytes and the block's bytes. The decoder holds at most one
+//! section in memory (the reader also the blocks of one 64 KiB read), so a
+//! multi-gigabyte download costs no more than its largest block, and both
+//! hand out only [`Block`]s whose hash matched their
 //! CID. Whether the blocks form a complete DAG is not its business: callers
 //! walk the DAG and ask for what is missing. CARv2 (an index wrapped around a
 //! CARv1 payload) is recognised and refused. The header is small and kept
@@ -140,50 +142,240 @@ pub fn encode_header(roots: &[Cid]) -> Vec<u8> {
     out
 }
 
-/// Reads a CARv1 stream one verified block at a time.
+/// What comes before a block's bytes in its section: the section's length
+/// and the CID. For writers that send the bytes themselves without a copy.
+pub fn section_prefix(cid: &Cid, data_len: usize) -> Vec<u8> {
+    let cid = cid.to_bytes();
+    let mut prefix = Vec::with_capacity(MAX_VARINT_LEN + cid.len());
+    varint::encode((cid.len() + data_len) as u64, &mut prefix);
+    prefix.extend_from_slice(&cid);
+    prefix
+}
+
+/// What a [`CarDecoder`] waits for next.
+#[derive(Debug)]
+enum State {
+    /// The header's length (a varint, collected in `stage`).
+    HeaderLen,
+    /// The header's bytes.
+    Header(usize),
+    /// A section's length.
+    SectionLen,
+    /// The first bytes of a section of the given length, enough for its CID.
+    Cid(usize),
+    /// The rest of a block's bytes.
+    Data { cid: Cid, remaining: usize },
+    /// An error was returned; nothing more is read.
+    Failed,
+}
+
+/// A CARv1 parser fed bytes as they arrive, for streams that cannot block
+/// (an HTTP body on an async runtime): [`CarDecoder::feed`] takes whatever
+/// arrived and hands on every block completed by it, verified.
 ///
-/// Varints are read a byte at a time, so wrap files and sockets in a
-/// [`std::io::BufReader`]. After the end of the stream or an error, every
-/// further call returns `Ok(None)`.
+/// Each block's bytes are copied once, from the input into a buffer of
+/// exactly the block's size, allocated when its section's length has been
+/// checked against [`MAX_SECTION_SIZE`]; nothing else of the input is kept
+/// but the few bytes of a length or CID cut in two.
+#[derive(Debug)]
+pub struct CarDecoder {
+    state: State,
+    /// A varint, the header, or a section's CID cut across inputs.
+    stage: Vec<u8>,
+    /// The block being filled.
+    data: Vec<u8>,
+    roots: Option<Vec<Cid>>,
+    /// Bytes consumed.
+    offset: u64,
+    /// Where the section (or header) being read starts.
+    start: u64,
+}
+
+impl Default for CarDecoder {
+    fn default() -> Self {
+        CarDecoder::new()
+    }
+}
+
+impl CarDecoder {
+    /// A decoder at the start of a stream.
+    pub fn new() -> Self {
+        CarDecoder { state: State::HeaderLen, stage: Vec::new(), data: Vec::new(), roots: None, offset: 0, start: 0 }
+    }
+
+    /// The header's roots, once the header has been read.
+    pub fn roots(&self) -> Option<&[Cid]> {
+        self.roots.as_deref()
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Consumes `input`, handing each block it completes to `emit` after
+    /// verifying it. After an error every further call does nothing.
+    pub fn feed(&mut self, mut input: &[u8], emit: &mut dyn FnMut(Block)) -> Result<(), CarError> {
+        let result = self.consume(&mut input, emit);
+        if result.is_err() {
+            self.state = State::Failed;
+            self.stage = Vec::new();
+            self.data = Vec::new();
+        }
+        result
+    }
+
+    /// The input ended: fine at a section boundary after the header, a
+    /// truncation anywhere else.
+    pub fn finish(&self) -> Result<(), CarError> {
+        match self.state {
+            State::SectionLen if self.stage.is_empty() => Ok(()),
+            State::HeaderLen if self.offset == 0 => Err(CarError::BadHeader { reason: "the input is empty".into() }),
+            State::Failed => Ok(()),
+            _ => Err(CarError::Truncated { offset: self.offset }),
+        }
+    }
+
+    fn consume(&mut self, input: &mut &[u8], emit: &mut dyn FnMut(Block)) -> Result<(), CarError> {
+        loop {
+            match &mut self.state {
+                State::Failed => return Ok(()),
+                State::HeaderLen | State::SectionLen => {
+                    let Some((&byte, rest)) = input.split_first() else { return Ok(()) };
+                    *input = rest;
+                    if self.stage.is_empty() {
+                        self.start = self.offset;
+                    }
+                    self.stage.push(byte);
+                    self.offset += 1;
+                    // Nine bytes that all carry a continuation bit reach the
+                    // decoder too, which reports them as an overflow.
+                    if byte & 0x80 != 0 && self.stage.len() < MAX_VARINT_LEN {
+                        continue;
+                    }
+                    let (len, _) = varint::decode_multiformat(&self.stage)
+                        .map_err(|source| CarError::BadVarint { offset: self.start, source })?;
+                    self.stage.clear();
+                    // Lengths are checked before anything is allocated, so a
+                    // corrupt one cannot make the decoder reserve gigabytes.
+                    self.state = if matches!(self.state, State::HeaderLen) {
+                        if len > MAX_HEADER_SIZE as u64 {
+                            return Err(CarError::HeaderTooLarge { size: len });
+                        }
+                        State::Header(len as usize)
+                    } else {
+                        if len > MAX_SECTION_SIZE as u64 {
+                            return Err(CarError::SectionTooLarge { offset: self.start, size: len });
+                        }
+                        State::Cid(len as usize)
+                    };
+                }
+                State::Header(len) => {
+                    let len = *len;
+                    if !self.fill(input, len) {
+                        return Ok(());
+                    }
+                    self.roots = Some(parse_header(&self.stage)?);
+                    self.stage.clear();
+                    self.state = State::SectionLen;
+                }
+                State::Cid(len) => {
+                    let len = *len;
+                    if !self.fill(input, len.min(MAX_CID_SIZE)) {
+                        return Ok(());
+                    }
+                    let mut cursor = self.stage.as_slice();
+                    let cid = Cid::read_bytes(&mut cursor)
+                        .map_err(|e| CarError::BadCid { offset: self.start, reason: e.to_string() })?;
+                    let cid_len = self.stage.len() - cursor.len();
+                    self.data = Vec::with_capacity(len - cid_len);
+                    self.data.extend_from_slice(cursor);
+                    self.stage.clear();
+                    self.state = State::Data { cid, remaining: len - cid_len - self.data.len() };
+                }
+                State::Data { cid, remaining } => {
+                    let take = (*remaining).min(input.len());
+                    self.data.extend_from_slice(&input[..take]);
+                    *input = &input[take..];
+                    self.offset += take as u64;
+                    *remaining -= take;
+                    if *remaining > 0 {
+                        return Ok(());
+                    }
+                    let cid = *cid;
+                    let block = Block::new(cid, std::mem::take(&mut self.data))
+                        .map_err(|source| CarError::Block { offset: self.start, source })?;
+                    self.state = State::SectionLen;
+                    emit(block);
+                }
+            }
+        }
+    }
+
+    /// Moves input into `stage` until it holds `want` bytes; whether it does.
+    fn fill(&mut self, input: &mut &[u8], want: usize) -> bool {
+        let take = want.saturating_sub(self.stage.len()).min(input.len());
+        self.stage.extend_from_slice(&input[..take]);
+        *input = &input[take..];
+        self.offset += take as u64;
+        self.stage.len() == want
+    }
+}
+
+/// Decodes a header's DAG-CBOR map into its roots.
+fn parse_header(bytes: &[u8]) -> Result<Vec<Cid>, CarError> {
+    let header: HeaderIn = serde_ipld_dagcbor::from_slice(bytes)
+        .map_err(|e| CarError::BadHeader { reason: format!("not a DAG-CBOR map of roots and version: {e}") })?;
+    if header.version != 1 {
+        return Err(CarError::UnsupportedVersion { version: header.version });
+    }
+    header.roots.ok_or_else(|| CarError::BadHeader { reason: "the header has no `roots` field".into() })
+}
+
+/// Reads a CARv1 stream one verified block at a time: a [`CarDecoder`] fed
+/// from a reader. It reads ahead in chunks of 64 KiB, so it needs no
+/// buffering reader and may read past the CAR's end.
 pub struct CarReader<R> {
     reader: R,
-    roots: Vec<Cid>,
-    offset: u64,
+    decoder: CarDecoder,
+    ready: std::collections::VecDeque<Block>,
+    /// An error found after the blocks in `ready`, returned after them.
+    error: Option<CarError>,
+    buf: Box<[u8]>,
     done: bool,
 }
 
 impl<R: Read> CarReader<R> {
     /// Reads and checks the header.
     pub fn new(reader: R) -> Result<Self, CarError> {
-        let mut car = CarReader { reader, roots: Vec::new(), offset: 0, done: false };
-        let Some(len) = car.read_varint()? else {
-            return Err(CarError::BadHeader { reason: "the input is empty".into() });
+        let mut car = CarReader {
+            reader,
+            decoder: CarDecoder::new(),
+            ready: Default::default(),
+            error: None,
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            done: false,
         };
-        if len > MAX_HEADER_SIZE as u64 {
-            return Err(CarError::HeaderTooLarge { size: len });
+        while car.decoder.roots().is_none() {
+            if let Some(e) = car.error.take() {
+                return Err(e);
+            }
+            if !car.read_more()? {
+                car.decoder.finish()?;
+                return Err(CarError::Truncated { offset: car.decoder.offset() });
+            }
         }
-        let bytes = car.read_exact(len as usize)?;
-        let header: HeaderIn = serde_ipld_dagcbor::from_slice(&bytes)
-            .map_err(|e| CarError::BadHeader { reason: format!("not a DAG-CBOR map of roots and version: {e}") })?;
-        if header.version != 1 {
-            return Err(CarError::UnsupportedVersion { version: header.version });
-        }
-        car.roots =
-            header.roots.ok_or_else(|| CarError::BadHeader { reason: "the header has no `roots` field".into() })?;
         Ok(car)
     }
 
     /// The root CIDs named in the header.
     pub fn roots(&self) -> &[Cid] {
-        &self.roots
+        self.decoder.roots().unwrap_or_default()
     }
 
     /// Reads the next section and verifies its block. Returns `Ok(None)`
     /// when the stream ends cleanly at a section boundary.
     pub fn next_block(&mut self) -> Result<Option<Block>, CarError> {
-        if self.done {
-            return Ok(None);
-        }
         let result = self.read_section();
         if !matches!(result, Ok(Some(_))) {
             self.done = true;
@@ -192,67 +384,38 @@ impl<R: Read> CarReader<R> {
     }
 
     fn read_section(&mut self) -> Result<Option<Block>, CarError> {
-        let start = self.offset;
-        let Some(len) = self.read_varint()? else {
-            return Ok(None);
+        loop {
+            if let Some(block) = self.ready.pop_front() {
+                return Ok(Some(block));
+            }
+            if let Some(e) = self.error.take() {
+                return Err(e);
+            }
+            if self.done {
+                return Ok(None);
+            }
+            if !self.read_more()? {
+                self.decoder.finish()?;
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Feeds the decoder one read; false at the end of the input.
+    fn read_more(&mut self) -> Result<bool, CarError> {
+        let n = loop {
+            match self.reader.read(&mut self.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(CarError::Io { offset: self.decoder.offset(), source }),
+            }
         };
-        // Checked before anything is allocated, so a corrupt length cannot
-        // make the reader reserve gigabytes.
-        if len > MAX_SECTION_SIZE as u64 {
-            return Err(CarError::SectionTooLarge { offset: start, size: len });
+        if n == 0 {
+            return Ok(false);
         }
-        let mut bytes = self.read_exact(len as usize)?;
-        let mut cursor = bytes.as_slice();
-        let cid =
-            Cid::read_bytes(&mut cursor).map_err(|e| CarError::BadCid { offset: start, reason: e.to_string() })?;
-        let cid_len = bytes.len() - cursor.len();
-        // Shifting the data down reuses the section's buffer instead of
-        // copying the block into a second one.
-        bytes.drain(..cid_len);
-        Block::new(cid, bytes).map(Some).map_err(|source| CarError::Block { offset: start, source })
-    }
-
-    /// Reads one multiformats varint. `Ok(None)` means the input ended
-    /// before its first byte; an end after that is a truncation.
-    fn read_varint(&mut self) -> Result<Option<u64>, CarError> {
-        let start = self.offset;
-        let mut buf = [0u8; MAX_VARINT_LEN];
-        let mut len = 0;
-        while len < MAX_VARINT_LEN {
-            match self.reader.read_exact(&mut buf[len..=len]) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return if len == 0 { Ok(None) } else { Err(CarError::Truncated { offset: self.offset }) };
-                }
-                Err(source) => return Err(CarError::Io { offset: self.offset, source }),
-            }
-            self.offset += 1;
-            len += 1;
-            if buf[len - 1] & 0x80 == 0 {
-                break;
-            }
-        }
-        // Nine bytes that all carry a continuation bit reach the decoder too,
-        // which reports them as an overflow.
-        let (value, _) =
-            varint::decode_multiformat(&buf[..len]).map_err(|source| CarError::BadVarint { offset: start, source })?;
-        Ok(Some(value))
-    }
-
-    /// Reads exactly `len` bytes, naming the offset where the input ended if
-    /// it is shorter. The caller has already bounded `len`.
-    fn read_exact(&mut self, len: usize) -> Result<Vec<u8>, CarError> {
-        let mut bytes = Vec::with_capacity(len);
-        let result = (&mut self.reader).take(len as u64).read_to_end(&mut bytes);
-        // On error `read_to_end` keeps what it read, so the offset is exact.
-        self.offset += bytes.len() as u64;
-        if let Err(source) = result {
-            return Err(CarError::Io { offset: self.offset, source });
-        }
-        if bytes.len() < len {
-            return Err(CarError::Truncated { offset: self.offset });
-        }
-        Ok(bytes)
+        let ready = &mut self.ready;
+        self.error = self.decoder.feed(&self.buf[..n], &mut |block| ready.push_back(block)).err();
+        Ok(true)
     }
 }
 
@@ -289,11 +452,7 @@ impl<W: Write> CarWriter<W> {
             let source = BlockError::TooLarge { cid: *block.cid(), size: data.len() };
             return Err(CarError::Block { offset: self.offset, source });
         }
-        let cid = block.cid().to_bytes();
-        let mut prefix = Vec::with_capacity(MAX_VARINT_LEN + cid.len());
-        varint::encode((cid.len() + data.len()) as u64, &mut prefix);
-        prefix.extend_from_slice(&cid);
-        self.write_all(&prefix)?;
+        self.write_all(&section_prefix(block.cid(), data.len()))?;
         self.write_all(data)
     }
 

@@ -335,3 +335,48 @@ fn reader_errors_carry_the_offset() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
+
+#[test]
+fn the_decoder_gives_the_same_blocks_however_the_input_is_cut() {
+    let mut checked = 0;
+    for path in car_fixtures() {
+        let car = fixture(&path);
+        let Ok((roots, blocks)) = read_all(&car) else { continue };
+        checked += 1;
+        // One byte at a time, then pieces of a few odd sizes.
+        for piece in [1, 7, 100, 4099] {
+            let mut decoder = CarDecoder::new();
+            let mut got = Vec::new();
+            for chunk in car.chunks(piece) {
+                decoder.feed(chunk, &mut |block| got.push(block)).unwrap();
+            }
+            decoder.finish().unwrap();
+            assert_eq!(decoder.roots().unwrap(), roots.as_slice(), "{path} in pieces of {piece}");
+            assert_eq!(got, blocks, "{path} in pieces of {piece}");
+            assert_eq!(decoder.offset(), car.len() as u64);
+        }
+    }
+    assert!(checked >= 5, "only {checked} fixtures decoded");
+}
+
+#[test]
+fn the_decoder_stops_at_the_first_error_and_reports_a_cut_at_finish() {
+    let car = fixture("gateway-conformance/fixtures/path_gateway_unixfs/dir-with-files.car");
+    let (_, blocks) = read_all(&car).unwrap();
+    // Cut inside the last section: every block before it, then a truncation.
+    let cut = car.len() - 3;
+    let mut decoder = CarDecoder::new();
+    let mut got = Vec::new();
+    decoder.feed(&car[..cut], &mut |block| got.push(block)).unwrap();
+    assert_eq!(got, blocks[..blocks.len() - 1]);
+    assert!(matches!(decoder.finish(), Err(CarError::Truncated { offset }) if offset == cut as u64));
+    // A flipped byte in the last block: a hash mismatch, then silence.
+    let mut bad = car.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    let mut decoder = CarDecoder::new();
+    let err = decoder.feed(&bad, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, CarError::Block { source: BlockError::HashMismatch { .. }, .. }), "{err:?}");
+    let mut later = 0;
+    decoder.feed(&car, &mut |_| later += 1).unwrap();
+    assert_eq!(later, 0, "nothing is decoded after an error");
+}

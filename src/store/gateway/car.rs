@@ -1,34 +1,27 @@
 //! CAR streams from a gateway, verified as they arrive.
 //!
-//! The body is read on the async runtime and handed over a small channel to
-//! a blocking thread, where [`CarReader`] parses it: so the synchronous,
-//! verifying reader is reused as it is, and memory stays bounded by a few
-//! chunks and a few blocks whatever the size of the DAG. The stream also
-//! checks what the reader cannot: that the blocks belong to the DAG asked for
-//! and that none is missing when the stream ends, since a gateway that loses
-//! a block part way still answered `200 OK` (the spec makes clients check).
+//! The body is parsed with [`CarDecoder`] as its chunks arrive, on the task
+//! that awaits the stream. The stream also checks what the decoder cannot:
+//! that the blocks belong to the DAG asked for and that none is missing when
+//! the stream ends, since a gateway that loses a block part way still
+//! answered `200 OK` (the spec makes clients check).
 
 use super::error::RemoteError;
 use super::MEDIA_CAR;
 use crate::formats::block::{Block, IDENTITY};
-use crate::formats::car::CarReader;
+use crate::formats::car::{CarDecoder, CarError};
 use crate::formats::links::{links, LinksError};
 use cid::Cid;
 use reqwest::Response;
-use std::collections::{HashMap, HashSet};
-use std::io::{self, Read};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
 use std::time::Duration;
-use tokio::sync::{mpsc, OwnedSemaphorePermit};
-use tokio::task::AbortHandle;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 
 /// What a CAR request asks for: the DAG-ordered, duplicate-free CARv1 that
 /// lets the stream check order and completeness as it goes.
 pub(super) const ACCEPT_CAR: &str = "application/vnd.ipld.car; version=1; order=dfs; dups=n";
-
-/// Body chunks and parsed blocks in flight between the three stages.
-const CHUNKS_IN_FLIGHT: usize = 8;
-const BLOCKS_IN_FLIGHT: usize = 16;
 
 /// How many blocks outside the DAG a `dag-scope=all` stream may carry before
 /// the gateway is taken to be wasting the client's time.
@@ -96,11 +89,27 @@ pub(super) fn car_params(content_type: &str) -> Option<CarParams> {
 
 /// Verified blocks of one CAR response, in the order the gateway sent them.
 /// After an error, the stream ends. Dropping it cancels the download.
+///
+/// The body is parsed where [`CarStream::next`] is awaited, each block
+/// verified there as its last byte arrives: from blocking code (see
+/// [`crate::store::RemoteStore::get_car`]) that is the caller's own thread,
+/// so parallel downloads hash on as many threads, and no block crosses a
+/// thread on its way. Memory stays bounded by one block and one body chunk
+/// whatever the size of the DAG.
 pub struct CarStream {
-    blocks: mpsc::Receiver<Result<Block, RemoteError>>,
+    response: Response,
+    decoder: CarDecoder,
+    /// Blocks decoded from the last chunk and not yet handed out.
+    ready: VecDeque<Block>,
+    check: Completeness,
     gateway: String,
     root: Cid,
-    pump: AbortHandle,
+    idle: Duration,
+    done: bool,
+    /// An error found after the blocks in `ready`, returned after them.
+    failed: Option<RemoteError>,
+    /// Held for as long as the download runs.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl CarStream {
@@ -114,16 +123,18 @@ impl CarStream {
         params: CarParams,
         idle: Duration,
     ) -> Self {
-        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        let (block_tx, block_rx) = mpsc::channel(BLOCKS_IN_FLIGHT);
-        let pump = tokio::spawn(pump(response, chunk_tx, idle, permit)).abort_handle();
-        let check = Completeness::new(root, scope, params.dfs);
-        let label = gateway.clone();
-        // Detached: it ends when the body ends or when either channel closes.
-        drop(tokio::task::spawn_blocking(move || {
-            parse(BodyReader { chunks: chunk_rx, chunk: bytes::Bytes::new(), pos: 0 }, &block_tx, check, &label, root)
-        }));
-        CarStream { blocks: block_rx, gateway, root, pump }
+        CarStream {
+            response,
+            decoder: CarDecoder::new(),
+            ready: VecDeque::new(),
+            check: Completeness::new(root, scope, params.dfs),
+            gateway,
+            root,
+            idle,
+            done: false,
+            failed: None,
+            _permit: permit,
+        }
     }
 
     /// The gateway that is sending the stream.
@@ -139,123 +150,84 @@ impl CarStream {
     /// The next verified block, an error (after which the stream ends), or
     /// `None` when the stream ended complete.
     pub async fn next(&mut self) -> Option<Result<Block, RemoteError>> {
-        self.blocks.recv().await
+        let result = self.advance().await;
+        if !matches!(result, Some(Ok(_))) {
+            self.done = true;
+            self.ready.clear();
+        }
+        result
+    }
+
+    async fn advance(&mut self) -> Option<Result<Block, RemoteError>> {
+        if self.done {
+            return None;
+        }
+        // The header's roots are not looked at: the trustless gateway spec
+        // leaves them unspecified and tells clients to ignore them.
+        loop {
+            while let Some(block) = self.ready.pop_front() {
+                match self.check.accept(&block) {
+                    Ok(true) => return Some(Ok(block)),
+                    Ok(false) if self.check.unrelated > MAX_UNRELATED_BLOCKS => {
+                        let count = self.check.unrelated;
+                        return Some(Err(RemoteError::Unrelated {
+                            gateway: self.gateway.clone(),
+                            cid: self.root,
+                            count,
+                        }));
+                    }
+                    Ok(false) => {}
+                    Err(source) => {
+                        return Some(Err(RemoteError::Links { gateway: self.gateway.clone(), cid: self.root, source }))
+                    }
+                }
+            }
+            if let Some(e) = self.failed.take() {
+                return Some(Err(e));
+            }
+            let chunk = match timeout(self.idle, self.response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => {
+                    if let Err(e) = self.decoder.finish() {
+                        return Some(Err(self.car_error(e)));
+                    }
+                    let missing = self.check.missing()?;
+                    return Some(Err(RemoteError::Incomplete {
+                        gateway: self.gateway.clone(),
+                        cid: self.root,
+                        missing,
+                    }));
+                }
+                Ok(Err(e)) => return Some(Err(self.io_error(io::Error::other(e)))),
+                Err(_) => {
+                    let idle = self.idle;
+                    let e = io::Error::new(io::ErrorKind::TimedOut, format!("the gateway sent nothing for {idle:?}"));
+                    return Some(Err(self.io_error(e)));
+                }
+            };
+            let ready = &mut self.ready;
+            if let Err(e) = self.decoder.feed(&chunk, &mut |block| ready.push_back(block)) {
+                // The blocks before the bad one are still good.
+                if self.ready.is_empty() {
+                    return Some(Err(self.car_error(e)));
+                }
+                self.failed = Some(self.car_error(e));
+            }
+        }
+    }
+
+    fn car_error(&self, source: CarError) -> RemoteError {
+        RemoteError::Car { gateway: self.gateway.clone(), cid: self.root, source }
+    }
+
+    fn io_error(&self, source: io::Error) -> RemoteError {
+        self.car_error(CarError::Io { offset: self.decoder.offset(), source })
     }
 }
 
 impl std::fmt::Debug for CarStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CarStream").field("gateway", &self.gateway).field("root", &self.root).finish()
-    }
-}
-
-impl Drop for CarStream {
-    fn drop(&mut self) {
-        // Stops the download at once rather than at the next idle timeout;
-        // the parser then sees the body end and the closed block channel.
-        self.pump.abort();
-    }
-}
-
-/// Moves body chunks to the parser, giving up when none comes for `idle`.
-/// Holds the concurrency permit for as long as the download runs.
-async fn pump(
-    mut response: Response,
-    chunks: mpsc::Sender<io::Result<bytes::Bytes>>,
-    idle: Duration,
-    _permit: OwnedSemaphorePermit,
-) {
-    loop {
-        let next = match timeout(idle, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => Ok(chunk),
-            Ok(Ok(None)) => return,
-            Ok(Err(e)) => Err(io::Error::other(e)),
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, format!("the gateway sent nothing for {idle:?}"))),
-        };
-        let failed = next.is_err();
-        if chunks.send(next).await.is_err() || failed {
-            return;
-        }
-    }
-}
-
-/// The body as a blocking [`Read`], for [`CarReader`].
-struct BodyReader {
-    chunks: mpsc::Receiver<io::Result<bytes::Bytes>>,
-    chunk: bytes::Bytes,
-    pos: usize,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.chunk.len() {
-            match self.chunks.blocking_recv() {
-                Some(Ok(chunk)) => {
-                    self.chunk = chunk;
-                    self.pos = 0;
-                }
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len() - self.pos);
-        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-/// Parses the CAR and sends each verified block of the DAG on, then checks
-/// completeness. Stops at the first error or when the receiver is gone.
-fn parse(
-    body: BodyReader,
-    blocks: &mpsc::Sender<Result<Block, RemoteError>>,
-    mut check: Completeness,
-    gateway: &str,
-    root: Cid,
-) {
-    let send = |item| blocks.blocking_send(item).is_ok();
-    let car_error = |source| RemoteError::Car { gateway: gateway.to_string(), cid: root, source };
-    // The header's roots are not looked at: the trustless gateway spec leaves
-    // them unspecified and tells clients to ignore them.
-    let mut car = match CarReader::new(body) {
-        Ok(car) => car,
-        Err(e) => {
-            send(Err(car_error(e)));
-            return;
-        }
-    };
-    loop {
-        match car.next_block() {
-            Ok(Some(block)) => match check.accept(&block) {
-                Ok(true) => {
-                    if !send(Ok(block)) {
-                        return;
-                    }
-                }
-                Ok(false) if check.unrelated > MAX_UNRELATED_BLOCKS => {
-                    send(Err(RemoteError::Unrelated {
-                        gateway: gateway.to_string(),
-                        cid: root,
-                        count: check.unrelated,
-                    }));
-                    return;
-                }
-                Ok(false) => {}
-                Err(source) => {
-                    send(Err(RemoteError::Links { gateway: gateway.to_string(), cid: root, source }));
-                    return;
-                }
-            },
-            Ok(None) => break,
-            Err(e) => {
-                send(Err(car_error(e)));
-                return;
-            }
-        }
-    }
-    if let Some(missing) = check.missing() {
-        send(Err(RemoteError::Incomplete { gateway: gateway.to_string(), cid: root, missing }));
     }
 }
 
