@@ -345,3 +345,80 @@ fn read_only_refuses_records() {
     assert_eq!(server.get(&format!("/routing/v1/ipns/{name}")).status, 404);
     assert_eq!(server.get(&format!("/ipfs/{HELLO}?format=raw")).status, 200, "blocks are still served");
 }
+
+#[test]
+fn a_path_car_brings_the_blocks_on_the_way_and_the_whole_file() {
+    use cargo_ipfs_fetch::store::gateway::{ClientOptions, GatewayClient, Url};
+    let server = Server::start(&[DIR_WITH_FILES], &[]);
+    let client = GatewayClient::new(vec![Url::parse(&server.base).unwrap()], ClientOptions::default()).unwrap();
+    let root: Cid = ROOT.parse().unwrap();
+    let (got, end) = server.runtime.block_on(async {
+        let mut stream = client.get_path_car(&root, "multiblock.txt").await.unwrap();
+        let mut got = BTreeSet::new();
+        let mut end = None;
+        for _ in 0..100 {
+            match stream.next().await {
+                Some(Ok(block)) => {
+                    got.insert(*block.cid());
+                }
+                Some(Err(e)) => {
+                    end = Some(e.to_string());
+                    break;
+                }
+                None => break,
+            }
+        }
+        (got, end)
+    });
+    assert_eq!(end, None, "the stream ends complete");
+    // The directory on the way, then the file's node and its five leaves.
+    let mut want: BTreeSet<Cid> =
+        car_blocks(&server.get(&format!("/ipfs/{MULTIBLOCK}?format=car")).body).1.into_iter().collect();
+    want.insert(root);
+    assert_eq!(want.len(), 7, "{want:?}");
+    assert_eq!(got, want);
+
+    // A name the directory lacks: not found, and not retried.
+    let err = server.runtime.block_on(client.get_path_car(&root, "absent.txt")).unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.to_string().contains(&format!("/ipfs/{ROOT}/absent.txt")), "{err}");
+}
+
+#[test]
+fn blocks_are_served_as_stored_unless_hash_on_read_and_block_verify_finds_rot() {
+    let hello: Cid = HELLO.parse().unwrap();
+    let rot = |server: &Server| {
+        let store = cargo_ipfs_fetch::store::DiskStore::open(server.dir.path().join("store")).unwrap();
+        std::fs::write(store.block_path(&hello), b"hello worle\n").unwrap();
+    };
+    // Kubo's default: no hash on read; the client's check refuses the bytes.
+    let server = Server::start(&[DIR_WITH_FILES], &[]);
+    rot(&server);
+    let reply = server.get(&format!("/ipfs/{HELLO}?format=raw"));
+    assert_eq!((reply.status, reply.body.as_slice()), (200, &b"hello worle\n"[..]));
+    // The sweep finds the rot, quarantines the block, and a second finds none.
+    let verify = || {
+        Command::new(common::BIN)
+            .args(["block", "verify"])
+            .env("CARGO_IPFS_STORE", server.dir.path().join("store"))
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("1 corrupt"), "{stdout}");
+    assert!(stderr.contains(HELLO) && stderr.contains("quarantine"), "{stderr}");
+    assert_eq!(server.get(&format!("/ipfs/{HELLO}?format=raw")).status, 404, "moved aside");
+    let out = verify();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 0 corrupt"));
+
+    // With --hash-on-read the server refuses to send the rotten bytes.
+    let server = Server::start(&[DIR_WITH_FILES], &["--hash-on-read"]);
+    rot(&server);
+    let reply = server.get(&format!("/ipfs/{HELLO}?format=raw"));
+    assert_ne!(reply.status, 200, "{}", reply.text());
+    assert_ne!(reply.body, b"hello worle\n");
+    assert_eq!(server.get(&format!("/ipfs/{HELLO}?format=raw")).status, 404, "quarantined on the first read");
+}

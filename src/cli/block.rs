@@ -1,4 +1,5 @@
-//! `cargo ipfs block get|put|stat`: raw blocks, as `ipfs block` does.
+//! `cargo ipfs block get|put|stat|verify`: raw blocks, as `ipfs block` does,
+//! and a sweep of the whole store, as `ipfs repo verify` does.
 
 use super::{parse_cid_arg, Global, Status};
 use crate::formats::block::{Block, DAG_CBOR, DAG_JSON, DAG_PB, MAX_BLOCK_SIZE, RAW};
@@ -28,6 +29,9 @@ pub enum Command {
         /// The block's CID.
         cid: String,
     },
+    /// Hash every block in the store; move each that fails to the
+    /// quarantine (the next fetch or put repairs it). Exits 1 if any failed.
+    Verify,
 }
 
 fn codec(name: &str) -> anyhow::Result<u64> {
@@ -72,6 +76,20 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
             let cid = parse_cid_arg(&cid)?;
             let bytes = store.get_required(&cid)?;
             println!("Key: {cid}\nSize: {}", bytes.len());
+        }
+        Command::Verify => {
+            let report = store.verify_all()?;
+            for corrupt in &report.corrupt {
+                eprintln!("cargo-ipfs: {corrupt}");
+            }
+            println!(
+                "{} blocks ({} bytes) verified, {} corrupt{}",
+                report.checked,
+                report.bytes,
+                report.corrupt.len(),
+                if report.corrupt.is_empty() { "" } else { " (moved to the quarantine)" }
+            );
+            return Ok(if report.corrupt.is_empty() { 0 } else { 1 });
         }
     }
     Ok(0)

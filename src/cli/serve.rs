@@ -1,4 +1,4 @@
-//! `cargo ipfs serve [--listen ADDR] [--read-only]`: serve the store over
+//! `cargo ipfs serve [--listen ADDR] [--read-only] [--hash-on-read]`: serve the store over
 //! HTTP as an IPFS trustless gateway and the IPNS part of delegated routing
 //! v1 (see `docs/mirror.md`).
 //!
@@ -22,11 +22,16 @@ pub struct Args {
     /// Refuse IPNS records sent with PUT (405); serve only what is stored.
     #[arg(long)]
     read_only: bool,
+    /// Hash every block read from the store before serving it, as kubo's
+    /// `Datastore.HashOnRead`. Off by default: clients verify every block
+    /// they receive; `cargo ipfs block verify` finds rot on a schedule.
+    #[arg(long)]
+    hash_on_read: bool,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
-    let store = global.open_store()?;
+    let store = global.open_store()?.with_hash_on_read(args.hash_on_read);
     let store_dir = store.root().display().to_string();
     let state = ServerState::new(store, args.read_only)
         .with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?;
@@ -43,7 +48,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             writeln!(stdout, "listening on http://{addr}")?;
             stdout.flush()?;
         }
-        tracing::info!(%addr, store = %store_dir, read_only = args.read_only, "serving");
+        tracing::info!(%addr, store = %store_dir, read_only = args.read_only, hash_on_read = args.hash_on_read, "serving");
         serve(listener, state, shutdown_signal()).await.context("the server failed")?;
         tracing::info!("stopped");
         anyhow::Ok(())

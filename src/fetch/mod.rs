@@ -14,7 +14,7 @@ pub mod lockfile;
 use crate::formats::unixfs::export_verified_file;
 use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
-use crate::index::tree::lookup;
+use crate::index::tree::{lookup, TreeError};
 use crate::index::Entry;
 use crate::store::gateway::{ClientOptions, DagScope, GatewayClient, Url};
 use crate::store::{BlockStore, DiskStore, Layered, RemoteStore};
@@ -81,12 +81,12 @@ pub struct Summary {
     pub bytes: u64,
     /// Milliseconds from the start to the first artifact byte.
     pub first_byte_ms: Option<u64>,
-    /// Milliseconds from the start until every artifact was downloaded,
-    /// verified (each block against its CID, each artifact against its
-    /// entry's size and sha256) and stored.
+    /// Milliseconds from the start until every block of every artifact was
+    /// downloaded, verified against its CID and stored.
     pub download_ms: u64,
-    /// Milliseconds spent after that unpacking the artifacts for the
-    /// wrapper, so that its hits only place files.
+    /// Milliseconds spent after that checking each artifact against its
+    /// entry's size and sha256 and unpacking it for the wrapper, so that
+    /// its hits only place files.
     pub unpack_ms: u64,
     /// Milliseconds in all.
     pub total_ms: u64,
@@ -137,10 +137,6 @@ enum Task<'a> {
     LookUp(&'a lockfile::LockedPackage),
     Download(Box<Entry>),
 }
-
-/// Downloaded artifacts wait in memory up to this many bytes in all to be
-/// unpacked after the downloads; beyond it they are unpacked as they come.
-const UNPACK_LATER_BYTES: u64 = 512 << 20;
 
 fn base_key(entry: &Entry) -> &str {
     &entry.key[..entry.key.len().min(64)]
@@ -252,7 +248,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         out.lock().expect("summary").0.failed.push(failure);
     };
     let look_up = |package: &lockfile::LockedPackage| -> Vec<Entry> {
-        let found = lookup(reader, &resolved.version.shards, &package.name)
+        let found = look_up_entries(&store, reader, remote, &resolved.version.shards, &package.name)
             .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
         let matching: Vec<Entry> = match found {
             Ok(entries) => entries
@@ -281,22 +277,13 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         let (summary, downloaded) = &mut *guard;
         match result {
             Ok(None) => summary.already_local += 1,
-            Ok(Some((bytes, first_byte))) => {
+            Ok(Some(first_byte)) => {
                 let fetched = Fetched::of(&entry);
                 summary.bytes += fetched.bytes;
                 summary.first_byte_ms = Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
                 progress(Progress::Fetched(&fetched));
                 summary.fetched.push(fetched);
-                let held: u64 = downloaded.iter().map(|(_, b): &(Entry, Vec<u8>)| b.len() as u64).sum();
-                if held + bytes.len() as u64 <= UNPACK_LATER_BYTES {
-                    downloaded.push((entry, bytes));
-                } else {
-                    // Past the memory budget: unpack now.
-                    drop(guard);
-                    if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
-                        fail(&entry.name, &entry.version, e);
-                    }
-                }
+                downloaded.push(entry);
             }
             Err(e) => summary.failed.push(report(&entry.name, &entry.version, e)),
         }
@@ -356,8 +343,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     std::thread::scope(|s| {
         for _ in 0..cores {
             s.spawn(|| loop {
-                let Some((entry, bytes)) = queue.lock().expect("queue").next() else { return };
-                if let Err(e) = file_artifact(&store, &cache, &entry, &bytes) {
+                let Some(entry) = queue.lock().expect("queue").next() else { return };
+                if let Err(e) = file_artifact(&store, &cache, &entry) {
                     failed.lock().expect("failed").push(report(&entry.name, &entry.version, e));
                 }
             });
@@ -367,6 +354,43 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     summary.unpack_ms = unpack_started.elapsed().as_millis() as u64;
     summary.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+/// The entries of crate `name` in the index whose shards directory is
+/// `shards`. Read from the local store when every block on the way is
+/// there; else one CAR request brings the directories on the way and the
+/// shard (each block verified against its CID) and the lookup reads them
+/// locally, fetching block by block only what did not come, for example the
+/// directory that shows a crate is absent.
+fn look_up_entries(
+    store: &DiskStore,
+    reader: &dyn BlockStore,
+    remote: Option<&RemoteStore>,
+    shards: &cid::Cid,
+    name: &str,
+) -> Result<Vec<Entry>, TreeError> {
+    let local = lookup(store, shards, name);
+    let Some(remote) = remote else { return local };
+    // A block missing (or quarantined just now): ask the gateways.
+    if !matches!(local, Err(TreeError::Store(_) | TreeError::Read(_))) {
+        return local;
+    }
+    let path = crate::index::layout::shard_path(name)?.join("/");
+    if let Ok(blocks) = remote.get_path_car(shards, &path) {
+        // A shard is at most `MAX_FILE_SIZE`; a stream far beyond that is not
+        // followed further.
+        let limit = crate::index::tree::MAX_FILE_SIZE + (4 << 20);
+        let mut held = 0u64;
+        for block in blocks {
+            let Ok(block) = block else { break };
+            held += block.data().len() as u64;
+            if held > limit {
+                break;
+            }
+            store.put(&block)?;
+        }
+    }
+    lookup(reader, shards, name)
 }
 
 /// Fetches one artifact and files it in the cache map, unpacked. `None`
@@ -379,14 +403,14 @@ pub(crate) fn fetch_one(
     entry: &Entry,
     started: Instant,
 ) -> anyhow::Result<Option<(Fetched, u64)>> {
-    let Some((bytes, first_byte)) = download(store, reader, remote, cache, entry, started)? else { return Ok(None) };
-    file_artifact(store, cache, entry, &bytes)?;
+    let Some(first_byte) = download(store, reader, remote, cache, entry, started)? else { return Ok(None) };
+    file_artifact(store, cache, entry)?;
     Ok(Some((Fetched::of(entry), first_byte)))
 }
 
-/// Downloads one artifact into the store and returns its verified bytes
-/// and the milliseconds from `started` to its first byte; `None` when the
-/// cache map has it already.
+/// Brings every block of one artifact into the store, each verified
+/// against its CID, and returns the milliseconds from `started` to its
+/// first byte; `None` when the cache map has the artifact already.
 fn download(
     store: &DiskStore,
     reader: &dyn BlockStore,
@@ -394,49 +418,80 @@ fn download(
     cache: &Cache,
     entry: &Entry,
     started: Instant,
-) -> anyhow::Result<Option<(Vec<u8>, u64)>> {
+) -> anyhow::Result<Option<u64>> {
     let key = base_key(entry);
     if cache.get(key).is_some_and(|r| r.variants.values().any(|a| a.cid == entry.cid)) {
         return Ok(None);
     }
     let cid = crate::formats::block::parse_cid(&entry.cid)?;
-    // One CAR request per artifact; its blocks are verified by the client as
-    // they arrive, stored, and kept in memory to assemble the file. If the
-    // stream breaks, the missing blocks come one by one below.
-    let mut arrived = std::collections::HashMap::new();
     let mut first_byte = None;
+    let mut first = || *first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
+    // One CAR request per artifact; the client verifies its blocks as they
+    // arrive, and each goes straight to the store. A stream that ends
+    // complete has brought the whole DAG (the client checks that too).
+    let mut complete = false;
     if let Some(remote) = remote {
         if !store.has(&cid)? {
             if let Ok(blocks) = remote.get_car(&cid, DagScope::All) {
+                // A stream larger than its entry says is not followed further.
+                let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);
                 let mut held = 0u64;
+                complete = true;
                 for block in blocks {
-                    match block {
-                        Ok(block) => {
-                            first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
-                            store.put(&block)?;
-                            // A stream larger than its entry says is not kept.
-                            held += block.data().len() as u64;
-                            if held <= entry.size.saturating_mul(2).saturating_add(1 << 20) {
-                                let (cid, data) = block.into_parts();
-                                arrived.insert(cid, data);
-                            }
-                        }
-                        Err(_) => break,
+                    let Ok(block) = block else {
+                        complete = false;
+                        break;
+                    };
+                    first();
+                    held += block.data().len() as u64;
+                    if held > limit {
+                        complete = false;
+                        break;
                     }
+                    store.put(&block)?;
                 }
             }
         }
     }
+    if !complete {
+        // Offline, or the stream broke: walk the file through the store,
+        // which reads local blocks verified and fetches the missing ones
+        // one by one.
+        let mut size = 0u64;
+        export_verified_file(&cid, &mut |c| reader.get_required(c), &mut |chunk| {
+            first();
+            size += chunk.len() as u64;
+            if size > entry.size {
+                return Err(crate::store::StoreError::NotFound {
+                    cid,
+                    store: "(artifact larger than its entry says)".into(),
+                });
+            }
+            Ok(())
+        })
+        .with_context(|| format!("cannot fetch artifact {cid}"))?;
+        if size != entry.size {
+            bail!("artifact {cid} is not of the size its signed entry names; refused");
+        }
+        // Blocks read through a layered store are already local; make sure.
+        if !store.has(&cid)? {
+            bail!("artifact {cid} did not reach the local store");
+        }
+    }
+    Ok(Some(first()))
+}
+
+/// The bytes of the artifact `entry` names, from the local store: with
+/// `verify`, every block hashed against its CID (and a bad one quarantined);
+/// without, as stored, for a caller that checks the whole.
+fn read_artifact(store: &DiskStore, entry: &Entry, verify: bool) -> anyhow::Result<Vec<u8>> {
+    let cid = crate::formats::block::parse_cid(&entry.cid)?;
     let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
-    // Blocks that arrived in the stream were verified against their CIDs by
-    // the client; any other block is read through the store, whose `get`
-    // verifies it. So none is hashed twice.
-    let mut get = |c: &cid::Cid| match arrived.remove(c) {
-        Some(data) => Ok(data),
-        None => reader.get_required(c),
+    let mut get = |c: &cid::Cid| {
+        let found = if verify { store.get(c) } else { store.get_unverified(c) };
+        found?.ok_or_else(|| crate::store::StoreError::NotFound { cid: *c, store: store.describe() })
     };
     export_verified_file(&cid, &mut get, &mut |chunk| {
-        first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
         if bytes.len() as u64 + chunk.len() as u64 > entry.size {
             return Err(crate::store::StoreError::NotFound {
                 cid,
@@ -446,29 +501,32 @@ fn download(
         bytes.extend_from_slice(chunk);
         Ok(())
     })
-    .with_context(|| format!("cannot fetch artifact {cid}"))?;
+    .with_context(|| format!("cannot read artifact {cid} from the store at {}", store.describe()))?;
     if bytes.len() as u64 != entry.size {
         bail!("artifact {cid} is not of the size its signed entry names; refused");
     }
-    // Blocks read through a layered store are already local; make sure.
-    if store.get(&cid)?.is_none() {
-        bail!("artifact {cid} did not reach the local store");
-    }
-    Ok(Some((bytes, first_byte.unwrap_or(0))))
+    Ok(bytes)
 }
 
-/// Unpacks a verified artifact for the wrapper and files it in the cache
-/// map under the environment values it was built with.
-fn file_artifact(store: &DiskStore, cache: &Cache, entry: &Entry, bytes: &[u8]) -> anyhow::Result<()> {
-    // Every block was verified against its CID on the way in, and the CID is
-    // the one the signed entry names; the entry's sha256 is checked too
-    // before anything is filed (here rather than during the download, to keep
-    // the downloads' threads on the network).
-    if crate::wrapper::pack::file_digest(bytes) != entry.sha256 {
-        bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+/// Unpacks an artifact from the store for the wrapper and files it in the
+/// cache map under the environment values it was built with.
+fn file_artifact(store: &DiskStore, cache: &Cache, entry: &Entry) -> anyhow::Result<()> {
+    // Every block was verified against its CID on its way into the store,
+    // and the CID is the one the signed entry names. The blocks are read
+    // back without hashing each again, since the whole is checked against
+    // the entry's sha256 before anything is filed. On a mismatch they are
+    // read again, verified, so that a block that rotted on disk since is
+    // named and quarantined (and fetched again next time).
+    let mut bytes = read_artifact(store, entry, false)?;
+    if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
+        bytes = read_artifact(store, entry, true)?;
+        if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
+            bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+        }
     }
-    let (meta, files) = crate::wrapper::pack::unpack(bytes, 4 << 30)
+    let (meta, files) = crate::wrapper::pack::unpack(&bytes, 4 << 30)
         .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
+    drop(bytes);
     // Without room for the unpacked copy, the first hit unpacks instead.
     let _ = crate::wrapper::unpacked::Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
     let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();

@@ -9,8 +9,9 @@
 
 use super::negotiate::DagScope;
 use crate::dag::{walk, WalkError};
+use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
-use crate::formats::car::CarWriter;
+use crate::formats::car::{encode_header, section_prefix};
 use crate::formats::dagpb::PbNode;
 use crate::formats::unixfs::{DataType, UnixFsData};
 use crate::store::{BlockStore, StoreError};
@@ -73,8 +74,9 @@ pub enum ResolveError {
     Store(#[from] StoreError),
 }
 
-/// A block's bytes, verified (by the store, or here for identity CIDs,
-/// which carry theirs inline): ready for [`Block::verified`].
+/// A block's bytes as the store gives them (verified there unless the
+/// gateway turned hashing on read off; clients verify every block anyway),
+/// or for identity CIDs, which carry theirs inline, verified here.
 pub fn load(store: &dyn BlockStore, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
     if cid.hash().code() == IDENTITY {
         let bytes = cid.hash().digest().to_vec();
@@ -197,17 +199,16 @@ pub enum Ended {
 /// written so far are sent, then the error, so that the response is cut off
 /// rather than ended cleanly.
 pub fn write_car(store: &dyn BlockStore, job: &CarJob, tx: mpsc::Sender<io::Result<Bytes>>) -> Ended {
-    let mut sink = Sink { car: None, seen: HashSet::new(), deadline: job.deadline, blocks: 0 };
-    let result = sink.run(store, job, ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) });
+    let out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+    let mut sink = Sink { out, seen: HashSet::new(), deadline: job.deadline, blocks: 0 };
+    let result = sink.run(store, job);
     if tx.is_closed() {
         return Ended::ClientGone;
     }
     match result {
         Ok(()) => Ended::Complete(sink.blocks),
         Err(message) => {
-            if let Some(car) = sink.car.take() {
-                let _ = car.finish().map(|mut w| w.flush());
-            }
+            let _ = sink.out.flush();
             let _ = tx.blocking_send(Err(io::Error::other(message.clone())));
             Ended::CutOff(message)
         }
@@ -215,16 +216,16 @@ pub fn write_car(store: &dyn BlockStore, job: &CarJob, tx: mpsc::Sender<io::Resu
 }
 
 struct Sink {
-    car: Option<CarWriter<ChannelWriter>>,
+    out: ChannelWriter,
     seen: HashSet<Cid>,
     deadline: Instant,
     blocks: u64,
 }
 
 impl Sink {
-    fn run(&mut self, store: &dyn BlockStore, job: &CarJob, out: ChannelWriter) -> Result<(), String> {
+    fn run(&mut self, store: &dyn BlockStore, job: &CarJob) -> Result<(), String> {
         let resolved = &job.resolved;
-        self.car = Some(CarWriter::new(out, &[resolved.root]).map_err(|e| e.to_string())?);
+        self.out.write_all(&encode_header(&[resolved.root])).map_err(|e| e.to_string())?;
         for cid in &resolved.path_blocks {
             self.emit_cid(store, cid)?;
         }
@@ -246,8 +247,7 @@ impl Sink {
                 }
             }
         }
-        let car = self.car.take().expect("set above");
-        car.finish().map_err(|e| e.to_string())?.flush().map_err(|e| e.to_string())
+        self.out.flush().map_err(|e| e.to_string())
     }
 
     /// Every shard of a HAMT directory, depth-first: what enumerating it
@@ -280,8 +280,15 @@ impl Sink {
         if Instant::now() > self.deadline {
             return Err("the CAR stream took longer than its time limit".into());
         }
-        let car = self.car.as_mut().expect("the writer exists while blocks are written");
-        car.write_block(&block).map_err(|e| e.to_string())?;
+        let (cid, data) = block.into_parts();
+        // No reader accepts more; a file that grew on the gateway's disk is
+        // not passed on.
+        if data.len() > MAX_BLOCK_SIZE {
+            return Err(format!("block {cid} in this gateway's store is over the {MAX_BLOCK_SIZE}-byte block limit"));
+        }
+        let prefix = section_prefix(&cid, data.len());
+        self.out.write_all(&prefix).map_err(|e| e.to_string())?;
+        self.out.send(data).map_err(|e| e.to_string())?;
         self.blocks += 1;
         Ok(())
     }
@@ -295,6 +302,24 @@ fn missing(cid: &Cid) -> String {
 struct ChannelWriter {
     tx: mpsc::Sender<io::Result<Bytes>>,
     buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    /// Sends `bytes` on: a large block as its own chunk, without a copy,
+    /// after what was collected before it; a small one collected.
+    fn send(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        if bytes.len() < CHUNK / 2 {
+            return self.write_all(&bytes);
+        }
+        self.flush()?;
+        self.send_chunk(Bytes::from(bytes))
+    }
+
+    fn send_chunk(&mut self, chunk: Bytes) -> io::Result<()> {
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client closed the connection"))
+    }
 }
 
 impl Write for ChannelWriter {
@@ -311,9 +336,7 @@ impl Write for ChannelWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client closed the connection"))
+        self.send_chunk(chunk)
     }
 }
 

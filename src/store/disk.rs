@@ -5,8 +5,9 @@
 //! next-to-last two characters, which spreads blocks over 1024 folders.
 //! Writes go to a temporary file in the destination folder and are renamed
 //! into place, so readers never see a partial block and concurrent writers of
-//! the same block both succeed. Reads verify every block; a block that fails
-//! is moved to `<root>/quarantine/` and reported, so the next put repairs it.
+//! the same block both succeed. Reads verify every block (unless a gateway
+//! turned that off); a block that fails is moved to `<root>/quarantine/` and
+//! reported, so the next put repairs it.
 
 use super::{BlockStore, StoreError};
 use crate::formats::block::{verify, Block};
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub struct DiskStore {
     root: PathBuf,
     blocks: PathBuf,
+    hash_on_read: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -31,7 +33,51 @@ impl DiskStore {
         let root = root.into();
         let blocks = root.join("blocks");
         std::fs::create_dir_all(&blocks).map_err(io(&blocks))?;
-        Ok(DiskStore { root, blocks })
+        Ok(DiskStore { root, blocks, hash_on_read: true })
+    }
+
+    /// Whether [`BlockStore::get`] hashes every block it reads (the default).
+    /// A gateway may turn it off, as kubo's `Datastore.HashOnRead` is off by
+    /// default: its clients verify every block they receive, and `cargo ipfs
+    /// block verify` (see [`DiskStore::verify_all`]) finds rot on a schedule.
+    pub fn with_hash_on_read(mut self, hash_on_read: bool) -> Self {
+        self.hash_on_read = hash_on_read;
+        self
+    }
+
+    /// Hashes every block in the store against its name, moves each that
+    /// fails to the quarantine, and says how many were checked and which
+    /// failed. Files that are not blocks (temporary files of writes under
+    /// way) are left alone.
+    pub fn verify_all(&self) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport::default();
+        let shards = match std::fs::read_dir(&self.blocks) {
+            Ok(shards) => shards,
+            Err(e) => return Err(io(&self.blocks)(e)),
+        };
+        for shard in shards {
+            let shard = shard.map_err(io(&self.blocks))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&shard).map_err(io(&shard))? {
+                let path = file.map_err(io(&shard))?.path();
+                let Some(cid) = path.file_name().and_then(|n| n.to_str()).and_then(block_name_cid) else { continue };
+                let bytes = match std::fs::read(&path) {
+                    Ok(bytes) => bytes,
+                    // Removed since the listing (a concurrent repair).
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(&path)(e)),
+                };
+                report.checked += 1;
+                report.bytes += bytes.len() as u64;
+                if let Err(source) = verify(&cid, &bytes) {
+                    let quarantine = self.quarantine(&path);
+                    report.corrupt.push(StoreError::Corrupt { source, quarantine });
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// The store's root directory.
@@ -51,6 +97,19 @@ impl DiskStore {
         self.blocks.join(shard).join(name)
     }
 
+    /// A block's bytes as stored, not hashed: for a caller that checks what
+    /// it reads another way, as a fetch checks a whole artifact against the
+    /// sha256 its signed entry names. [`BlockStore::get`] is the verifying
+    /// read.
+    pub fn get_unverified(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.block_path(cid);
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
     fn quarantine(&self, path: &Path) -> PathBuf {
         let dir = self.root.join("quarantine");
         let _ = std::fs::create_dir_all(&dir);
@@ -68,16 +127,33 @@ impl DiskStore {
     }
 }
 
+/// What [`DiskStore::verify_all`] found.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// Blocks hashed.
+    pub checked: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// The blocks that failed, each now in the quarantine.
+    pub corrupt: Vec<StoreError>,
+}
+
+/// The CID under which a block file named `name` is checked: a raw CID of
+/// the multihash the name encodes (the codec plays no part in the hash).
+fn block_name_cid(name: &str) -> Option<Cid> {
+    let bytes = data_encoding::BASE32_NOPAD.decode(name.as_bytes()).ok()?;
+    let hash = crate::formats::block::Multihash::from_bytes(&bytes).ok()?;
+    Some(Cid::new_v1(crate::formats::block::RAW, hash))
+}
+
 impl BlockStore for DiskStore {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.block_path(cid);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(&path)(e)),
-        };
+        let Some(bytes) = self.get_unverified(cid)? else { return Ok(None) };
+        if !self.hash_on_read {
+            return Ok(Some(bytes));
+        }
         if let Err(source) = verify(cid, &bytes) {
-            let quarantine = self.quarantine(&path);
+            let quarantine = self.quarantine(&self.block_path(cid));
             return Err(StoreError::Corrupt { source, quarantine });
         }
         Ok(Some(bytes))
@@ -169,6 +245,34 @@ mod tests {
         assert!(!store.has(block.cid()).unwrap());
         store.put(&block).unwrap();
         assert_eq!(store.get(block.cid()).unwrap().unwrap(), b"precious");
+    }
+
+    #[test]
+    fn verify_all_hashes_every_block_and_quarantines_the_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let good = Block::encode(RAW, false, b"good".to_vec());
+        let node = Block::encode(crate::formats::block::DAG_PB, false, vec![0x0a, 0x02, 0x08, 0x01]);
+        let bad = Block::encode(RAW, false, b"about to rot".to_vec());
+        for block in [&good, &node, &bad] {
+            store.put(block).unwrap();
+        }
+        std::fs::write(store.block_path(bad.cid()), b"about to roT").unwrap();
+        // A write under way is not a block.
+        std::fs::write(store.block_path(good.cid()).with_file_name(".tmp-x"), b"partial").unwrap();
+
+        // Without hashing on read, the rotten bytes come back as stored...
+        let trusting = store.clone().with_hash_on_read(false);
+        assert_eq!(trusting.get(bad.cid()).unwrap().unwrap(), b"about to roT");
+        // ...and the sweep finds them.
+        let report = store.verify_all().unwrap();
+        assert_eq!(report.checked, 3);
+        assert_eq!(report.bytes, 4 + 4 + 12);
+        assert_eq!(report.corrupt.len(), 1, "{:?}", report.corrupt);
+        assert!(report.corrupt[0].to_string().contains(&bad.cid().to_string()), "{}", report.corrupt[0]);
+        assert!(!store.has(bad.cid()).unwrap(), "quarantined");
+        assert!(store.has(good.cid()).unwrap() && store.has(node.cid()).unwrap());
+        assert_eq!(store.verify_all().unwrap().corrupt.len(), 0);
     }
 
     #[test]

@@ -244,14 +244,27 @@ impl GatewayClient {
     /// part way is not resumed from another gateway: the blocks already
     /// yielded are good, and the caller can fetch what is missing.
     pub async fn get_car(&self, cid: &Cid, scope: DagScope) -> Result<CarStream, RemoteError> {
+        self.car_of(Target::Car(*cid), scope).await
+    }
+
+    /// Opens a CAR stream of what `path` (names separated by `/`) under
+    /// `root` names, with [`DagScope::Entity`]: the blocks that resolve the
+    /// path, then the entity (a whole file). One round trip instead of one
+    /// per level; the stream checks each block against its CID and that the
+    /// root came, and the caller walks the path through what arrived.
+    pub async fn get_path_car(&self, root: &Cid, path: &str) -> Result<CarStream, RemoteError> {
+        self.car_of(Target::Path(*root, path.to_string()), DagScope::Entity).await
+    }
+
+    async fn car_of(&self, target: Target, scope: DagScope) -> Result<CarStream, RemoteError> {
+        let (Target::Car(cid) | Target::Path(cid, _)) = &target else { unreachable!("CAR targets only") };
         if let Some(err) = unverifiable(cid) {
             return Err(err);
         }
-        let target = Target::Car(*cid);
         let mut errors = Vec::new();
         for i in 0..self.inner.gateways.len() {
             let inner = &self.inner;
-            match inner.retrying(i, &target, |permit| inner.car(i, *cid, scope, permit)).await {
+            match inner.retrying(i, &target, |permit| inner.car(i, &target, scope, permit)).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => {
                     tracing::debug!(gateway = %inner.gateways[i].label, error = %e, "CAR request failed");
@@ -406,14 +419,18 @@ impl Inner {
     async fn car(
         &self,
         i: usize,
-        cid: Cid,
+        target: &Target,
         scope: DagScope,
         permit: OwnedSemaphorePermit,
     ) -> Result<CarStream, RemoteError> {
         let gateway = &self.gateways[i];
-        let target = &Target::Car(cid);
+        let (cid, path) = match target {
+            Target::Car(cid) => (*cid, format!("ipfs/{cid}")),
+            Target::Path(cid, path) => (*cid, format!("ipfs/{cid}/{path}")),
+            _ => unreachable!("CAR targets only"),
+        };
         let query = format!("format=car&dag-scope={}", scope.as_str());
-        let url = gateway.url(&format!("ipfs/{cid}"), Some(&query));
+        let url = gateway.url(&path, Some(&query));
         let response = self
             .http
             .get(url)

@@ -71,6 +71,12 @@ impl RemoteStore {
         let stream = self.block_on(self.client.get_car(cid, scope))??;
         Ok(CarBlocks { store: self, stream, done: false })
     }
+
+    /// [`GatewayClient::get_path_car`], blocking.
+    pub fn get_path_car(&self, root: &Cid, path: &str) -> Result<CarBlocks<'_>, RemoteError> {
+        let stream = self.block_on(self.client.get_path_car(root, path))??;
+        Ok(CarBlocks { store: self, stream, done: false })
+    }
 }
 
 impl Drop for RemoteStore {

@@ -355,8 +355,9 @@ fn read_tar(tar: &[u8]) -> Result<(Meta, Vec<PackedFile>), PackError> {
         }
         let executable = entry.header().mode().map_err(tar_err)? & 0o111 != 0;
         let size = entry.size();
-        // Never trust the header's size for an allocation: read what is there.
-        let mut bytes = Vec::new();
+        // The header's size is trusted for an allocation only as far as the
+        // archive in memory could hold it; what is read is what is there.
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX).min(tar.len()));
         entry.read_to_end(&mut bytes).map_err(tar_err)?;
         if bytes.len() as u64 != size {
             return Err(PackError::Truncated { name, expected: size, found: bytes.len() as u64 });

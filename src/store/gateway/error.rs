@@ -17,6 +17,9 @@ pub enum Target {
     Block(Cid),
     /// A DAG, fetched as a CAR stream.
     Car(Cid),
+    /// What a path under a root names, and the blocks on the way, fetched
+    /// as a CAR stream.
+    Path(Cid, String),
     /// The IPNS record of a name, fetched from a routing endpoint.
     Record(IpnsName),
     /// Publishing the IPNS record of a name to routing endpoints.
@@ -28,6 +31,7 @@ impl fmt::Display for Target {
         match self {
             Target::Block(cid) => write!(f, "block {cid}"),
             Target::Car(cid) => write!(f, "the CAR of {cid}"),
+            Target::Path(cid, path) => write!(f, "the CAR of /ipfs/{cid}/{path}"),
             Target::Record(name) => write!(f, "the IPNS record of {name}"),
             Target::Publish(name) => write!(f, "publishing the IPNS record of {name}"),
         }
