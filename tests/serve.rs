@@ -353,7 +353,7 @@ fn a_path_car_brings_the_blocks_on_the_way_and_the_whole_file() {
     let client = GatewayClient::new(vec![Url::parse(&server.base).unwrap()], ClientOptions::default()).unwrap();
     let root: Cid = ROOT.parse().unwrap();
     let (got, end) = server.runtime.block_on(async {
-        let mut stream = client.get_path_car(&root, "multiblock.txt").await.unwrap();
+        let mut stream = client.get_path_car(&root, &["multiblock.txt"]).await.unwrap();
         let mut got = BTreeSet::new();
         let mut end = None;
         for _ in 0..100 {
@@ -379,9 +379,14 @@ fn a_path_car_brings_the_blocks_on_the_way_and_the_whole_file() {
     assert_eq!(got, want);
 
     // A name the directory lacks: not found, and not retried.
-    let err = server.runtime.block_on(client.get_path_car(&root, "absent.txt")).unwrap_err();
+    let err = server.runtime.block_on(client.get_path_car(&root, &["absent.txt"])).unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert!(err.to_string().contains(&format!("/ipfs/{ROOT}/absent.txt")), "{err}");
+    // A segment that would climb out of the path is refused before any
+    // request.
+    let err = server.runtime.block_on(client.get_path_car(&root, &["..", "x"])).unwrap_err();
+    assert!(err.to_string().contains("\"..\""), "{err}");
+    assert!(!server.log().contains("/x?"), "{}", server.log());
 }
 
 #[test]

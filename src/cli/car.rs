@@ -50,8 +50,7 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
         }
         Command::Import { file } => {
             let reader = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
-            let mut car = CarReader::new(std::io::BufReader::new(reader))
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut car = CarReader::new(reader).with_context(|| format!("cannot read {}", file.display()))?;
             let roots = car.roots().to_vec();
             let mut count = 0u64;
             while let Some(block) = car.next_block().with_context(|| format!("cannot read {}", file.display()))? {

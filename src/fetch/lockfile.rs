@@ -78,7 +78,8 @@ pub fn find(manifest: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// starting cargo (which costs tens of milliseconds before the first
 /// lookup): the manifest given, or the nearest `Cargo.toml` from `cwd` up,
 /// either has a `[workspace]` table, or has no `package.workspace` key and
-/// no `Cargo.toml` above it has a `[workspace]` table. Its `Cargo.lock` must
+/// no `Cargo.toml` above it has a `[workspace]` table or a
+/// `package.workspace` key. Its `Cargo.lock` must
 /// be beside it. `None` whenever that is not certain (a manifest that does
 /// not parse, a workspace above that may or may not include it): then cargo
 /// decides.
@@ -87,6 +88,10 @@ pub fn standalone_lock(manifest: Option<&Path>, cwd: Option<&Path>) -> Option<Pa
         Some(path) => path.to_path_buf(),
         None => cwd?.ancestors().map(|d| d.join("Cargo.toml")).find(|p| p.is_file())?,
     };
+    // Cargo refuses a manifest by another name; let it say so.
+    if manifest.file_name()? != "Cargo.toml" {
+        return None;
+    }
     let manifest = std::path::absolute(manifest).ok()?;
     let table = |path: &Path| -> Option<toml::Table> { std::fs::read_to_string(path).ok()?.parse().ok() };
     let own = table(&manifest)?;
@@ -97,13 +102,15 @@ pub fn standalone_lock(manifest: Option<&Path>, cwd: Option<&Path>) -> Option<Pa
     if own.contains_key("workspace") {
         return Some(lock);
     }
-    let declares_root = own.get("package").and_then(|p| p.get("workspace")).is_some();
-    if declares_root {
+    if own.get("package").and_then(|p| p.get("workspace")).is_some() {
         return None;
     }
+    // Any manifest above that is or names a workspace root (or cannot be
+    // read) may enclose this one: cargo decides.
+    let names_root = |t: &toml::Table| t.get("package").and_then(|p| p.get("workspace")).is_some();
     for dir in manifest.parent()?.ancestors().skip(1) {
         let above = dir.join("Cargo.toml");
-        if above.is_file() && table(&above).is_none_or(|t| t.contains_key("workspace")) {
+        if above.exists() && table(&above).is_none_or(|t| t.contains_key("workspace") || names_root(&t)) {
             return None;
         }
     }
@@ -146,6 +153,16 @@ mod tests {
         write("named/Cargo.toml", &format!("{package}workspace = \"..\"\n"));
         write("named/Cargo.lock", "version = 4\n");
         assert_eq!(standalone_lock(Some(&dir.path().join("named/Cargo.toml")), None), None);
+        // Under a package that names a workspace root elsewhere: cargo
+        // decides (it may be a member of that workspace).
+        write("elsewhere/Cargo.toml", &format!("{package}workspace = \"../ws\"\n"));
+        write("elsewhere/sub/Cargo.toml", package);
+        write("elsewhere/sub/Cargo.lock", "version = 4\n");
+        assert_eq!(standalone_lock(Some(&dir.path().join("elsewhere/sub/Cargo.toml")), None), None);
+        // A manifest by another name: cargo refuses it, and says so.
+        write("odd/other.toml", package);
+        write("odd/Cargo.lock", "version = 4\n");
+        assert_eq!(standalone_lock(Some(&dir.path().join("odd/other.toml")), None), None);
         // A manifest that does not parse: cargo decides.
         write("bad/Cargo.toml", "[package\n");
         write("bad/Cargo.lock", "version = 4\n");

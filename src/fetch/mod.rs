@@ -344,7 +344,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         for _ in 0..cores {
             s.spawn(|| loop {
                 let Some(entry) = queue.lock().expect("queue").next() else { return };
-                if let Err(e) = file_artifact(&store, &cache, &entry) {
+                if let Err(e) = file_artifact(&store, reader, &cache, &entry) {
                     failed.lock().expect("failed").push(report(&entry.name, &entry.version, e));
                 }
             });
@@ -375,16 +375,14 @@ fn look_up_entries(
     if !matches!(local, Err(TreeError::Store(_) | TreeError::Read(_))) {
         return local;
     }
-    let path = crate::index::layout::shard_path(name)?.join("/");
-    if let Ok(blocks) = remote.get_path_car(shards, &path) {
+    let path = crate::index::layout::shard_path(name)?;
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    if let Ok(mut blocks) = remote.get_path_car(shards, &segments) {
         // A shard is at most `MAX_FILE_SIZE`; a stream far beyond that is not
         // followed further.
         let limit = crate::index::tree::MAX_FILE_SIZE + (4 << 20);
-        let mut held = 0u64;
-        for block in blocks {
-            let Ok(block) = block else { break };
-            held += block.data().len() as u64;
-            if held > limit {
+        while let Some(Ok(block)) = blocks.next() {
+            if blocks.bytes_read() > limit {
                 break;
             }
             store.put(&block)?;
@@ -404,7 +402,7 @@ pub(crate) fn fetch_one(
     started: Instant,
 ) -> anyhow::Result<Option<(Fetched, u64)>> {
     let Some(first_byte) = download(store, reader, remote, cache, entry, started)? else { return Ok(None) };
-    file_artifact(store, cache, entry)?;
+    file_artifact(store, reader, cache, entry)?;
     Ok(Some((Fetched::of(entry), first_byte)))
 }
 
@@ -432,19 +430,18 @@ fn download(
     let mut complete = false;
     if let Some(remote) = remote {
         if !store.has(&cid)? {
-            if let Ok(blocks) = remote.get_car(&cid, DagScope::All) {
-                // A stream larger than its entry says is not followed further.
+            if let Ok(mut blocks) = remote.get_car(&cid, DagScope::All) {
+                // A stream larger than its entry says (duplicates and blocks
+                // outside the DAG included) is not followed further.
                 let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);
-                let mut held = 0u64;
                 complete = true;
-                for block in blocks {
+                while let Some(block) = blocks.next() {
                     let Ok(block) = block else {
                         complete = false;
                         break;
                     };
                     first();
-                    held += block.data().len() as u64;
-                    if held > limit {
+                    if blocks.bytes_read() > limit {
                         complete = false;
                         break;
                     }
@@ -481,27 +478,37 @@ fn download(
     Ok(Some(first()))
 }
 
-/// The bytes of the artifact `entry` names, from the local store: with
-/// `verify`, every block hashed against its CID (and a bad one quarantined);
-/// without, as stored, for a caller that checks the whole.
-fn read_artifact(store: &DiskStore, entry: &Entry, verify: bool) -> anyhow::Result<Vec<u8>> {
+/// The bytes of the artifact `entry` names, each block from `get`, bounded
+/// by the entry's size. Blocks read unverified could link in a cycle, so
+/// the blocks and bytes read are bounded too (generously: a file's nodes
+/// and leaves are a small multiple of its size).
+fn read_artifact(
+    entry: &Entry,
+    get: &mut dyn FnMut(&cid::Cid) -> Result<Vec<u8>, crate::store::StoreError>,
+) -> anyhow::Result<Vec<u8>> {
     let cid = crate::formats::block::parse_cid(&entry.cid)?;
-    let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
-    let mut get = |c: &cid::Cid| {
-        let found = if verify { store.get(c) } else { store.get_unverified(c) };
-        found?.ok_or_else(|| crate::store::StoreError::NotFound { cid: *c, store: store.describe() })
+    let too_large =
+        || crate::store::StoreError::NotFound { cid, store: "(artifact larger than its entry says)".into() };
+    let (mut blocks, mut read) = (0u64, 0u64);
+    let budget = entry.size.saturating_mul(2).saturating_add(4 << 20);
+    let mut bounded = |c: &cid::Cid| {
+        let bytes = get(c)?;
+        blocks += 1;
+        read += bytes.len() as u64 + 64;
+        if read > budget || blocks > budget / 64 {
+            return Err(too_large());
+        }
+        Ok(bytes)
     };
-    export_verified_file(&cid, &mut get, &mut |chunk| {
+    let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
+    export_verified_file(&cid, &mut bounded, &mut |chunk| {
         if bytes.len() as u64 + chunk.len() as u64 > entry.size {
-            return Err(crate::store::StoreError::NotFound {
-                cid,
-                store: "(artifact larger than its entry says)".into(),
-            });
+            return Err(too_large());
         }
         bytes.extend_from_slice(chunk);
         Ok(())
     })
-    .with_context(|| format!("cannot read artifact {cid} from the store at {}", store.describe()))?;
+    .with_context(|| format!("cannot read artifact {cid}"))?;
     if bytes.len() as u64 != entry.size {
         bail!("artifact {cid} is not of the size its signed entry names; refused");
     }
@@ -510,20 +517,27 @@ fn read_artifact(store: &DiskStore, entry: &Entry, verify: bool) -> anyhow::Resu
 
 /// Unpacks an artifact from the store for the wrapper and files it in the
 /// cache map under the environment values it was built with.
-fn file_artifact(store: &DiskStore, cache: &Cache, entry: &Entry) -> anyhow::Result<()> {
+fn file_artifact(store: &DiskStore, reader: &dyn BlockStore, cache: &Cache, entry: &Entry) -> anyhow::Result<()> {
     // Every block was verified against its CID on its way into the store,
     // and the CID is the one the signed entry names. The blocks are read
     // back without hashing each again, since the whole is checked against
-    // the entry's sha256 before anything is filed. On a mismatch they are
-    // read again, verified, so that a block that rotted on disk since is
-    // named and quarantined (and fetched again next time).
-    let mut bytes = read_artifact(store, entry, false)?;
-    if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
-        bytes = read_artifact(store, entry, true)?;
-        if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
-            bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+    // the entry's sha256 before anything is filed. If that read fails or the
+    // digest differs, they are read again through `reader`, verified: a
+    // block that rotted on disk since is quarantined and fetched again.
+    let mut unverified = |c: &cid::Cid| {
+        store.get_unverified(c)?.ok_or_else(|| crate::store::StoreError::NotFound { cid: *c, store: store.describe() })
+    };
+    let first = read_artifact(entry, &mut unverified);
+    let bytes = match first {
+        Ok(bytes) if crate::wrapper::pack::file_digest(&bytes) == entry.sha256 => bytes,
+        _ => {
+            let bytes = read_artifact(entry, &mut |c| reader.get_required(c))?;
+            if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
+                bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+            }
+            bytes
         }
-    }
+    };
     let (meta, files) = crate::wrapper::pack::unpack(&bytes, 4 << 30)
         .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
     drop(bytes);
@@ -619,5 +633,38 @@ mod tests {
         assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
         // A second time, it is already there.
         assert!(fetch_one(&store, &store, None, &cache, &entry, Instant::now()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_block_that_rotted_after_the_download_is_fetched_again_before_unpacking() {
+        let (good_dir, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let good = DiskStore::open(good_dir.path()).unwrap();
+        let (entry, rlib) = artifact(&good);
+        let store = DiskStore::open(dir.path()).unwrap();
+        artifact(&store);
+        let cid = crate::formats::block::parse_cid(&entry.cid).unwrap();
+        let path = store.block_path(&cid);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = Cache::new(dir.path());
+
+        // With nowhere to fetch a good copy from: refused, nothing filed, and
+        // the rotten block is out of the way.
+        let err = file_artifact(&store, &store, &cache, &entry).unwrap_err();
+        assert!(format!("{err:#}").contains("quarantine"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none());
+        assert!(!store.has(&cid).unwrap());
+
+        // Rotten again, with a source of good blocks behind the store: the
+        // block comes again, verified, and the artifact is filed.
+        std::fs::write(&path, &bytes).unwrap();
+        let layered = Layered::new(store.clone(), good);
+        file_artifact(&store, &layered, &cache, &entry).unwrap();
+        assert!(cache.get(base_key(&entry)).is_some());
+        assert!(store.get(&cid).unwrap().is_some(), "repaired in place");
+        let copy = crate::wrapper::unpacked::Unpacked::new(dir.path()).get(&entry.cid).unwrap();
+        assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
     }
 }

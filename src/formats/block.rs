@@ -77,8 +77,9 @@ impl Block {
 
     /// Keeps bytes that were already checked against `cid` without hashing
     /// them again: bytes a [`crate::store::BlockStore`] returned (its `get`
-    /// verifies) or an identity CID's inline bytes. Everything else goes
-    /// through [`Block::new`].
+    /// verifies, except a gateway's store with hashing on read turned off,
+    /// whose blocks only pass on to clients that verify them) or an identity
+    /// CID's inline bytes. Everything else goes through [`Block::new`].
     pub(crate) fn verified(cid: Cid, data: Vec<u8>) -> Self {
         Block { cid, data }
     }

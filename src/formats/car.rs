@@ -226,7 +226,8 @@ impl CarDecoder {
     }
 
     /// The input ended: fine at a section boundary after the header, a
-    /// truncation anywhere else.
+    /// truncation anywhere else. After an error from [`CarDecoder::feed`]
+    /// it adds nothing (`Ok`): that error is the stream's verdict.
     pub fn finish(&self) -> Result<(), CarError> {
         match self.state {
             State::SectionLen if self.stage.is_empty() => Ok(()),

@@ -10,7 +10,7 @@
 //! reported, so the next put repairs it.
 
 use super::{BlockStore, StoreError};
-use crate::formats::block::{verify, Block};
+use crate::formats::block::{verify, Block, BlockError, MAX_BLOCK_SIZE};
 use cid::Cid;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -63,17 +63,18 @@ impl DiskStore {
             for file in std::fs::read_dir(&shard).map_err(io(&shard))? {
                 let path = file.map_err(io(&shard))?.path();
                 let Some(cid) = path.file_name().and_then(|n| n.to_str()).and_then(block_name_cid) else { continue };
-                let bytes = match std::fs::read(&path) {
-                    Ok(bytes) => bytes,
-                    // Removed since the listing (a concurrent repair).
-                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
-                    Err(e) => return Err(io(&path)(e)),
-                };
+                // Gone since the listing: a concurrent repair.
+                let Some(bytes) = read_block_file(&path)? else { continue };
                 report.checked += 1;
                 report.bytes += bytes.len() as u64;
-                if let Err(source) = verify(&cid, &bytes) {
-                    let quarantine = self.quarantine(&path);
-                    report.corrupt.push(StoreError::Corrupt { source, quarantine });
+                match verify(&cid, &bytes) {
+                    Ok(()) => {}
+                    // A hash this build cannot compute is not rot.
+                    Err(BlockError::UnsupportedHash { .. }) => report.unsupported += 1,
+                    Err(source) => {
+                        let quarantine = self.quarantine(&path);
+                        report.corrupt.push(StoreError::Corrupt { source, quarantine });
+                    }
                 }
             }
         }
@@ -101,13 +102,16 @@ impl DiskStore {
     /// it reads another way, as a fetch checks a whole artifact against the
     /// sha256 its signed entry names. [`BlockStore::get`] is the verifying
     /// read.
+    /// A file over [`MAX_BLOCK_SIZE`] is no block: it is quarantined unread.
     pub fn get_unverified(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.block_path(cid);
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io(&path)(e)),
+        let Some(bytes) = read_block_file(&path)? else { return Ok(None) };
+        if bytes.len() > MAX_BLOCK_SIZE {
+            let quarantine = self.quarantine(&path);
+            let source = BlockError::TooLarge { cid: *cid, size: bytes.len() };
+            return Err(StoreError::Corrupt { source, quarantine });
         }
+        Ok(Some(bytes))
     }
 
     fn quarantine(&self, path: &Path) -> PathBuf {
@@ -134,8 +138,27 @@ pub struct VerifyReport {
     pub checked: u64,
     /// Their bytes.
     pub bytes: u64,
-    /// The blocks that failed, each now in the quarantine.
+    /// Blocks whose hash function this build does not implement: left as
+    /// they are.
+    pub unsupported: u64,
+    /// The blocks that failed, each now in the quarantine. They are named by
+    /// a raw CID of their multihash (a block file does not record its codec).
     pub corrupt: Vec<StoreError>,
+}
+
+/// A block file's bytes, at most one byte over [`MAX_BLOCK_SIZE`] (enough to
+/// tell it is too large); `None` if there is no such file.
+fn read_block_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_BLOCK_SIZE as u64 + 1);
+    let mut bytes = Vec::with_capacity(len as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BLOCK_SIZE as u64 + 1), &mut bytes)
+        .map_err(io(path))?;
+    Ok(Some(bytes))
 }
 
 /// The CID under which a block file named `name` is checked: a raw CID of
@@ -273,6 +296,18 @@ mod tests {
         assert!(!store.has(bad.cid()).unwrap(), "quarantined");
         assert!(store.has(good.cid()).unwrap() && store.has(node.cid()).unwrap());
         assert_eq!(store.verify_all().unwrap().corrupt.len(), 0);
+    }
+
+    #[test]
+    fn a_file_over_the_block_limit_is_refused_unread_even_without_hashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap().with_hash_on_read(false);
+        let block = Block::encode(RAW, false, b"small".to_vec());
+        store.put(&block).unwrap();
+        std::fs::write(store.block_path(block.cid()), vec![0u8; MAX_BLOCK_SIZE + 10]).unwrap();
+        let err = store.get(block.cid()).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { source: BlockError::TooLarge { .. }, .. }), "{err}");
+        assert!(!store.has(block.cid()).unwrap(), "quarantined");
     }
 
     #[test]

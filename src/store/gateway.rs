@@ -247,13 +247,21 @@ impl GatewayClient {
         self.car_of(Target::Car(*cid), scope).await
     }
 
-    /// Opens a CAR stream of what `path` (names separated by `/`) under
-    /// `root` names, with [`DagScope::Entity`]: the blocks that resolve the
-    /// path, then the entity (a whole file). One round trip instead of one
-    /// per level; the stream checks each block against its CID and that the
-    /// root came, and the caller walks the path through what arrived.
-    pub async fn get_path_car(&self, root: &Cid, path: &str) -> Result<CarStream, RemoteError> {
-        self.car_of(Target::Path(*root, path.to_string()), DagScope::Entity).await
+    /// Opens a CAR stream of what the path `segments` under `root` names,
+    /// with [`DagScope::Entity`]: the blocks that resolve the path, then the
+    /// entity (a whole file). One round trip instead of one per level; the
+    /// stream checks each block against its CID, keeps only blocks linked
+    /// from the root through blocks already kept, and requires the root; the
+    /// caller walks the path through what arrived. Segments are
+    /// percent-encoded; an empty one, `.`, `..` or one holding `/` is refused.
+    pub async fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarStream, RemoteError> {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == ".." || s.contains('/')) {
+            return Err(RemoteError::BadUrl {
+                url: format!("/ipfs/{root}/{}", segments.join("/")),
+                reason: format!("the path segment {bad:?} cannot name a directory entry"),
+            });
+        }
+        self.car_of(Target::Path(*root, segments.join("/")), DagScope::Entity).await
     }
 
     async fn car_of(&self, target: Target, scope: DagScope) -> Result<CarStream, RemoteError> {
@@ -424,13 +432,16 @@ impl Inner {
         permit: OwnedSemaphorePermit,
     ) -> Result<CarStream, RemoteError> {
         let gateway = &self.gateways[i];
-        let (cid, path) = match target {
-            Target::Car(cid) => (*cid, format!("ipfs/{cid}")),
-            Target::Path(cid, path) => (*cid, format!("ipfs/{cid}/{path}")),
+        let (cid, segments) = match target {
+            Target::Car(cid) => (*cid, None),
+            Target::Path(cid, path) => (*cid, Some(path)),
             _ => unreachable!("CAR targets only"),
         };
         let query = format!("format=car&dag-scope={}", scope.as_str());
-        let url = gateway.url(&path, Some(&query));
+        let mut url = gateway.url(&format!("ipfs/{cid}"), Some(&query));
+        if let Some(path) = segments {
+            url.path_segments_mut().expect("gateway URLs are http(s) bases").extend(path.split('/'));
+        }
         let response = self
             .http
             .get(url)
@@ -448,6 +459,10 @@ impl Inner {
                 content_type,
             });
         };
-        Ok(CarStream::start(response, permit, gateway.label.clone(), cid, scope, params, self.options.timeout))
+        let check = match target {
+            Target::Path(..) => car::Completeness::linked(cid),
+            _ => car::Completeness::new(cid, scope, params.dfs),
+        };
+        Ok(CarStream::start(response, permit, gateway.label.clone(), cid, check, self.options.timeout))
     }
 }

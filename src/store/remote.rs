@@ -73,8 +73,8 @@ impl RemoteStore {
     }
 
     /// [`GatewayClient::get_path_car`], blocking.
-    pub fn get_path_car(&self, root: &Cid, path: &str) -> Result<CarBlocks<'_>, RemoteError> {
-        let stream = self.block_on(self.client.get_path_car(root, path))??;
+    pub fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarBlocks<'_>, RemoteError> {
+        let stream = self.block_on(self.client.get_path_car(root, segments))??;
         Ok(CarBlocks { store: self, stream, done: false })
     }
 }
@@ -101,6 +101,12 @@ impl CarBlocks<'_> {
     /// The gateway that is sending the stream.
     pub fn gateway(&self) -> &str {
         self.stream.gateway()
+    }
+
+    /// Bytes of the body read so far, blocks dropped as duplicates or
+    /// outside the DAG included: what a caller bounds.
+    pub fn bytes_read(&self) -> u64 {
+        self.stream.bytes_read()
     }
 }
 

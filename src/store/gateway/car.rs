@@ -119,15 +119,14 @@ impl CarStream {
         permit: OwnedSemaphorePermit,
         gateway: String,
         root: Cid,
-        scope: DagScope,
-        params: CarParams,
+        check: Completeness,
         idle: Duration,
     ) -> Self {
         CarStream {
             response,
             decoder: CarDecoder::new(),
             ready: VecDeque::new(),
-            check: Completeness::new(root, scope, params.dfs),
+            check,
             gateway,
             root,
             idle,
@@ -145,6 +144,12 @@ impl CarStream {
     /// The root asked for.
     pub fn root(&self) -> &Cid {
         &self.root
+    }
+
+    /// Bytes of the body read so far, blocks dropped as duplicates or
+    /// outside the DAG included.
+    pub fn bytes_read(&self) -> u64 {
+        self.decoder.offset()
     }
 
     /// The next verified block, an error (after which the stream ends), or
@@ -243,6 +248,8 @@ pub(super) struct Completeness {
     root: Cid,
     all: bool,
     dfs: bool,
+    /// Keep only blocks linked from the root through blocks kept.
+    linked: bool,
     seen: HashSet<Cid>,
     expected: HashSet<Cid>,
     links: HashMap<Cid, Vec<Cid>>,
@@ -255,16 +262,43 @@ impl Completeness {
         let mut expected = HashSet::new();
         expand(root, &mut expected);
         let all = scope == DagScope::All;
-        Completeness { root, all, dfs, seen: HashSet::new(), expected, links: HashMap::new(), unrelated: 0 }
+        Completeness {
+            root,
+            all,
+            dfs,
+            linked: false,
+            seen: HashSet::new(),
+            expected,
+            links: HashMap::new(),
+            unrelated: 0,
+        }
+    }
+
+    /// For a path's CAR: only the root is required, and only blocks linked
+    /// from it through blocks already kept are kept, so a gateway cannot
+    /// fill the store with blocks nobody asked for.
+    pub(super) fn linked(root: Cid) -> Self {
+        Completeness { linked: true, ..Completeness::new(root, DagScope::Entity, true) }
     }
 
     /// Whether to hand `block` on.
     pub(super) fn accept(&mut self, block: &Block) -> Result<bool, LinksError> {
         let cid = *block.cid();
+        // Duplicates count against the same budget as unrelated blocks, so
+        // that a gateway repeating a block cannot keep a stream going.
         if self.seen.contains(&cid) {
+            self.unrelated += 1;
             return Ok(false);
         }
-        if self.all {
+        if self.linked {
+            if !self.expected.contains(&cid) {
+                self.unrelated += 1;
+                return Ok(false);
+            }
+            for child in links(&cid, block.data())? {
+                expand(child, &mut self.expected);
+            }
+        } else if self.all {
             if self.dfs && !self.expected.contains(&cid) {
                 self.unrelated += 1;
                 return Ok(false);

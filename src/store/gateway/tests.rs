@@ -294,7 +294,9 @@ fn completeness_in_dfs_and_unknown_order() {
         assert!(!dfs.accept(block).unwrap(), "a duplicate is dropped");
     }
     assert_eq!(dfs.missing(), None);
-    assert_eq!(dfs.unrelated, 1);
+    // The unrelated block and every duplicate count against the budget that
+    // ends a stream past `MAX_UNRELATED_BLOCKS`.
+    assert_eq!(dfs.unrelated, 1 + blocks.len());
 
     // Unknown order: children before parents are fine; a gap is found.
     let mut unknown = Completeness::new(root, DagScope::All, false);
@@ -311,6 +313,19 @@ fn completeness_in_dfs_and_unknown_order() {
     let root_block = blocks.iter().find(|b| *b.cid() == root).unwrap();
     assert!(one.accept(root_block).unwrap());
     assert_eq!(one.missing(), None);
+
+    // A path's CAR: only blocks linked from the root through blocks kept,
+    // whatever else the gateway sends; the root is required.
+    let mut path = Completeness::linked(root);
+    let hello = blocks.iter().find(|b| *b.cid() == cid(HELLO)).unwrap();
+    assert!(!path.accept(hello).unwrap(), "not linked yet: the root has not come");
+    assert!(!path.accept(&unrelated).unwrap());
+    assert_eq!(path.missing(), Some(root));
+    assert!(path.accept(root_block).unwrap());
+    assert!(path.accept(hello).unwrap(), "linked from the root");
+    assert!(!path.accept(&unrelated).unwrap());
+    assert_eq!(path.missing(), None);
+    assert_eq!(path.unrelated, 3);
 }
 
 fn record(key: &Keypair, sequence: u64) -> Vec<u8> {
