@@ -451,25 +451,15 @@ fn download(
         }
     }
     if !complete {
-        // Offline, or the stream broke: walk the file through the store,
+        // Offline, or the stream broke: read the file through the store,
         // which reads local blocks verified and fetches the missing ones
         // one by one.
-        let mut size = 0u64;
-        export_verified_file(&cid, &mut |c| reader.get_required(c), &mut |chunk| {
+        read_artifact(entry, &mut |c| {
+            let block = reader.get_required(c)?;
             first();
-            size += chunk.len() as u64;
-            if size > entry.size {
-                return Err(crate::store::StoreError::NotFound {
-                    cid,
-                    store: "(artifact larger than its entry says)".into(),
-                });
-            }
-            Ok(())
+            Ok(block)
         })
         .with_context(|| format!("cannot fetch artifact {cid}"))?;
-        if size != entry.size {
-            bail!("artifact {cid} is not of the size its signed entry names; refused");
-        }
         // Blocks read through a layered store are already local; make sure.
         if !store.has(&cid)? {
             bail!("artifact {cid} did not reach the local store");
