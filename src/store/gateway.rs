@@ -37,7 +37,7 @@ pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
-pub use car::{CarStream, DagScope, MAX_UNRELATED_BLOCKS};
+pub use car::{CarStream, DagScope, MAX_UNRELATED_BLOCKS, MIN_CAR_RATE};
 pub use error::{RemoteError, Target};
 pub use reqwest::Url;
 
@@ -67,7 +67,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 pub struct ClientOptions {
     /// How long one request may take: connecting, the answer's headers and,
     /// for blocks and records, the whole body. For a CAR stream, how long the
-    /// next chunk of the body may take.
+    /// next chunk of the body may take; the whole stream may take this long
+    /// plus its bytes at [`MIN_CAR_RATE`].
     pub timeout: Duration,
     /// How many times one gateway is asked again after a retryable failure.
     pub retries: u32,

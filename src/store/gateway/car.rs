@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::timeout;
+use tokio::time::{timeout, Instant};
 
 /// What a CAR request asks for: the DAG-ordered, duplicate-free CARv1 that
 /// lets the stream check order and completeness as it goes.
@@ -26,6 +26,13 @@ pub(super) const ACCEPT_CAR: &str = "application/vnd.ipld.car; version=1; order=
 /// How many blocks outside the DAG a `dag-scope=all` stream may carry before
 /// the gateway is taken to be wasting the client's time.
 pub const MAX_UNRELATED_BLOCKS: usize = 1024;
+
+/// The slowest average rate, in bytes per second, a CAR stream may keep up
+/// once its first `timeout` has passed. A gateway sending a few bytes just
+/// inside each idle timeout would otherwise hold a download for as long as
+/// its byte budget lasts: with this floor, a stream of `n` bytes takes at
+/// most `timeout + n / MIN_CAR_RATE`.
+pub const MIN_CAR_RATE: u64 = 64 * 1024;
 
 /// Which blocks a CAR request asks for (the `dag-scope` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +112,8 @@ pub struct CarStream {
     gateway: String,
     root: Cid,
     idle: Duration,
+    /// When the stream started, for its [`MIN_CAR_RATE`] bound.
+    started: Instant,
     done: bool,
     /// An error found after the blocks in `ready`, returned after them.
     failed: Option<RemoteError>,
@@ -130,6 +139,7 @@ impl CarStream {
             gateway,
             root,
             idle,
+            started: Instant::now(),
             done: false,
             failed: None,
             _permit: permit,
@@ -190,7 +200,25 @@ impl CarStream {
             if let Some(e) = self.failed.take() {
                 return Some(Err(e));
             }
-            let chunk = match timeout(self.idle, self.response.chunk()).await {
+            // The next chunk may take the idle timeout, but not past the
+            // time the bytes so far allow at the minimum rate.
+            let read = self.decoder.offset();
+            let allowed = self.idle + Duration::from_secs_f64(read as f64 / MIN_CAR_RATE as f64);
+            let deadline = self.started + allowed;
+            let now = Instant::now();
+            if now >= deadline {
+                let e = io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "the gateway sent {read} bytes in {:.1?}, slower than the minimum of {} KiB/s",
+                        now - self.started,
+                        MIN_CAR_RATE / 1024
+                    ),
+                );
+                return Some(Err(self.io_error(e)));
+            }
+            let wait = self.idle.min(deadline - now);
+            let chunk = match timeout(wait, self.response.chunk()).await {
                 Ok(Ok(Some(chunk))) => chunk,
                 Ok(Ok(None)) => {
                     if let Err(e) = self.decoder.finish() {
@@ -204,6 +232,8 @@ impl CarStream {
                     }));
                 }
                 Ok(Err(e)) => return Some(Err(self.io_error(io::Error::other(e)))),
+                // Past the rate's deadline, the check above says so.
+                Err(_) if wait < self.idle => continue,
                 Err(_) => {
                     let idle = self.idle;
                     let e = io::Error::new(io::ErrorKind::TimedOut, format!("the gateway sent nothing for {idle:?}"));

@@ -56,6 +56,8 @@ pub(crate) struct Faults {
     pub hang: Option<Duration>,
     /// Cut CAR answers short.
     pub cut_car: Option<Cut>,
+    /// Send CAR answers [`TRICKLE_BYTES`] at a time, one piece per period.
+    pub trickle: Option<Duration>,
     /// Answer block requests with a body over `MAX_BLOCK_SIZE`.
     pub oversized: bool,
     /// Answer every record request with these bytes.
@@ -185,7 +187,7 @@ async fn ipfs(
         None => accept.contains("vnd.ipld.car"),
     };
     if car {
-        return serve_car(&shared.blocks, cid, faults.cut_car);
+        return serve_car(&shared.blocks, cid, &faults);
     }
     if faults.oversized {
         return ([(header::CONTENT_TYPE, super::MEDIA_RAW)], vec![0u8; MAX_BLOCK_SIZE + 1]).into_response();
@@ -197,7 +199,8 @@ async fn ipfs(
     ([(header::CONTENT_TYPE, super::MEDIA_RAW)], bytes).into_response()
 }
 
-fn serve_car(blocks: &MemoryStore, root: Cid, cut: Option<Cut>) -> Response {
+fn serve_car(blocks: &MemoryStore, root: Cid, faults: &Faults) -> Response {
+    let cut = faults.cut_car;
     let mut dag = Vec::new();
     match walk(blocks, &root, &mut |block| {
         dag.push(block);
@@ -220,7 +223,45 @@ fn serve_car(blocks: &MemoryStore, root: Cid, cut: Option<Cut>) -> Response {
     if let Some(Cut::Bytes(n)) = cut {
         bytes.truncate(bytes.len().saturating_sub(n));
     }
-    ([(header::CONTENT_TYPE, "application/vnd.ipld.car; version=1; order=dfs; dups=n")], bytes).into_response()
+    let content_type = [(header::CONTENT_TYPE, "application/vnd.ipld.car; version=1; order=dfs; dups=n")];
+    match faults.trickle {
+        Some(every) => {
+            let body = Trickle { bytes: Bytes::from(bytes), every, next: Box::pin(tokio::time::sleep(every)) };
+            (content_type, axum::body::Body::new(body)).into_response()
+        }
+        None => (content_type, bytes).into_response(),
+    }
+}
+
+/// How many bytes a trickling answer sends at a time.
+pub(crate) const TRICKLE_BYTES: usize = 16;
+
+/// A body that sends [`TRICKLE_BYTES`] every `every`, each piece well inside
+/// any idle timeout longer than `every`.
+struct Trickle {
+    bytes: Bytes,
+    every: Duration,
+    next: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        if self.bytes.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(std::future::Future::poll(self.next.as_mut(), cx));
+        let every = self.every;
+        self.next.as_mut().reset(tokio::time::Instant::now() + every);
+        let n = TRICKLE_BYTES.min(self.bytes.len());
+        let piece = self.bytes.split_to(n);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
+    }
 }
 
 async fn get_record(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {

@@ -4,7 +4,7 @@
 //! [`bounded`].
 
 use super::car::{car_params, CarParams, Completeness};
-use super::test_server::{fixture_blocks, Cut, Faults, TestGateway, HELLO, MULTIBLOCK, ROOT};
+use super::test_server::{fixture, fixture_blocks, Cut, Faults, TestGateway, HELLO, MULTIBLOCK, ROOT};
 use super::*;
 use crate::formats::block::{parse_cid, Block, RAW};
 use crate::formats::car::CarError;
@@ -233,6 +233,27 @@ async fn a_car_cut_inside_a_section_fails_after_the_verified_blocks() {
     assert!(matches!(err, RemoteError::Car { source: CarError::Truncated { .. }, .. }), "{err:?}");
     assert!(err.to_string().contains(ROOT) && err.to_string().contains(&cut.label()), "{err}");
     assert_eq!(blocks.len(), cids(&fixture_blocks()).len() - 1, "every block before the cut is usable");
+}
+
+#[tokio::test]
+async fn a_car_that_trickles_is_cut_off_at_the_minimum_rate() {
+    // Each piece comes well inside the idle timeout, and the whole CAR would
+    // arrive, complete, after several seconds.
+    let every = Duration::from_millis(50);
+    let slow = TestGateway::with_faults(Faults { trickle: Some(every), ..Faults::default() });
+    let timeout = Duration::from_millis(500);
+    let client = client(&[&slow], ClientOptions { timeout, retries: 0, ..options() });
+    let stream = bounded(client.get_car(&cid(ROOT), DagScope::All)).await.unwrap();
+    let (blocks, err) = bounded(collect(stream)).await;
+    let err = err.expect("a stream slower than the minimum rate is an error");
+    let RemoteError::Car { source: CarError::Io { source, .. }, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{err}");
+    assert!(err.to_string().contains("slower than the minimum"), "{err}");
+    assert!(blocks.len() < cids(&fixture_blocks()).len(), "the stream did not run to its end");
+    // It would: the CAR is many pieces, each sent well inside the idle
+    // timeout.
+    let pieces = fixture(super::test_server::FIXTURE_CAR).len() / super::test_server::TRICKLE_BYTES;
+    assert!(every * pieces as u32 > timeout * 4, "{pieces} pieces");
 }
 
 #[tokio::test]
