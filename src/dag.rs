@@ -37,13 +37,35 @@ pub fn walk(
     root: &Cid,
     visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
 ) -> Result<(), WalkError> {
+    walk_inner(store, *root, None, visit)
+}
+
+/// [`walk`] from a root block already read (and verified), which is not
+/// read again.
+pub fn walk_from(
+    store: &dyn BlockStore,
+    root: Block,
+    visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
+) -> Result<(), WalkError> {
+    walk_inner(store, *root.cid(), Some(root), visit)
+}
+
+fn walk_inner(
+    store: &dyn BlockStore,
+    root: Cid,
+    mut first: Option<Block>,
+    visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
+) -> Result<(), WalkError> {
+    let root = &root;
     let mut seen = HashSet::new();
     let mut stack = vec![*root];
     while let Some(cid) = stack.pop() {
         if !seen.insert(cid) {
             continue;
         }
-        let bytes = if cid.hash().code() == IDENTITY {
+        let bytes = if let Some(block) = first.take() {
+            block.into_parts().1
+        } else if cid.hash().code() == IDENTITY {
             let bytes = cid.hash().digest().to_vec();
             verify(&cid, &bytes).map_err(StoreError::from)?;
             bytes

@@ -200,7 +200,7 @@ fn car(state: &ServerState, method: &Method, request: &HeaderMap, common: Common
         let store = state.store.clone();
         let path = common.uri.path().to_string();
         let job = CarJob { resolved, scope, deadline: Instant::now() + state.limits.car_timeout };
-        tokio::task::spawn_blocking(move || match write_car(&store, &job, tx) {
+        tokio::task::spawn_blocking(move || match write_car(&store, job, tx) {
             Ended::Complete(blocks) => tracing::debug!(%path, blocks, "CAR stream complete"),
             Ended::ClientGone => tracing::debug!(%path, "CAR stream abandoned by the client"),
             Ended::CutOff(reason) => tracing::warn!(%path, %reason, "CAR stream ended early"),

@@ -8,7 +8,7 @@
 //! bytes are in the CID).
 
 use super::negotiate::DagScope;
-use crate::dag::{walk, WalkError};
+use crate::dag::{walk_from, WalkError};
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
 use crate::formats::car::{encode_header, section_prefix};
@@ -198,7 +198,7 @@ pub enum Ended {
 /// mid-stream, a store error or the deadline ends the stream: the blocks
 /// written so far are sent, then the error, so that the response is cut off
 /// rather than ended cleanly.
-pub fn write_car(store: &dyn BlockStore, job: &CarJob, tx: mpsc::Sender<io::Result<Bytes>>) -> Ended {
+pub fn write_car(store: &dyn BlockStore, job: CarJob, tx: mpsc::Sender<io::Result<Bytes>>) -> Ended {
     let out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
     let mut sink = Sink { out, seen: HashSet::new(), deadline: job.deadline, blocks: 0 };
     let result = sink.run(store, job);
@@ -223,42 +223,47 @@ struct Sink {
 }
 
 impl Sink {
-    fn run(&mut self, store: &dyn BlockStore, job: &CarJob) -> Result<(), String> {
-        let resolved = &job.resolved;
+    fn run(&mut self, store: &dyn BlockStore, job: CarJob) -> Result<(), String> {
+        let resolved = job.resolved;
         self.out.write_all(&encode_header(&[resolved.root])).map_err(|e| e.to_string())?;
         for cid in &resolved.path_blocks {
             self.emit_cid(store, cid)?;
         }
         let terminus = resolved.terminus;
-        let all = |sink: &mut Sink| {
-            walk(store, &terminus, &mut |block| sink.emit(block).map_err(WalkError::Stopped)).map_err(|e| e.to_string())
+        // Read once, while resolving: not read again here.
+        let block = Block::verified(terminus, resolved.block);
+        let all = |sink: &mut Sink, block: Block| {
+            walk_from(store, block, &mut |block| sink.emit(block).map_err(WalkError::Stopped))
+                .map_err(|e| e.to_string())
         };
         match job.scope {
-            DagScope::Block => self.emit_cid(store, &terminus)?,
-            DagScope::All => all(self)?,
-            DagScope::Entity => {
-                let bytes = resolved.block.clone();
-                match decode(&terminus, &bytes).map(|(_, data)| data.kind) {
-                    Ok(DataType::File | DataType::Raw) => all(self)?,
-                    Ok(DataType::HamtShard) => self.emit_shards(store, terminus)?,
-                    // Plain directories, symlinks, raw blocks and non-UnixFS
-                    // data: the block is the entity.
-                    _ => self.emit(Block::verified(terminus, bytes))?,
-                }
-            }
+            DagScope::Block => self.emit(block)?,
+            DagScope::All => all(self, block)?,
+            DagScope::Entity => match decode(&terminus, block.data()).map(|(_, data)| data.kind) {
+                Ok(DataType::File | DataType::Raw) => all(self, block)?,
+                Ok(DataType::HamtShard) => self.emit_shards(store, block)?,
+                // Plain directories, symlinks, raw blocks and non-UnixFS
+                // data: the block is the entity.
+                _ => self.emit(block)?,
+            },
         }
         self.out.flush().map_err(|e| e.to_string())
     }
 
     /// Every shard of a HAMT directory, depth-first: what enumerating it
     /// takes, without the entries' own DAGs.
-    fn emit_shards(&mut self, store: &dyn BlockStore, root: Cid) -> Result<(), String> {
+    fn emit_shards(&mut self, store: &dyn BlockStore, root: Block) -> Result<(), String> {
+        let (root, bytes) = root.into_parts();
+        let mut first = Some(bytes);
         let mut stack = vec![(root, 0)];
         while let Some((cid, depth)) = stack.pop() {
             if depth > MAX_HAMT_DEPTH {
                 return Err(format!("HAMT shards under {root} nest deeper than {MAX_HAMT_DEPTH} levels"));
             }
-            let bytes = load(store, &cid).map_err(|e| e.to_string())?.ok_or_else(|| missing(&cid))?;
+            let bytes = match first.take() {
+                Some(bytes) => bytes,
+                None => load(store, &cid).map_err(|e| e.to_string())?.ok_or_else(|| missing(&cid))?,
+            };
             let (node, data) = decode(&cid, &bytes)?;
             self.emit(Block::verified(cid, bytes))?;
             let width = hamt_width(&data);
@@ -366,10 +371,10 @@ mod tests {
         (*top.cid(), *sub.cid(), file.cid)
     }
 
-    fn car_cids(store: &MemoryStore, resolved: Resolved, scope: DagScope) -> Result<Vec<Cid>, String> {
+    fn car_cids(store: &dyn BlockStore, resolved: Resolved, scope: DagScope) -> Result<Vec<Cid>, String> {
         let (tx, mut rx) = mpsc::channel(1024);
         let job = CarJob { resolved, scope, deadline: Instant::now() + std::time::Duration::from_secs(60) };
-        let ended = write_car(store, &job, tx);
+        let ended = write_car(store, job, tx);
         let mut bytes = Vec::new();
         while let Ok(chunk) = rx.try_recv() {
             if let Ok(chunk) = chunk {
@@ -405,6 +410,21 @@ mod tests {
             resolve(&store, top, &["sub".into(), "f".into(), "x".into()]),
             Err(ResolveError::NotADirectory { .. })
         ));
+    }
+
+    #[test]
+    fn a_car_reads_each_block_once() {
+        let store = MemoryStore::default();
+        let (_, _, file) = tree(&store);
+        let store = crate::store::Counting::new(store);
+        for scope in [DagScope::Block, DagScope::Entity, DagScope::All] {
+            store.reset();
+            let resolved = resolve(&store, file, &[]).unwrap();
+            let sent = car_cids(&store, resolved, scope).unwrap();
+            assert_eq!(sent.len(), if scope == DagScope::Block { 1 } else { 4 }, "{scope:?}");
+            // The root, read to resolve the path, is not read again.
+            assert_eq!(store.gets(), sent.len() as u64, "{scope:?}");
+        }
     }
 
     #[test]
