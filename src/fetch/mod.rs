@@ -558,7 +558,7 @@ mod tests {
             env_deps: vec![("PROBE".into(), Some("1".into()))],
             format: crate::FORMAT_VERSION,
         };
-        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000] }];
+        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000].into() }];
         let packed = pack(&meta, &files);
         let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed).unwrap();
         for block in &blocks {
@@ -583,7 +583,7 @@ mod tests {
             built_at: 0,
             builder: String::new(),
         };
-        (entry, files[0].bytes.clone())
+        (entry, files[0].bytes.to_vec())
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //!
 //! This module is pure: no file system, no processes, no clock.
 
+use bytes::Bytes;
 use std::collections::HashSet;
 use std::io::Read;
 
@@ -63,8 +64,8 @@ pub struct PackedFile {
     pub name: String,
     /// Whether the file is executable (mode `0o755` rather than `0o644`).
     pub executable: bool,
-    /// The file's content.
-    pub bytes: Vec<u8>,
+    /// The file's content; unpacked files share the decompressed archive.
+    pub bytes: Bytes,
 }
 
 // Outputs run to megabytes; printing every byte in a failed assertion helps
@@ -279,11 +280,11 @@ fn compress(tar: &[u8]) -> Vec<u8> {
 /// Unpacks an artifact, refusing it if it decompresses to more than `limit`
 /// bytes or is anything [`pack`] would not have written that could do harm
 /// (see the module docs). Files come back in archive order, which for an
-/// artifact from [`pack`] is sorted by name. Memory peaks at about twice
-/// `limit`: the decompressed tar and the files copied out of it.
+/// artifact from [`pack`] is sorted by name. Memory peaks at about
+/// `limit`: the decompressed tar, which the files are slices of.
 pub fn unpack(bytes: &[u8], limit: u64) -> Result<(Meta, Vec<PackedFile>), PackError> {
     let tar = decompress(bytes, limit)?;
-    read_tar(&tar)
+    read_tar(Bytes::from(tar))
 }
 
 /// Decompresses exactly one zstd frame of at most `limit` bytes.
@@ -305,13 +306,20 @@ fn decompress(bytes: &[u8], limit: u64) -> Result<Vec<u8>, PackError> {
     // to refuse early and to allocate once; the bounded read enforces the
     // limit.
     let declared = zstd_safe::get_frame_content_size(bytes).map_err(|_| corrupt("bad frame header".to_owned()))?;
-    let mut out = Vec::new();
     if let Some(size) = declared {
         if size > limit {
             return Err(PackError::TooLarge { limit });
         }
-        out.reserve_exact(usize::try_from(size).map_err(|_| PackError::TooLarge { limit })?);
+        let capacity = usize::try_from(size).map_err(|_| PackError::TooLarge { limit })?;
+        // In one call, straight into a buffer of the declared size, which the
+        // frame cannot write past and must fill.
+        let out = zstd::bulk::decompress(bytes, capacity).map_err(|e| corrupt(e.to_string()))?;
+        if out.len() as u64 != size {
+            return Err(corrupt(format!("it holds {} bytes, not the {size} its header declares", out.len())));
+        }
+        return Ok(out);
     }
+    let mut out = Vec::new();
     // The decoder refuses windows over 128 MiB (zstd's default), which
     // bounds its own memory whatever the frame asks for.
     let decoder = zstd::stream::read::Decoder::with_buffer(bytes).map_err(|e| corrupt(e.to_string()))?.single_frame();
@@ -323,16 +331,18 @@ fn decompress(bytes: &[u8], limit: u64) -> Result<Vec<u8>, PackError> {
 }
 
 /// Reads the tar archive of an artifact.
-fn read_tar(tar: &[u8]) -> Result<(Meta, Vec<PackedFile>), PackError> {
+fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
     let tar_err = |e: std::io::Error| PackError::Tar { reason: e.to_string() };
-    let mut archive = tar::Archive::new(tar);
+    // Seeking past each entry's data rather than reading it: the files are
+    // slices of `tar`, not copies.
+    let mut archive = tar::Archive::new(std::io::Cursor::new(&tar[..]));
     let mut meta = None;
     let mut files = Vec::new();
     let mut seen = HashSet::new();
     // Where the last entry's padded data ends.
     let mut end = 0;
-    for entry in archive.entries().map_err(tar_err)? {
-        let mut entry = entry.map_err(tar_err)?;
+    for entry in archive.entries_with_seek().map_err(tar_err)? {
+        let entry = entry.map_err(tar_err)?;
         let name = match String::from_utf8(entry.path_bytes().into_owned()) {
             Ok(name) => name,
             Err(err) => {
@@ -355,14 +365,14 @@ fn read_tar(tar: &[u8]) -> Result<(Meta, Vec<PackedFile>), PackError> {
         }
         let executable = entry.header().mode().map_err(tar_err)? & 0o111 != 0;
         let size = entry.size();
-        // The header's size is trusted for an allocation only as far as the
-        // archive in memory could hold it; what is read is what is there.
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX).min(tar.len()));
-        entry.read_to_end(&mut bytes).map_err(tar_err)?;
-        if bytes.len() as u64 != size {
-            return Err(PackError::Truncated { name, expected: size, found: bytes.len() as u64 });
+        let start = entry.raw_file_position();
+        // What the header claims is checked against what the archive holds.
+        let there = (tar.len() as u64).saturating_sub(start);
+        if there < size {
+            return Err(PackError::Truncated { name, expected: size, found: there });
         }
-        end = entry.raw_file_position() + size.div_ceil(BLOCK) * BLOCK;
+        let bytes = tar.slice(start as usize..(start + size) as usize);
+        end = start + size.div_ceil(BLOCK) * BLOCK;
         if meta.is_none() {
             meta = Some(parse_meta(&bytes)?);
         } else {

@@ -573,7 +573,7 @@ fn read_artifact(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(M
 fn restore_files(meta: &Meta, files: &[PackedFile], p: &Prepared) -> anyhow::Result<ExitCode> {
     for file in files {
         let bytes = if file.name.ends_with(".d") {
-            p.map.expand_text_escaped(&String::from_utf8_lossy(&file.bytes), Escaping::DepInfo).into_bytes()
+            p.map.expand_text_escaped(&String::from_utf8_lossy(&file.bytes), Escaping::DepInfo).into_bytes().into()
         } else {
             file.bytes.clone()
         };
@@ -686,7 +686,7 @@ fn record(
         let executable = matches!(kind, super::args::OutputKind::Bin);
         super::pack::check_name(&name)?;
         outputs.push(Output { name: name.clone(), kind: output_kind(kind) });
-        files.push(PackedFile { name, executable, bytes });
+        files.push(PackedFile { name, executable, bytes: bytes.into() });
     }
     if files.is_empty() {
         bail!("rustc wrote none of the expected outputs in {}", p.inv.out_dir.display());

@@ -233,8 +233,8 @@ mod tests {
     fn sample() -> (Meta, Vec<PackedFile>) {
         let meta = Meta { stdout: String::new(), stderr: "warning".into(), status: 0, env_deps: vec![], format: 1 };
         let files = vec![
-            PackedFile { name: "libx.rlib".into(), executable: false, bytes: b"rlib bytes".to_vec() },
-            PackedFile { name: "x".into(), executable: true, bytes: b"\x7fELF".to_vec() },
+            PackedFile { name: "libx.rlib".into(), executable: false, bytes: b"rlib bytes".as_slice().into() },
+            PackedFile { name: "x".into(), executable: true, bytes: b"\x7fELF".as_slice().into() },
         ];
         (meta, files)
     }

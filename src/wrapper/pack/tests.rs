@@ -18,7 +18,7 @@ fn meta() -> Meta {
 }
 
 fn file(name: &str, executable: bool, bytes: &[u8]) -> PackedFile {
-    PackedFile { name: name.to_owned(), executable, bytes: bytes.to_vec() }
+    PackedFile { name: name.to_owned(), executable, bytes: bytes.to_vec().into() }
 }
 
 /// Bytes that do not compress away, so that large files span many zstd blocks.
@@ -396,6 +396,38 @@ fn refuses_a_bomb_without_a_declared_size() {
     assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
     assert_eq!(zstd::zstd_safe::get_frame_content_size(&bomb).unwrap(), None);
     assert!(matches!(unpack(&bomb, 1 << 20), Err(PackError::TooLarge { .. })));
+}
+
+/// The frame header's content size, rewritten to `size` in place (RFC 8878,
+/// 3.1.1.1: after the descriptor, an optional window byte, then the size
+/// field, little-endian, 2-byte fields offset by 256).
+fn with_declared_size(artifact: &[u8], size: u64) -> Vec<u8> {
+    let mut out = artifact.to_vec();
+    let descriptor = out[4];
+    let single_segment = descriptor & 0b10_0000 != 0;
+    let width = match descriptor >> 6 {
+        0 if single_segment => 1,
+        0 => panic!("no content size field"),
+        1 => 2,
+        2 => 4,
+        _ => 8,
+    };
+    let at = 5 + usize::from(!single_segment);
+    let value = if width == 2 { size - 256 } else { size };
+    out[at..at + width].copy_from_slice(&value.to_le_bytes()[..width]);
+    out
+}
+
+#[test]
+fn refuses_a_frame_whose_declared_size_is_wrong() {
+    let artifact = pack(&meta(), &sample_files());
+    let size = decompressed(&artifact).len() as u64;
+    assert_eq!(with_declared_size(&artifact, size), artifact, "the field is where the test looks");
+    for lie in [size - 1, size + 1, size + 4096] {
+        let forged = with_declared_size(&artifact, lie);
+        assert_eq!(zstd::zstd_safe::get_frame_content_size(&forged).unwrap(), Some(lie));
+        assert_refused(unpack(&forged, LIMIT), |e| matches!(e, PackError::Corrupt { .. }), "corrupt");
+    }
 }
 
 #[test]
