@@ -56,9 +56,8 @@ fn walk_inner(
     mut first: Option<Block>,
     visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
 ) -> Result<(), WalkError> {
-    let root = &root;
     let mut seen = HashSet::new();
-    let mut stack = vec![*root];
+    let mut stack = vec![root];
     while let Some(cid) = stack.pop() {
         if !seen.insert(cid) {
             continue;
@@ -70,11 +69,12 @@ fn walk_inner(
             verify(&cid, &bytes).map_err(StoreError::from)?;
             bytes
         } else {
-            store.get(&cid)?.ok_or(WalkError::Missing { root: *root, missing: cid })?
+            store.get(&cid)?.ok_or(WalkError::Missing { root, missing: cid })?
         };
         let children = links(&cid, &bytes)?;
         stack.extend(children.into_iter().rev());
-        // Verified above or by the store's `get`.
+        // Verified above, by the store's `get`, or (the root given to
+        // `walk_from`) by whoever read it.
         visit(Block::verified(cid, bytes))?;
     }
     Ok(())

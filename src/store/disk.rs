@@ -51,11 +51,7 @@ impl DiskStore {
     /// way) are left alone.
     pub fn verify_all(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
-        let shards = match std::fs::read_dir(&self.blocks) {
-            Ok(shards) => shards,
-            Err(e) => return Err(io(&self.blocks)(e)),
-        };
-        for shard in shards {
+        for shard in std::fs::read_dir(&self.blocks).map_err(io(&self.blocks))? {
             let shard = shard.map_err(io(&self.blocks))?.path();
             if !shard.is_dir() {
                 continue;
