@@ -14,11 +14,12 @@ use super::negotiate::{
     dag_scope, if_none_match, negotiate, split_content_path, CarQuery, DagScope, Negotiated, Refusal, Want,
     CAR_CONTENT_TYPE, RAW,
 };
+use super::pool::{Recycling, POOL};
 use super::traverse::{resolve, write_car, CarJob, Ended, ResolveError, Resolved};
 use super::{blocking, text, Reply, ServerState};
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::IpnsName;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
@@ -93,7 +94,7 @@ pub async fn ipfs(
     };
 
     let store = state.store.clone();
-    let mut resolved = blocking(move || resolve(&store, root, &segments)).await?.map_err(|e| {
+    let mut resolved = blocking(move || resolve(&Recycling::new(&store), root, &segments)).await?.map_err(|e| {
         let only_if_cached = header_str(&headers, header::CACHE_CONTROL).is_some_and(|v| v.contains("only-if-cached"));
         match e {
             // Nothing is fetched from elsewhere, so "not cached" is "not here".
@@ -108,12 +109,12 @@ pub async fn ipfs(
         }
     })?;
 
+    // The terminus block is moved into the response, not copied.
+    let block = std::mem::take(&mut resolved.block);
+    let common = Common { uri: &uri, negotiated, resolved: &resolved };
     Ok(match scope {
-        None => {
-            let block = std::mem::take(&mut resolved.block);
-            raw(&headers, Common { uri: &uri, negotiated, resolved: &resolved }, block)
-        }
-        Some(scope) => car(&state, &method, &headers, Common { uri: &uri, negotiated, resolved: &resolved }, scope),
+        None => raw(&headers, common, block),
+        Some(scope) => car(&state, &method, &headers, common, scope, block),
     })
 }
 
@@ -171,13 +172,20 @@ fn raw(request: &HeaderMap, common: Common<'_>, block: Vec<u8>) -> Response {
     }
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(RAW));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(block.len()));
-    let mut response = Response::new(Body::from(Bytes::from(block)));
+    let mut response = Response::new(Body::from(POOL.chunk(block)));
     *response.headers_mut() = headers;
     response
 }
 
-fn car(state: &ServerState, method: &Method, request: &HeaderMap, common: Common<'_>, scope: DagScope) -> Response {
-    let resolved = common.resolved.clone();
+fn car(
+    state: &ServerState,
+    method: &Method,
+    request: &HeaderMap,
+    common: Common<'_>,
+    scope: DagScope,
+    block: Vec<u8>,
+) -> Response {
+    let resolved = Resolved { block, ..common.resolved.clone() };
     let root = resolved.root;
     let mut etag = format!("\"{root}.car.{}.dfs.n", scope.as_str());
     if resolved.roots.len() > 1 {

@@ -24,6 +24,7 @@ mod body;
 mod bounds;
 mod gateway;
 mod negotiate;
+mod pool;
 mod routing;
 mod traverse;
 

@@ -8,6 +8,7 @@
 //! bytes are in the CID).
 
 use super::negotiate::DagScope;
+use super::pool::{Recycling, POOL};
 use crate::dag::{walk_from, WalkError};
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
@@ -199,6 +200,7 @@ pub enum Ended {
 /// written so far are sent, then the error, so that the response is cut off
 /// rather than ended cleanly.
 pub fn write_car(store: &dyn BlockStore, job: CarJob, tx: mpsc::Sender<io::Result<Bytes>>) -> Ended {
+    let store = &Recycling::new(store);
     let out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
     let mut sink = Sink { out, seen: HashSet::new(), deadline: job.deadline, blocks: 0 };
     let result = sink.run(store, job);
@@ -317,7 +319,7 @@ impl ChannelWriter {
             return self.write_all(&bytes);
         }
         self.flush()?;
-        self.send_chunk(Bytes::from(bytes))
+        self.send_chunk(POOL.chunk(bytes))
     }
 
     fn send_chunk(&mut self, chunk: Bytes) -> io::Result<()> {

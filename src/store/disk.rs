@@ -51,6 +51,7 @@ impl DiskStore {
     /// way) are left alone.
     pub fn verify_all(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
+        let mut bytes = Vec::new();
         for shard in std::fs::read_dir(&self.blocks).map_err(io(&self.blocks))? {
             let shard = shard.map_err(io(&self.blocks))?.path();
             if !shard.is_dir() {
@@ -60,7 +61,9 @@ impl DiskStore {
                 let path = file.map_err(io(&shard))?.path();
                 let Some(cid) = path.file_name().and_then(|n| n.to_str()).and_then(block_name_cid) else { continue };
                 // Gone since the listing: a concurrent repair.
-                let Some(bytes) = read_block_file(&path)? else { continue };
+                if !read_block_file(&path, &mut bytes)? {
+                    continue;
+                }
                 report.checked += 1;
                 report.bytes += bytes.len() as u64;
                 match verify(&cid, &bytes) {
@@ -100,14 +103,23 @@ impl DiskStore {
     /// read.
     /// A file over [`MAX_BLOCK_SIZE`] is no block: it is quarantined unread.
     pub fn get_unverified(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut bytes = Vec::new();
+        Ok(self.read_unverified(cid, &mut bytes)?.then_some(bytes))
+    }
+
+    /// [`DiskStore::get_unverified`] into `bytes`; whether the block was
+    /// there.
+    fn read_unverified(&self, cid: &Cid, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
         let path = self.block_path(cid);
-        let Some(bytes) = read_block_file(&path)? else { return Ok(None) };
+        if !read_block_file(&path, bytes)? {
+            return Ok(false);
+        }
         if bytes.len() > MAX_BLOCK_SIZE {
             let quarantine = self.quarantine(&path);
             let source = BlockError::TooLarge { cid: *cid, size: bytes.len() };
             return Err(StoreError::Corrupt { source, quarantine });
         }
-        Ok(Some(bytes))
+        Ok(true)
     }
 
     fn quarantine(&self, path: &Path) -> PathBuf {
@@ -142,19 +154,23 @@ pub struct VerifyReport {
     pub corrupt: Vec<StoreError>,
 }
 
-/// A block file's bytes, at most one byte over [`MAX_BLOCK_SIZE`] (enough to
-/// tell it is too large); `None` if there is no such file.
-fn read_block_file(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+/// Reads a block file into `bytes` (replacing what it held, in its memory
+/// if that is large enough), at most one byte over [`MAX_BLOCK_SIZE`]
+/// (enough to tell it is too large); `false` if there is no such file.
+fn read_block_file(path: &Path, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(io(path)(e)),
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_BLOCK_SIZE as u64 + 1);
-    let mut bytes = Vec::with_capacity(len as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BLOCK_SIZE as u64 + 1), &mut bytes)
-        .map_err(io(path))?;
-    Ok(Some(bytes))
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_BLOCK_SIZE as u64 + 1) as usize;
+    bytes.clear();
+    if bytes.capacity() < len {
+        // Not `reserve`, which would copy the old contents over.
+        *bytes = Vec::with_capacity(len);
+    }
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BLOCK_SIZE as u64 + 1), bytes).map_err(io(path))?;
+    Ok(true)
 }
 
 /// The CID under which a block file named `name` is checked: a raw CID of
@@ -167,15 +183,21 @@ fn block_name_cid(name: &str) -> Option<Cid> {
 
 impl BlockStore for DiskStore {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(bytes) = self.get_unverified(cid)? else { return Ok(None) };
-        if !self.hash_on_read {
-            return Ok(Some(bytes));
+        let mut bytes = Vec::new();
+        Ok(self.get_into(cid, &mut bytes)?.then_some(bytes))
+    }
+
+    fn get_into(&self, cid: &Cid, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
+        if !self.read_unverified(cid, bytes)? {
+            return Ok(false);
         }
-        if let Err(source) = verify(cid, &bytes) {
-            let quarantine = self.quarantine(&self.block_path(cid));
-            return Err(StoreError::Corrupt { source, quarantine });
+        if self.hash_on_read {
+            if let Err(source) = verify(cid, bytes) {
+                let quarantine = self.quarantine(&self.block_path(cid));
+                return Err(StoreError::Corrupt { source, quarantine });
+            }
         }
-        Ok(Some(bytes))
+        Ok(true)
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {

@@ -90,6 +90,19 @@ pub trait BlockStore: Send + Sync {
     /// A short description for messages, such as the store's directory.
     fn describe(&self) -> String;
 
+    /// Like [`BlockStore::get`], into `buffer` (whose contents it replaces)
+    /// so that a caller can reuse memory; whether the block was there. A
+    /// store that reads into memory of its own (the default) hands that over.
+    fn get_into(&self, cid: &Cid, buffer: &mut Vec<u8>) -> Result<bool, StoreError> {
+        match self.get(cid)? {
+            Some(bytes) => {
+                *buffer = bytes;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Like [`BlockStore::get`], with absence as an error that names the CID.
     fn get_required(&self, cid: &Cid) -> Result<Vec<u8>, StoreError> {
         self.get(cid)?.ok_or_else(|| StoreError::NotFound { cid: *cid, store: self.describe() })
