@@ -79,10 +79,9 @@ pub fn find(manifest: Option<&Path>) -> anyhow::Result<PathBuf> {
 /// lookup): the manifest given, or the nearest `Cargo.toml` from `cwd` up,
 /// either has a `[workspace]` table, or has no `package.workspace` key and
 /// no `Cargo.toml` above it has a `[workspace]` table or a
-/// `package.workspace` key. Its `Cargo.lock` must
-/// be beside it. `None` whenever that is not certain (a manifest that does
-/// not parse, a workspace above that may or may not include it): then cargo
-/// decides.
+/// `package.workspace` key. Its `Cargo.lock` must be beside it. `None`
+/// whenever that is not certain (a manifest that does not parse, a
+/// workspace above that may or may not include it): then cargo decides.
 pub fn standalone_lock(manifest: Option<&Path>, cwd: Option<&Path>) -> Option<PathBuf> {
     let manifest = match manifest {
         Some(path) => path.to_path_buf(),

@@ -243,10 +243,6 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         progress(Progress::Failed(&what, &why));
         (what, why)
     };
-    let fail = |name: &str, version: &str, e: anyhow::Error| {
-        let failure = report(name, version, e);
-        out.lock().expect("summary").0.failed.push(failure);
-    };
     let look_up = |package: &lockfile::LockedPackage| -> Vec<Entry> {
         let found = look_up_entries(&store, reader, remote, &resolved.version.shards, &package.name)
             .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
@@ -262,7 +258,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
                 })
                 .collect(),
             Err(e) => {
-                fail(&package.name, &package.version, e);
+                let failure = report(&package.name, &package.version, e);
+                out.lock().expect("summary").0.failed.push(failure);
                 return Vec::new();
             }
         };

@@ -1,14 +1,13 @@
-//! CAR v1 archives: a streaming reader that verifies every block, and a
-//! writer that produces the same bytes kubo and go-car do; and the push parser beneath the reader,
-//! for streams that cannot block.
+//! CAR v1 archives: a streaming reader that verifies every block, the push
+//! parser beneath it for streams that cannot block, and a writer that
+//! produces the same bytes kubo and go-car do.
 //!
 //! A CARv1 file is a header (a varint length, then the DAG-CBOR map
 //! `{"roots": [CID...], "version": 1}`) followed by sections, each a varint
-//! length, the CID's bytes and the block's bytes. The decoder holds at most one
-//! section in memory (the reader also the blocks of one 64 KiB read), so a
-//! multi-gigabyte download costs no more than its largest block, and both
-//! hand out only [`Block`]s whose hash matched their
-//! CID. Whether the blocks form a complete DAG is not its business: callers
+//! length, the CID's bytes and the block's bytes. The decoder holds at most
+//! one section in memory (the reader also the blocks of one 64 KiB read), so
+//! a multi-gigabyte download costs no more than its largest block, and both
+//! hand out only [`Block`]s whose hash matched their CID. Whether the blocks form a complete DAG is not its business: callers
 //! walk the DAG and ask for what is missing. CARv2 (an index wrapped around a
 //! CARv1 payload) is recognised and refused. The header is small and kept
 //! canonical so that a CAR written here hashes the same as one from kubo.

@@ -266,8 +266,8 @@ impl GatewayClient {
     }
 
     async fn car_of(&self, target: Target, scope: DagScope) -> Result<CarStream, RemoteError> {
-        let (Target::Car(cid) | Target::Path(cid, _)) = &target else { unreachable!("CAR targets only") };
-        if let Some(err) = unverifiable(cid) {
+        let Some((cid, _)) = target.car_root() else { unreachable!("CAR targets only") };
+        if let Some(err) = unverifiable(&cid) {
             return Err(err);
         }
         let mut errors = Vec::new();
@@ -433,14 +433,10 @@ impl Inner {
         permit: OwnedSemaphorePermit,
     ) -> Result<CarStream, RemoteError> {
         let gateway = &self.gateways[i];
-        let (cid, segments) = match target {
-            Target::Car(cid) => (*cid, None),
-            Target::Path(cid, path) => (*cid, Some(path)),
-            _ => unreachable!("CAR targets only"),
-        };
+        let Some((cid, path)) = target.car_root() else { unreachable!("CAR targets only") };
         let query = format!("format=car&dag-scope={}", scope.as_str());
         let mut url = gateway.url(&format!("ipfs/{cid}"), Some(&query));
-        if let Some(path) = segments {
+        if let Some(path) = path {
             url.path_segments_mut().expect("gateway URLs are http(s) bases").extend(path.split('/'));
         }
         let response = self
@@ -460,9 +456,9 @@ impl Inner {
                 content_type,
             });
         };
-        let check = match target {
-            Target::Path(..) => car::Completeness::linked(cid),
-            _ => car::Completeness::new(cid, scope, params.dfs),
+        let check = match path {
+            Some(_) => car::Completeness::linked(cid),
+            None => car::Completeness::new(cid, scope, params.dfs),
         };
         Ok(CarStream::start(response, permit, gateway.label.clone(), cid, check, self.options.timeout))
     }

@@ -26,6 +26,18 @@ pub enum Target {
     Publish(IpnsName),
 }
 
+impl Target {
+    /// The root of a CAR target and the path under it; `None` for a target
+    /// that is not a CAR.
+    pub(super) fn car_root(&self) -> Option<(Cid, Option<&str>)> {
+        match self {
+            Target::Car(cid) => Some((*cid, None)),
+            Target::Path(cid, path) => Some((*cid, Some(path))),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
