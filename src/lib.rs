@@ -7,6 +7,7 @@
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations; the verifying trustless-gateway client and
 //!   its blocking, layered adapters.
+//! - [`buffers`]: large block buffers reused across requests and streams.
 //! - [`dag`]: walking a DAG over a store (CAR export, completeness, paths).
 //! - [`index`]: the signed, sharded index: entries, manifests, publishing
 //!   and resolving with every subscriber check.
@@ -25,6 +26,7 @@
 // not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod buffers;
 pub mod cli;
 pub mod dag;
 pub mod fetch;

@@ -443,6 +443,7 @@ fn download(
                         break;
                     }
                     store.put(&block)?;
+                    crate::buffers::POOL.give_back(block.into_parts().1);
                 }
             }
         }

@@ -20,6 +20,7 @@ use thiserror::Error;
 
 use super::block::{Block, BlockError, MAX_BLOCK_SIZE};
 use super::varint::{self, VarintError};
+use crate::buffers::{Pool, POOL};
 
 /// The largest header accepted. Real headers hold a root or two and are under
 /// a hundred bytes; the bound only stops a corrupt length from allocating.
@@ -188,6 +189,8 @@ pub struct CarDecoder {
     offset: u64,
     /// Where the section (or header) being read starts.
     start: u64,
+    /// Where large blocks are assembled.
+    buffers: &'static Pool,
 }
 
 impl Default for CarDecoder {
@@ -199,7 +202,20 @@ impl Default for CarDecoder {
 impl CarDecoder {
     /// A decoder at the start of a stream.
     pub fn new() -> Self {
-        CarDecoder { state: State::HeaderLen, stage: Vec::new(), data: Vec::new(), roots: None, offset: 0, start: 0 }
+        CarDecoder::with_buffers(&POOL)
+    }
+
+    /// A decoder that assembles large blocks in buffers from `buffers`.
+    pub(crate) fn with_buffers(buffers: &'static Pool) -> Self {
+        CarDecoder {
+            state: State::HeaderLen,
+            stage: Vec::new(),
+            data: Vec::new(),
+            roots: None,
+            offset: 0,
+            start: 0,
+            buffers,
+        }
     }
 
     /// The header's roots, once the header has been read.
@@ -288,7 +304,8 @@ impl CarDecoder {
                     let cid = Cid::read_bytes(&mut cursor)
                         .map_err(|e| CarError::BadCid { offset: self.start, reason: e.to_string() })?;
                     let cid_len = self.stage.len() - cursor.len();
-                    self.data = Vec::with_capacity(len - cid_len);
+                    // A large block goes into a reused buffer if there is one.
+                    self.data = self.buffers.take_for(len - cid_len);
                     self.data.extend_from_slice(cursor);
                     self.stage.clear();
                     self.state = State::Data { cid, remaining: len - cid_len - self.data.len() };

@@ -14,9 +14,9 @@ use super::negotiate::{
     dag_scope, if_none_match, negotiate, split_content_path, CarQuery, DagScope, Negotiated, Refusal, Want,
     CAR_CONTENT_TYPE, RAW,
 };
-use super::pool::{Recycling, POOL};
 use super::traverse::{resolve, write_car, CarJob, Ended, ResolveError, Resolved};
 use super::{blocking, text, Reply, ServerState};
+use crate::buffers::{Recycling, POOL};
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::IpnsName;
 use axum::body::Body;

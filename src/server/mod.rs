@@ -24,7 +24,6 @@ mod body;
 mod bounds;
 mod gateway;
 mod negotiate;
-mod pool;
 mod routing;
 mod traverse;
 

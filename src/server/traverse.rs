@@ -8,7 +8,7 @@
 //! bytes are in the CID).
 
 use super::negotiate::DagScope;
-use super::pool::{Recycling, POOL};
+use crate::buffers::{Recycling, POOL};
 use crate::dag::{walk_from, WalkError};
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};

@@ -51,7 +51,8 @@ impl DiskStore {
     /// way) are left alone.
     pub fn verify_all(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
-        let mut bytes = Vec::new();
+        // One buffer, reused for every block that fits it.
+        let mut spare = Vec::new();
         for shard in std::fs::read_dir(&self.blocks).map_err(io(&self.blocks))? {
             let shard = shard.map_err(io(&self.blocks))?.path();
             if !shard.is_dir() {
@@ -60,10 +61,16 @@ impl DiskStore {
             for file in std::fs::read_dir(&shard).map_err(io(&shard))? {
                 let path = file.map_err(io(&shard))?.path();
                 let Some(cid) = path.file_name().and_then(|n| n.to_str()).and_then(block_name_cid) else { continue };
+                let mut reuse = |len: usize| {
+                    let buffer = std::mem::take(&mut spare);
+                    if buffer.capacity() >= len {
+                        buffer
+                    } else {
+                        Vec::with_capacity(len)
+                    }
+                };
                 // Gone since the listing: a concurrent repair.
-                if !read_block_file(&path, &mut bytes)? {
-                    continue;
-                }
+                let Some(bytes) = read_block_file(&path, &mut reuse)? else { continue };
                 report.checked += 1;
                 report.bytes += bytes.len() as u64;
                 match verify(&cid, &bytes) {
@@ -75,6 +82,7 @@ impl DiskStore {
                         report.corrupt.push(StoreError::Corrupt { source, quarantine });
                     }
                 }
+                spare = bytes;
             }
         }
         Ok(report)
@@ -103,23 +111,24 @@ impl DiskStore {
     /// read.
     /// A file over [`MAX_BLOCK_SIZE`] is no block: it is quarantined unread.
     pub fn get_unverified(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut bytes = Vec::new();
-        Ok(self.read_unverified(cid, &mut bytes)?.then_some(bytes))
+        self.read_unverified(cid, &mut Vec::with_capacity)
     }
 
-    /// [`DiskStore::get_unverified`] into `bytes`; whether the block was
-    /// there.
-    fn read_unverified(&self, cid: &Cid, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
+    /// [`DiskStore::get_unverified`] into memory from `alloc` (see
+    /// [`BlockStore::get_with`]).
+    fn read_unverified(
+        &self,
+        cid: &Cid,
+        alloc: &mut dyn FnMut(usize) -> Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let path = self.block_path(cid);
-        if !read_block_file(&path, bytes)? {
-            return Ok(false);
-        }
+        let Some(bytes) = read_block_file(&path, alloc)? else { return Ok(None) };
         if bytes.len() > MAX_BLOCK_SIZE {
             let quarantine = self.quarantine(&path);
             let source = BlockError::TooLarge { cid: *cid, size: bytes.len() };
             return Err(StoreError::Corrupt { source, quarantine });
         }
-        Ok(true)
+        Ok(Some(bytes))
     }
 
     fn quarantine(&self, path: &Path) -> PathBuf {
@@ -154,23 +163,22 @@ pub struct VerifyReport {
     pub corrupt: Vec<StoreError>,
 }
 
-/// Reads a block file into `bytes` (replacing what it held, in its memory
-/// if that is large enough), at most one byte over [`MAX_BLOCK_SIZE`]
-/// (enough to tell it is too large); `false` if there is no such file.
-fn read_block_file(path: &Path, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
+/// Reads a block file into memory from `alloc`, called with the file's
+/// length (the memory it returns is cleared first), at most one byte over
+/// [`MAX_BLOCK_SIZE`] (enough to tell it is too large); `None` if there is
+/// no such file.
+fn read_block_file(path: &Path, alloc: &mut dyn FnMut(usize) -> Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(path)(e)),
     };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_BLOCK_SIZE as u64 + 1) as usize;
+    let mut bytes = alloc(len);
     bytes.clear();
-    if bytes.capacity() < len {
-        // Not `reserve`, which would copy the old contents over.
-        *bytes = Vec::with_capacity(len);
-    }
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BLOCK_SIZE as u64 + 1), bytes).map_err(io(path))?;
-    Ok(true)
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_BLOCK_SIZE as u64 + 1), &mut bytes)
+        .map_err(io(path))?;
+    Ok(Some(bytes))
 }
 
 /// The CID under which a block file named `name` is checked: a raw CID of
@@ -183,21 +191,18 @@ fn block_name_cid(name: &str) -> Option<Cid> {
 
 impl BlockStore for DiskStore {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut bytes = Vec::new();
-        Ok(self.get_into(cid, &mut bytes)?.then_some(bytes))
+        self.get_with(cid, &mut Vec::with_capacity)
     }
 
-    fn get_into(&self, cid: &Cid, bytes: &mut Vec<u8>) -> Result<bool, StoreError> {
-        if !self.read_unverified(cid, bytes)? {
-            return Ok(false);
-        }
+    fn get_with(&self, cid: &Cid, alloc: &mut dyn FnMut(usize) -> Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(bytes) = self.read_unverified(cid, alloc)? else { return Ok(None) };
         if self.hash_on_read {
-            if let Err(source) = verify(cid, bytes) {
+            if let Err(source) = verify(cid, &bytes) {
                 let quarantine = self.quarantine(&self.block_path(cid));
                 return Err(StoreError::Corrupt { source, quarantine });
             }
         }
-        Ok(true)
+        Ok(Some(bytes))
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {

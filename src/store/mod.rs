@@ -90,17 +90,14 @@ pub trait BlockStore: Send + Sync {
     /// A short description for messages, such as the store's directory.
     fn describe(&self) -> String;
 
-    /// Like [`BlockStore::get`], into `buffer` (whose contents it replaces)
-    /// so that a caller can reuse memory; whether the block was there. A
-    /// store that reads into memory of its own (the default) hands that over.
-    fn get_into(&self, cid: &Cid, buffer: &mut Vec<u8>) -> Result<bool, StoreError> {
-        match self.get(cid)? {
-            Some(bytes) => {
-                *buffer = bytes;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+    /// Like [`BlockStore::get`], with the memory for the bytes from
+    /// `alloc`, which a store that reads blocks from files calls with the
+    /// block's length before reading it, so that a caller can hand out
+    /// reused buffers (any it returns is cleared first). A store that holds
+    /// blocks in memory of its own (the default) hands that over instead.
+    fn get_with(&self, cid: &Cid, alloc: &mut dyn FnMut(usize) -> Vec<u8>) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = alloc;
+        self.get(cid)
     }
 
     /// Like [`BlockStore::get`], with absence as an error that names the CID.

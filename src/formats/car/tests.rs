@@ -380,3 +380,28 @@ fn the_decoder_stops_at_the_first_error_and_reports_a_cut_at_finish() {
     decoder.feed(&car, &mut |_| later += 1).unwrap();
     assert_eq!(later, 0, "nothing is decoded after an error");
 }
+
+#[test]
+fn large_blocks_are_assembled_in_buffers_from_the_pool() {
+    static TEST_POOL: Pool = Pool::new();
+    let spare = Vec::with_capacity(512 * 1024);
+    let memory = spare.as_ptr();
+    TEST_POOL.give_back(spare);
+    let small = Block::encode(RAW, false, vec![1; 1024]);
+    let large = Block::encode(RAW, false, (0..300 * 1024).map(|i| (i % 251) as u8).collect());
+    let car = write_all(&[*large.cid()], &[small.clone(), large.clone()]);
+
+    let mut decoder = CarDecoder::with_buffers(&TEST_POOL);
+    let mut blocks = Vec::new();
+    // In pieces, so that the large block is assembled across many inputs.
+    for piece in car.chunks(4096) {
+        decoder.feed(piece, &mut |block| blocks.push(block)).unwrap();
+    }
+    decoder.finish().unwrap();
+    assert_eq!(blocks, [small, large.clone()]);
+    // The small block did not take the spare; the large one was assembled in
+    // it, and only its own bytes are there.
+    let (_, data) = blocks.pop().unwrap().into_parts();
+    assert_eq!(data.as_ptr(), memory);
+    assert_eq!(data, large.data());
+}

@@ -1,9 +1,14 @@
-//! Block buffers the gateway reuses. A CAR of large blocks would otherwise
-//! read each into memory fresh from the allocator, which the kernel must
-//! fault in and zero page by page before the file's bytes are copied in.
-//! A buffer comes back to the pool when hyper drops the chunk it sent, and
-//! the pool holds at most [`KEPT`]: a bound on memory held idle, while a
-//! busy gateway reads into warm pages.
+//! Large block buffers, reused. A CAR of large blocks would otherwise put
+//! each block into memory fresh from the allocator, which the kernel must
+//! fault in and zero page by page before the bytes are copied in: on the
+//! gateway, which reads block files into them, and on the client, whose
+//! [`crate::formats::car::CarDecoder`] assembles blocks in them.
+//!
+//! A buffer comes back to the pool when hyper drops the chunk that carried
+//! it ([`Pool::chunk`]), or when the code that stored a decoded block hands
+//! it back ([`Pool::give_back`]). Buffers not handed back are simply freed.
+//! The pool holds at most [`KEPT`]: a bound on memory held idle, while busy
+//! code works in warm pages.
 
 use crate::formats::block::Block;
 use crate::store::{BlockStore, StoreError};
@@ -18,24 +23,50 @@ const KEPT: usize = 32;
 /// them without the kernel's help.
 const MIN_KEPT: usize = 128 * 1024;
 
-/// Spare buffers, shared by every request.
+/// Spare buffers, shared by every thread.
 pub struct Pool {
     spare: Mutex<Vec<Vec<u8>>>,
 }
 
-/// The gateway's pool.
+impl Default for Pool {
+    fn default() -> Self {
+        Pool::new()
+    }
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spare = self.spare.lock().map_or(0, |spare| spare.len());
+        f.debug_struct("Pool").field("spare", &spare).finish()
+    }
+}
+
+/// The process's pool.
 pub static POOL: Pool = Pool::new();
 
 impl Pool {
-    const fn new() -> Self {
+    /// An empty pool.
+    pub const fn new() -> Self {
         Pool { spare: Mutex::new(Vec::new()) }
     }
 
-    fn take(&self) -> Vec<u8> {
-        self.spare.lock().map(|mut spare| spare.pop()).ok().flatten().unwrap_or_default()
+    /// An empty buffer with room for at least `len` bytes: a spare one if
+    /// `len` is worth one and a spare is large enough, else a new one.
+    pub fn take_for(&self, len: usize) -> Vec<u8> {
+        if len >= MIN_KEPT {
+            if let Ok(mut spare) = self.spare.lock() {
+                // The smallest that fits, leaving larger ones for larger blocks.
+                let fits = spare.iter().enumerate().filter(|(_, b)| b.capacity() >= len);
+                if let Some(i) = fits.min_by_key(|(_, b)| b.capacity()).map(|(i, _)| i) {
+                    return spare.swap_remove(i);
+                }
+            }
+        }
+        Vec::with_capacity(len)
     }
 
-    fn give_back(&self, mut buffer: Vec<u8>) {
+    /// Keeps `buffer` for reuse if it is large enough and the pool has room.
+    pub fn give_back(&self, mut buffer: Vec<u8>) {
         if buffer.capacity() < MIN_KEPT {
             return;
         }
@@ -74,8 +105,8 @@ impl Drop for Returned {
     }
 }
 
-/// A store whose reads fill the pool's buffers (see
-/// [`BlockStore::get_into`]).
+/// A store whose reads of large blocks fill the pool's buffers (see
+/// [`BlockStore::get_with`]).
 pub struct Recycling<'a> {
     store: &'a dyn BlockStore,
     pool: &'static Pool,
@@ -90,12 +121,7 @@ impl<'a> Recycling<'a> {
 
 impl BlockStore for Recycling<'_> {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut buffer = self.pool.take();
-        if self.store.get_into(cid, &mut buffer)? {
-            return Ok(Some(buffer));
-        }
-        self.pool.give_back(buffer);
-        Ok(None)
+        self.store.get_with(cid, &mut |len| self.pool.take_for(len))
     }
 
     fn put(&self, block: &Block) -> Result<(), StoreError> {
@@ -153,6 +179,29 @@ mod tests {
         let chunks: Vec<Bytes> = (0..KEPT + 5).map(|_| TEST_POOL.chunk(vec![7; MIN_KEPT])).collect();
         drop(chunks);
         assert_eq!(TEST_POOL.spare.lock().unwrap().len(), KEPT);
+    }
+
+    #[test]
+    fn a_small_block_leaves_the_spares_and_a_large_one_takes_the_smallest_that_fits() {
+        static TEST_POOL: Pool = Pool::new();
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let (small, large) = (block(5, 1000), block(6, 300 * 1024));
+        store.put(&small).unwrap();
+        store.put(&large).unwrap();
+        let (big, fitting) = (Vec::<u8>::with_capacity(2 << 20), Vec::<u8>::with_capacity(512 * 1024));
+        let (big_memory, fitting_memory) = (big.as_ptr(), fitting.as_ptr());
+        TEST_POOL.give_back(big);
+        TEST_POOL.give_back(fitting);
+        let recycling = Recycling { store: &store, pool: &TEST_POOL };
+
+        assert_eq!(recycling.get(small.cid()).unwrap().unwrap(), small.data());
+        assert_eq!(TEST_POOL.spare.lock().unwrap().len(), 2, "a small block takes no spare");
+        let bytes = recycling.get(large.cid()).unwrap().unwrap();
+        assert_eq!((bytes.as_ptr(), &bytes[..]), (fitting_memory, large.data()));
+        let taken = TEST_POOL.take_for(1 << 20);
+        assert_eq!(taken.as_ptr(), big_memory);
+        assert!(TEST_POOL.spare.lock().unwrap().is_empty());
     }
 
     #[test]
