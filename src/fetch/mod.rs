@@ -452,7 +452,7 @@ fn download(
         // Offline, or the stream broke: read the file through the store,
         // which reads local blocks verified and fetches the missing ones
         // one by one.
-        read_artifact(entry, &mut |c| {
+        read_artifact(&entry.cid, entry.size, &mut |c| {
             let block = reader.get_required(c)?;
             first();
             Ok(block)
@@ -466,19 +466,21 @@ fn download(
     Ok(Some(first()))
 }
 
-/// The bytes of the artifact `entry` names, each block from `get`, bounded
-/// by the entry's size. Blocks read unverified could link in a cycle, so
-/// the blocks and bytes read are bounded too (generously: a file's nodes
-/// and leaves are a small multiple of its size).
-fn read_artifact(
-    entry: &Entry,
+/// The bytes of the artifact `cid` whose entry (or cache map) says it is
+/// `size` bytes, each block from `get`, refused unless it is exactly that
+/// size. Blocks read unverified could link in a cycle, so the blocks and
+/// bytes read are bounded too (generously: a file's nodes and leaves are a
+/// small multiple of its size).
+pub(crate) fn read_artifact(
+    cid: &str,
+    size: u64,
     get: &mut dyn FnMut(&cid::Cid) -> Result<Vec<u8>, crate::store::StoreError>,
 ) -> anyhow::Result<Vec<u8>> {
-    let cid = crate::formats::block::parse_cid(&entry.cid)?;
+    let cid = crate::formats::block::parse_cid(cid)?;
     let too_large =
         || crate::store::StoreError::NotFound { cid, store: "(artifact larger than its entry says)".into() };
     let (mut blocks, mut read) = (0u64, 0u64);
-    let budget = entry.size.saturating_mul(2).saturating_add(4 << 20);
+    let budget = size.saturating_mul(2).saturating_add(4 << 20);
     let mut bounded = |c: &cid::Cid| {
         let bytes = get(c)?;
         blocks += 1;
@@ -488,17 +490,17 @@ fn read_artifact(
         }
         Ok(bytes)
     };
-    let mut bytes = Vec::with_capacity(entry.size.min(1 << 30) as usize);
+    let mut bytes = Vec::with_capacity(size.min(1 << 30) as usize);
     export_verified_file(&cid, &mut bounded, &mut |chunk| {
-        if bytes.len() as u64 + chunk.len() as u64 > entry.size {
+        if bytes.len() as u64 + chunk.len() as u64 > size {
             return Err(too_large());
         }
         bytes.extend_from_slice(chunk);
         Ok(())
     })
     .with_context(|| format!("cannot read artifact {cid}"))?;
-    if bytes.len() as u64 != entry.size {
-        bail!("artifact {cid} is not of the size its signed entry names; refused");
+    if bytes.len() as u64 != size {
+        bail!("artifact {cid} is not of the size its entry names ({size} bytes); refused");
     }
     Ok(bytes)
 }
@@ -515,11 +517,11 @@ fn file_artifact(store: &DiskStore, reader: &dyn BlockStore, cache: &Cache, entr
     let mut unverified = |c: &cid::Cid| {
         store.get_unverified(c)?.ok_or_else(|| crate::store::StoreError::NotFound { cid: *c, store: store.describe() })
     };
-    let first = read_artifact(entry, &mut unverified);
+    let first = read_artifact(&entry.cid, entry.size, &mut unverified);
     let bytes = match first {
         Ok(bytes) if crate::wrapper::pack::file_digest(&bytes) == entry.sha256 => bytes,
         _ => {
-            let bytes = read_artifact(entry, &mut |c| reader.get_required(c))?;
+            let bytes = read_artifact(&entry.cid, entry.size, &mut |c| reader.get_required(c))?;
             if crate::wrapper::pack::file_digest(&bytes) != entry.sha256 {
                 bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
             }
@@ -582,6 +584,20 @@ mod tests {
             builder: String::new(),
         };
         (entry, files[0].bytes.to_vec())
+    }
+
+    #[test]
+    fn an_artifact_of_another_size_than_named_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let (entry, _) = artifact(&store);
+        let mut get = |c: &cid::Cid| store.get_required(c);
+        let bytes = read_artifact(&entry.cid, entry.size, &mut get).unwrap();
+        assert_eq!(file_digest(&bytes), entry.sha256);
+        for size in [entry.size - 1, entry.size + 1, 0] {
+            let e = read_artifact(&entry.cid, size, &mut get).unwrap_err();
+            assert!(format!("{e:#}").contains(&entry.cid), "{e:#}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::pack::{pack, unpack, Meta, PackedFile};
 use super::paths::{normalize_args, Escaping, PathMap};
 use super::stats::{self, Event};
 use super::unpacked::{linkable, place, Unpacked};
-use crate::formats::unixfs::{export_verified_file, import_bytes, ImportParams};
+use crate::formats::unixfs::{import_bytes, ImportParams};
 use crate::index::{Entry, Output, OutputKind};
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
@@ -558,14 +558,10 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, p: &Prep
 }
 
 /// Reads and unpacks an artifact from the store, every block verified (by
-/// the store's `get`, so not hashed a second time).
+/// the store's `get`, so not hashed a second time), refused unless it is of
+/// the size the cache map names.
 fn read_artifact(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(Meta, Vec<PackedFile>)> {
-    let cid = crate::formats::block::parse_cid(&artifact.cid)?;
-    let mut packed = Vec::with_capacity(artifact.size.min(MAX_ARTIFACT) as usize);
-    export_verified_file(&cid, &mut |c| store.get_required(c), &mut |b| {
-        packed.extend_from_slice(b);
-        Ok(())
-    })?;
+    let packed = crate::fetch::read_artifact(&artifact.cid, artifact.size, &mut |c| store.get_required(c))?;
     Ok(unpack(&packed, MAX_ARTIFACT)?)
 }
 
