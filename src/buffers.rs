@@ -7,7 +7,7 @@
 //! A buffer comes back to the pool when hyper drops the chunk that carried
 //! it ([`Pool::chunk`]), or when the code that stored a decoded block hands
 //! it back ([`Pool::give_back`]). Buffers not handed back are simply freed.
-//! The pool holds at most [`KEPT`]: a bound on memory held idle, while busy
+//! The pool holds at most 32 buffers: a bound on memory held idle, while busy
 //! code works in warm pages.
 
 use crate::formats::block::Block;
