@@ -7,10 +7,11 @@
 //! length, the CID's bytes and the block's bytes. The decoder holds at most
 //! one section in memory (the reader also the blocks of one 64 KiB read), so
 //! a multi-gigabyte download costs no more than its largest block, and both
-//! hand out only [`Block`]s whose hash matched their CID. Whether the blocks form a complete DAG is not its business: callers
-//! walk the DAG and ask for what is missing. CARv2 (an index wrapped around a
-//! CARv1 payload) is recognised and refused. The header is small and kept
-//! canonical so that a CAR written here hashes the same as one from kubo.
+//! hand out only [`Block`]s whose hash matched their CID. Whether the blocks
+//! form a complete DAG is not its business: callers walk the DAG and ask for
+//! what is missing. CARv2 (an index wrapped around a CARv1 payload) is
+//! recognised and refused. The header is small and kept canonical so that a
+//! CAR written here hashes the same as one from kubo.
 
 use std::io::{self, Read, Write};
 
