@@ -1,14 +1,14 @@
-//! Large block buffers, reused. A CAR of large blocks would otherwise put
-//! each block into memory fresh from the allocator, which the kernel must
-//! fault in and zero page by page before the bytes are copied in: on the
-//! gateway, which reads block files into them, and on the client, whose
-//! [`crate::formats::car::CarDecoder`] assembles blocks in them.
+//! Large block buffers, reused. A gateway serving large blocks would
+//! otherwise read each into memory fresh from the allocator, which the
+//! kernel must fault in and zero page by page before the bytes are copied
+//! in.
 //!
 //! A buffer comes back to the pool when hyper drops the chunk that carried
-//! it ([`Pool::chunk`]), or when the code that stored a decoded block hands
-//! it back ([`Pool::give_back`]). Buffers not handed back are simply freed.
-//! The pool holds at most 32 buffers: a bound on memory held idle, while busy
-//! code works in warm pages.
+//! it ([`Pool::chunk`]), or when code hands it back ([`Pool::give_back`]).
+//! Buffers not handed back are simply freed. The pool holds at most 32
+//! buffers: a bound on memory held idle, while busy code works in warm
+//! pages. (A client needs none: a CAR from the network is decoded without
+//! copying large blocks, see [`crate::formats::car::CarDecoder::feed_shared`].)
 
 use crate::formats::block::Block;
 use crate::store::{BlockStore, StoreError};

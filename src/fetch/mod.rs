@@ -443,7 +443,6 @@ fn download(
                         break;
                     }
                     store.put(&block)?;
-                    crate::buffers::POOL.give_back(block.into_parts().1);
                 }
             }
         }

@@ -4,6 +4,9 @@
 //! A block is trusted only after [`verify`] has hashed its bytes and compared
 //! them with the multihash inside its CID.
 
+use std::sync::OnceLock;
+
+use bytes::Bytes;
 use cid::multibase::Base;
 use cid::Cid;
 use sha2::{Digest, Sha256, Sha512};
@@ -62,17 +65,44 @@ pub enum BlockError {
 }
 
 /// A CID together with bytes that have been checked against it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The bytes are one buffer, or the pieces they arrived in (see
+/// [`Block::from_pieces`]): a large block read from the network is hashed
+/// and written where it landed rather than copied into one buffer first.
+/// [`Block::pieces`] reads either form without copying; [`Block::data`]
+/// joins pieces once, on first use.
+#[derive(Debug, Clone)]
 pub struct Block {
     cid: Cid,
-    data: Vec<u8>,
+    data: Data,
 }
+
+#[derive(Debug, Clone)]
+enum Data {
+    Whole(Vec<u8>),
+    Pieces { pieces: Vec<Bytes>, joined: OnceLock<Vec<u8>> },
+}
+
+impl PartialEq for Block {
+    fn eq(&self, other: &Self) -> bool {
+        self.cid == other.cid && self.len() == other.len() && self.data() == other.data()
+    }
+}
+
+impl Eq for Block {}
 
 impl Block {
     /// Checks `data` against `cid` and keeps both.
     pub fn new(cid: Cid, data: Vec<u8>) -> Result<Self, BlockError> {
         verify(&cid, &data)?;
-        Ok(Block { cid, data })
+        Ok(Block { cid, data: Data::Whole(data) })
+    }
+
+    /// Checks the bytes of `pieces`, taken in order, against `cid` and keeps
+    /// both, without joining the pieces.
+    pub fn from_pieces(cid: Cid, pieces: Vec<Bytes>) -> Result<Self, BlockError> {
+        verify_pieces(&cid, pieces.iter().map(|p| &p[..]))?;
+        Ok(Block { cid, data: Data::Pieces { pieces, joined: OnceLock::new() } })
     }
 
     /// Keeps bytes that were already checked against `cid` without hashing
@@ -81,7 +111,7 @@ impl Block {
     /// whose blocks only pass on to clients that verify them) or an identity
     /// CID's inline bytes. Everything else goes through [`Block::new`].
     pub(crate) fn verified(cid: Cid, data: Vec<u8>) -> Self {
-        Block { cid, data }
+        Block { cid, data: Data::Whole(data) }
     }
 
     /// Builds a block whose CID is computed here from `data` (so it is valid
@@ -94,7 +124,7 @@ impl Block {
         } else {
             Cid::new_v1(codec, hash)
         };
-        Block { cid, data }
+        Block { cid, data: Data::Whole(data) }
     }
 
     /// The block's CID.
@@ -102,14 +132,42 @@ impl Block {
         &self.cid
     }
 
-    /// The block's bytes.
+    /// The block's bytes in one slice. A block kept in pieces is joined on
+    /// the first call (a copy); [`Block::pieces`] reads it without one.
     pub fn data(&self) -> &[u8] {
-        &self.data
+        match &self.data {
+            Data::Whole(data) => data,
+            Data::Pieces { pieces, joined } => joined.get_or_init(|| pieces.concat()),
+        }
     }
 
-    /// Splits the block into CID and bytes.
+    /// The block's bytes as the slices they are held in, in order.
+    pub fn pieces(&self) -> Vec<&[u8]> {
+        match &self.data {
+            Data::Whole(data) => vec![data],
+            Data::Pieces { pieces, .. } => pieces.iter().map(|p| &p[..]).collect(),
+        }
+    }
+
+    /// The block's length in bytes.
+    pub fn len(&self) -> usize {
+        match &self.data {
+            Data::Whole(data) => data.len(),
+            Data::Pieces { pieces, .. } => pieces.iter().map(Bytes::len).sum(),
+        }
+    }
+
+    /// Whether the block has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Splits the block into CID and bytes (joined, if held in pieces).
     pub fn into_parts(self) -> (Cid, Vec<u8>) {
-        (self.cid, self.data)
+        match self.data {
+            Data::Whole(data) => (self.cid, data),
+            Data::Pieces { pieces, joined } => (self.cid, joined.into_inner().unwrap_or_else(|| pieces.concat())),
+        }
     }
 }
 
@@ -121,14 +179,25 @@ pub fn sha256(data: &[u8]) -> Multihash {
 /// Hashes `data` with the function named in `cid` and compares digests.
 /// Blocks over [`MAX_BLOCK_SIZE`] are refused before hashing.
 pub fn verify(cid: &Cid, data: &[u8]) -> Result<(), BlockError> {
-    if data.len() > MAX_BLOCK_SIZE {
-        return Err(BlockError::TooLarge { cid: *cid, size: data.len() });
+    verify_pieces(cid, [data])
+}
+
+/// [`verify`] for bytes held in pieces, hashed in order as one.
+pub fn verify_pieces<'a>(cid: &Cid, pieces: impl IntoIterator<Item = &'a [u8]> + Clone) -> Result<(), BlockError> {
+    let size = pieces.clone().into_iter().map(<[u8]>::len).sum();
+    if size > MAX_BLOCK_SIZE {
+        return Err(BlockError::TooLarge { cid: *cid, size });
+    }
+    fn hashes_to<'a, D: Digest>(pieces: impl IntoIterator<Item = &'a [u8]>, digest: &[u8]) -> bool {
+        let mut hasher = D::new();
+        pieces.into_iter().for_each(|p| hasher.update(p));
+        hasher.finalize().as_slice() == digest
     }
     let mh = cid.hash();
     let matches = match mh.code() {
-        SHA2_256 => Sha256::digest(data).as_slice() == mh.digest(),
-        SHA2_512 => Sha512::digest(data).as_slice() == mh.digest(),
-        IDENTITY => data == mh.digest(),
+        SHA2_256 => hashes_to::<Sha256>(pieces, mh.digest()),
+        SHA2_512 => hashes_to::<Sha512>(pieces, mh.digest()),
+        IDENTITY => pieces.into_iter().flatten().copied().eq(mh.digest().iter().copied()),
         code => return Err(BlockError::UnsupportedHash { cid: *cid, code }),
     };
     if matches {
@@ -177,6 +246,34 @@ mod tests {
         assert_eq!(block.cid().to_string(), "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4");
         assert!(verify(block.cid(), b"hello world\n").is_ok());
         assert_eq!(verify(block.cid(), b"hello world!"), Err(BlockError::HashMismatch { cid: *block.cid() }));
+    }
+
+    #[test]
+    fn a_block_in_pieces_verifies_and_reads_as_the_same_bytes() {
+        let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 253) as u8).collect();
+        let whole = Block::encode(RAW, false, bytes.clone());
+        let cid = *whole.cid();
+        for cuts in [vec![0, 10_000], vec![0, 0, 1, 4096, 9_999, 10_000], vec![0, 5000, 5000, 10_000]] {
+            let pieces: Vec<Bytes> = cuts.windows(2).map(|w| Bytes::copy_from_slice(&bytes[w[0]..w[1]])).collect();
+            let block = Block::from_pieces(cid, pieces.clone()).unwrap();
+            assert_eq!(block.len(), bytes.len());
+            assert_eq!(block.pieces().len(), pieces.len());
+            assert_eq!(block.pieces().concat(), bytes);
+            assert_eq!(block, whole);
+            assert_eq!(block.data(), &bytes[..]);
+            assert_eq!(block.into_parts(), (cid, bytes.clone()));
+        }
+        // One byte changed in one piece, or a piece missing: refused.
+        let mut changed = bytes.clone();
+        changed[7000] ^= 1;
+        let pieces = vec![Bytes::copy_from_slice(&changed[..4096]), Bytes::copy_from_slice(&changed[4096..])];
+        assert_eq!(Block::from_pieces(cid, pieces), Err(BlockError::HashMismatch { cid }));
+        let short = vec![Bytes::copy_from_slice(&bytes[..4096])];
+        assert_eq!(Block::from_pieces(cid, short), Err(BlockError::HashMismatch { cid }));
+        // The size limit counts every piece.
+        let half = Bytes::from(vec![0; MAX_BLOCK_SIZE / 2 + 1]);
+        let err = Block::from_pieces(cid, vec![half.clone(), half]).unwrap_err();
+        assert_eq!(err, BlockError::TooLarge { cid, size: MAX_BLOCK_SIZE + 2 });
     }
 
     #[test]

@@ -15,13 +15,13 @@
 
 use std::io::{self, Read, Write};
 
+use bytes::Bytes;
 use cid::Cid;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::block::{Block, BlockError, MAX_BLOCK_SIZE};
 use super::varint::{self, VarintError};
-use crate::buffers::{Pool, POOL};
 
 /// The largest header accepted. Real headers hold a root or two and are under
 /// a hundred bytes; the bound only stops a corrupt length from allocating.
@@ -36,6 +36,10 @@ pub const MAX_SECTION_SIZE: usize = MAX_BLOCK_SIZE + MAX_CID_SIZE;
 
 /// The longest multiformats varint (see [`varint::decode_multiformat`]).
 const MAX_VARINT_LEN: usize = 9;
+
+/// Blocks at least this large, fed through [`CarDecoder::feed_shared`], are
+/// kept in the pieces they arrived in rather than copied into one buffer.
+const PIECES_FROM: usize = 128 * 1024;
 
 /// Why a CAR stream could not be read or written. Offsets count bytes from
 /// the start of the stream.
@@ -177,7 +181,9 @@ enum State {
 /// Each block's bytes are copied once, from the input into a buffer of
 /// exactly the block's size, allocated when its section's length has been
 /// checked against [`MAX_SECTION_SIZE`]; nothing else of the input is kept
-/// but the few bytes of a length or CID cut in two.
+/// but the few bytes of a length or CID cut in two. Input handed over as
+/// [`Bytes`] ([`CarDecoder::feed_shared`]) is not copied for a large block:
+/// the block keeps slices of it (see [`Block::from_pieces`]).
 #[derive(Debug)]
 pub struct CarDecoder {
     state: State,
@@ -185,13 +191,13 @@ pub struct CarDecoder {
     stage: Vec<u8>,
     /// The block being filled.
     data: Vec<u8>,
+    /// Or, for a large block fed as [`Bytes`], its pieces so far.
+    pieces: Option<Vec<Bytes>>,
     roots: Option<Vec<Cid>>,
     /// Bytes consumed.
     offset: u64,
     /// Where the section (or header) being read starts.
     start: u64,
-    /// Where large blocks are assembled.
-    buffers: &'static Pool,
 }
 
 impl Default for CarDecoder {
@@ -203,19 +209,14 @@ impl Default for CarDecoder {
 impl CarDecoder {
     /// A decoder at the start of a stream.
     pub fn new() -> Self {
-        CarDecoder::with_buffers(&POOL)
-    }
-
-    /// A decoder that assembles large blocks in buffers from `buffers`.
-    pub(crate) fn with_buffers(buffers: &'static Pool) -> Self {
         CarDecoder {
             state: State::HeaderLen,
             stage: Vec::new(),
             data: Vec::new(),
+            pieces: None,
             roots: None,
             offset: 0,
             start: 0,
-            buffers,
         }
     }
 
@@ -232,11 +233,23 @@ impl CarDecoder {
     /// Consumes `input`, handing each block it completes to `emit` after
     /// verifying it. After an error every further call does nothing.
     pub fn feed(&mut self, mut input: &[u8], emit: &mut dyn FnMut(Block)) -> Result<(), CarError> {
-        let result = self.consume(&mut input, emit);
+        let result = self.consume(&mut input, None, emit);
+        self.end_feed(result)
+    }
+
+    /// [`CarDecoder::feed`] for input the decoder may keep: a large block
+    /// is held as slices of it, hashed and handed on without a copy.
+    pub fn feed_shared(&mut self, input: Bytes, emit: &mut dyn FnMut(Block)) -> Result<(), CarError> {
+        let result = self.consume(&mut &input[..], Some(&input), emit);
+        self.end_feed(result)
+    }
+
+    fn end_feed(&mut self, result: Result<(), CarError>) -> Result<(), CarError> {
         if result.is_err() {
             self.state = State::Failed;
             self.stage = Vec::new();
             self.data = Vec::new();
+            self.pieces = None;
         }
         result
     }
@@ -253,7 +266,13 @@ impl CarDecoder {
         }
     }
 
-    fn consume(&mut self, input: &mut &[u8], emit: &mut dyn FnMut(Block)) -> Result<(), CarError> {
+    /// Decodes `input`, which is the tail of `owner` when there is one.
+    fn consume(
+        &mut self,
+        input: &mut &[u8],
+        owner: Option<&Bytes>,
+        emit: &mut dyn FnMut(Block),
+    ) -> Result<(), CarError> {
         loop {
             match &mut self.state {
                 State::Failed => return Ok(()),
@@ -305,15 +324,31 @@ impl CarDecoder {
                     let cid = Cid::read_bytes(&mut cursor)
                         .map_err(|e| CarError::BadCid { offset: self.start, reason: e.to_string() })?;
                     let cid_len = self.stage.len() - cursor.len();
-                    // A large block goes into a reused buffer if there is one.
-                    self.data = self.buffers.take_for(len - cid_len);
-                    self.data.extend_from_slice(cursor);
+                    let size = len - cid_len;
+                    if owner.is_some() && size >= PIECES_FROM {
+                        let mut pieces = Vec::new();
+                        if !cursor.is_empty() {
+                            pieces.push(Bytes::copy_from_slice(cursor));
+                        }
+                        self.pieces = Some(pieces);
+                    } else {
+                        self.data = Vec::with_capacity(size);
+                        self.data.extend_from_slice(cursor);
+                    }
+                    self.state = State::Data { cid, remaining: size - cursor.len() };
                     self.stage.clear();
-                    self.state = State::Data { cid, remaining: len - cid_len - self.data.len() };
                 }
                 State::Data { cid, remaining } => {
                     let take = (*remaining).min(input.len());
-                    self.data.extend_from_slice(&input[..take]);
+                    match (&mut self.pieces, owner) {
+                        (Some(_), _) if take == 0 => {}
+                        (Some(pieces), Some(owner)) => {
+                            let at = owner.len() - input.len();
+                            pieces.push(owner.slice(at..at + take));
+                        }
+                        (Some(pieces), None) => pieces.push(Bytes::copy_from_slice(&input[..take])),
+                        (None, _) => self.data.extend_from_slice(&input[..take]),
+                    }
                     *input = &input[take..];
                     self.offset += take as u64;
                     *remaining -= take;
@@ -321,8 +356,11 @@ impl CarDecoder {
                         return Ok(());
                     }
                     let cid = *cid;
-                    let block = Block::new(cid, std::mem::take(&mut self.data))
-                        .map_err(|source| CarError::Block { offset: self.start, source })?;
+                    let block = match self.pieces.take() {
+                        Some(pieces) => Block::from_pieces(cid, pieces),
+                        None => Block::new(cid, std::mem::take(&mut self.data)),
+                    }
+                    .map_err(|source| CarError::Block { offset: self.start, source })?;
                     self.state = State::SectionLen;
                     emit(block);
                 }

@@ -1,6 +1,6 @@
 //! The links out of a block, by codec: what DAG traversal needs to know.
 
-use super::block::{DAG_CBOR, DAG_JSON, DAG_PB, RAW};
+use super::block::{Block, DAG_CBOR, DAG_JSON, DAG_PB, RAW};
 use super::dagpb::{DagPbError, PbNode};
 use cid::Cid;
 use ipld_core::ipld::Ipld;
@@ -33,6 +33,15 @@ pub enum LinksError {
         /// Its codec.
         codec: u64,
     },
+}
+
+/// [`links`] of `block`. A raw block has none, and its bytes, which may be
+/// held in pieces, are not joined to find that out.
+pub fn block_links(block: &Block) -> Result<Vec<Cid>, LinksError> {
+    if block.cid().codec() == RAW {
+        return Ok(Vec::new());
+    }
+    links(block.cid(), block.data())
 }
 
 /// The CIDs a verified block links to, in order.

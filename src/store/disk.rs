@@ -12,7 +12,7 @@
 use super::{BlockStore, StoreError};
 use crate::formats::block::{verify, Block, BlockError, MAX_BLOCK_SIZE};
 use cid::Cid;
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, IoSlice, Write};
 use std::path::{Path, PathBuf};
 
 /// Blocks in a directory on disk.
@@ -181,6 +181,23 @@ fn read_block_file(path: &Path, alloc: &mut dyn FnMut(usize) -> Vec<u8>) -> Resu
     Ok(Some(bytes))
 }
 
+/// Writes every byte of `pieces`, in order, gathering them into as few
+/// writes as the kernel takes.
+fn write_pieces(file: &mut std::fs::File, pieces: &[&[u8]]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = pieces.iter().map(|p| IoSlice::new(p)).collect();
+    let mut rest = &mut slices[..];
+    IoSlice::advance_slices(&mut rest, 0);
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// The CID under which a block file named `name` is checked: a raw CID of
 /// the multihash the name encodes (the codec plays no part in the hash).
 fn block_name_cid(name: &str) -> Option<Cid> {
@@ -210,7 +227,7 @@ impl BlockStore for DiskStore {
         // A present file of the right length is taken as the block; a torn
         // or corrupt one is caught by verification on read and replaced then.
         if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.len() == block.data().len() as u64 {
+            if meta.len() == block.len() as u64 {
                 return Ok(());
             }
         }
@@ -225,7 +242,7 @@ impl BlockStore for DiskStore {
             }
             Err(e) => return Err(io(dir)(e)),
         };
-        tmp.write_all(block.data()).map_err(io(tmp.path()))?;
+        write_pieces(tmp.as_file_mut(), &block.pieces()).map_err(io(tmp.path()))?;
         // On error the temporary file is removed when `tmp` drops.
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())

@@ -19,6 +19,14 @@ pub(crate) fn run(store: &dyn BlockStore, corrupt: &dyn Fn(&Cid, Vec<u8>)) {
     store.put(&a).unwrap();
     store.put(&b).unwrap();
     assert!(store.has(a.cid()).unwrap() && store.has(b.cid()).unwrap());
+    // A block held in the pieces it arrived in (empty ones included) is
+    // stored as its bytes joined.
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let cid = *Block::encode(RAW, false, bytes.clone()).cid();
+    let cuts = [0, 1, 1, 65_536, 131_072, 199_999, 200_000];
+    let pieces = cuts.windows(2).map(|w| bytes::Bytes::copy_from_slice(&bytes[w[0]..w[1]])).collect();
+    store.put(&Block::from_pieces(cid, pieces).unwrap()).unwrap();
+    assert_eq!(store.get(&cid).unwrap().unwrap(), bytes);
     assert_eq!(store.get(a.cid()).unwrap().unwrap(), b"block a");
     assert_eq!(store.get_required(b.cid()).unwrap(), b.data());
     // A read into memory the caller hands out: a store that asks for it

@@ -382,26 +382,38 @@ fn the_decoder_stops_at_the_first_error_and_reports_a_cut_at_finish() {
 }
 
 #[test]
-fn large_blocks_are_assembled_in_buffers_from_the_pool() {
-    static TEST_POOL: Pool = Pool::new();
-    let spare = Vec::with_capacity(512 * 1024);
-    let memory = spare.as_ptr();
-    TEST_POOL.give_back(spare);
+fn large_blocks_fed_shared_are_kept_in_the_pieces_they_arrived_in() {
     let small = Block::encode(RAW, false, vec![1; 1024]);
     let large = Block::encode(RAW, false, (0..300 * 1024).map(|i| (i % 251) as u8).collect());
     let car = write_all(&[*large.cid()], &[small.clone(), large.clone()]);
+    let inputs: Vec<Bytes> = car.chunks(64 * 1024).map(Bytes::copy_from_slice).collect();
 
-    let mut decoder = CarDecoder::with_buffers(&TEST_POOL);
+    let mut decoder = CarDecoder::new();
     let mut blocks = Vec::new();
-    // In pieces, so that the large block is assembled across many inputs.
-    for piece in car.chunks(4096) {
-        decoder.feed(piece, &mut |block| blocks.push(block)).unwrap();
+    for input in &inputs {
+        decoder.feed_shared(input.clone(), &mut |block| blocks.push(block)).unwrap();
     }
     decoder.finish().unwrap();
     assert_eq!(blocks, [small, large.clone()]);
-    // The small block did not take the spare; the large one was assembled in
-    // it, and only its own bytes are there.
-    let (_, data) = blocks.pop().unwrap().into_parts();
-    assert_eq!(data.as_ptr(), memory);
-    assert_eq!(data, large.data());
+    // The small block is one buffer of its own; the large one is slices of
+    // the inputs (but for the few bytes read with its CID), not a copy.
+    assert_eq!(blocks[0].pieces().len(), 1);
+    let pieces = blocks[1].pieces();
+    assert!(pieces.len() >= 5, "{} pieces", pieces.len());
+    let within = |p: &[u8]| inputs.iter().any(|i| i.as_ptr_range().contains(&p.as_ptr()));
+    assert!(pieces[1..].iter().all(|p| within(p)), "a piece was copied");
+    assert_eq!(pieces.concat(), large.data());
+
+    // A flipped byte inside the large block is refused as for any block.
+    let mut bad = car.clone();
+    let at = car.len() - 1000;
+    bad[at] ^= 1;
+    let mut decoder = CarDecoder::new();
+    let mut got = 0;
+    let mut result = Ok(());
+    for input in bad.chunks(64 * 1024) {
+        result = result.and_then(|()| decoder.feed_shared(Bytes::copy_from_slice(input), &mut |_| got += 1));
+    }
+    assert!(matches!(result, Err(CarError::Block { source: BlockError::HashMismatch { .. }, .. })), "{result:?}");
+    assert_eq!(got, 1, "the small block before it still came");
 }

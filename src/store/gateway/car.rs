@@ -10,7 +10,7 @@ use super::error::RemoteError;
 use super::MEDIA_CAR;
 use crate::formats::block::{Block, IDENTITY};
 use crate::formats::car::{CarDecoder, CarError};
-use crate::formats::links::{links, LinksError};
+use crate::formats::links::{block_links, links, LinksError};
 use cid::Cid;
 use reqwest::Response;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -101,8 +101,9 @@ pub(super) fn car_params(content_type: &str) -> Option<CarParams> {
 /// verified there as its last byte arrives: from blocking code (see
 /// [`crate::store::RemoteStore::get_car`]) that is the caller's own thread,
 /// so parallel downloads hash on as many threads, and no block crosses a
-/// thread on its way. Memory stays bounded by one block and one body chunk
-/// whatever the size of the DAG.
+/// thread on its way. A large block is handed on as slices of the chunks it
+/// arrived in, not copied (see [`CarDecoder::feed_shared`]). Memory stays
+/// bounded by one block's chunks whatever the size of the DAG.
 pub struct CarStream {
     response: Response,
     decoder: CarDecoder,
@@ -241,7 +242,7 @@ impl CarStream {
                 }
             };
             let ready = &mut self.ready;
-            if let Err(e) = self.decoder.feed(&chunk, &mut |block| ready.push_back(block)) {
+            if let Err(e) = self.decoder.feed_shared(chunk, &mut |block| ready.push_back(block)) {
                 // The blocks before the bad one are still good.
                 if self.ready.is_empty() {
                     return Some(Err(self.car_error(e)));
@@ -325,7 +326,7 @@ impl Completeness {
                 self.unrelated += 1;
                 return Ok(false);
             }
-            for child in links(&cid, block.data())? {
+            for child in block_links(block)? {
                 expand(child, &mut self.expected);
             }
         } else if self.all {
@@ -333,7 +334,7 @@ impl Completeness {
                 self.unrelated += 1;
                 return Ok(false);
             }
-            let children = links(&cid, block.data())?;
+            let children = block_links(block)?;
             if self.dfs {
                 for child in &children {
                     expand(*child, &mut self.expected);
