@@ -41,6 +41,12 @@ const MAX_VARINT_LEN: usize = 9;
 /// kept in the pieces they arrived in rather than copied into one buffer.
 const PIECES_FROM: usize = 128 * 1024;
 
+/// Of such a block, input at least this long is kept as a slice; shorter
+/// input is copied together with its neighbours, so that a stream of tiny
+/// chunks cannot split a block into millions of pieces (at most 2 MiB /
+/// 16 KiB slices, with the copied runs between them).
+const SLICE_FROM: usize = 16 * 1024;
+
 /// Why a CAR stream could not be read or written. Offsets count bytes from
 /// the start of the stream.
 #[derive(Debug, Error)]
@@ -192,7 +198,7 @@ pub struct CarDecoder {
     /// The block being filled.
     data: Vec<u8>,
     /// Or, for a large block fed as [`Bytes`], its pieces so far.
-    pieces: Option<Vec<Bytes>>,
+    pieces: Option<Pieces>,
     roots: Option<Vec<Cid>>,
     /// Bytes consumed.
     offset: u64,
@@ -326,10 +332,8 @@ impl CarDecoder {
                     let cid_len = self.stage.len() - cursor.len();
                     let size = len - cid_len;
                     if owner.is_some() && size >= PIECES_FROM {
-                        let mut pieces = Vec::new();
-                        if !cursor.is_empty() {
-                            pieces.push(Bytes::copy_from_slice(cursor));
-                        }
+                        let mut pieces = Pieces::default();
+                        pieces.copy(cursor);
                         self.pieces = Some(pieces);
                     } else {
                         self.data = Vec::with_capacity(size);
@@ -341,12 +345,11 @@ impl CarDecoder {
                 State::Data { cid, remaining } => {
                     let take = (*remaining).min(input.len());
                     match (&mut self.pieces, owner) {
-                        (Some(_), _) if take == 0 => {}
-                        (Some(pieces), Some(owner)) => {
+                        (Some(pieces), Some(owner)) if take >= SLICE_FROM => {
                             let at = owner.len() - input.len();
-                            pieces.push(owner.slice(at..at + take));
+                            pieces.slice(owner.slice(at..at + take));
                         }
-                        (Some(pieces), None) => pieces.push(Bytes::copy_from_slice(&input[..take])),
+                        (Some(pieces), _) => pieces.copy(&input[..take]),
                         (None, _) => self.data.extend_from_slice(&input[..take]),
                     }
                     *input = &input[take..];
@@ -357,7 +360,7 @@ impl CarDecoder {
                     }
                     let cid = *cid;
                     let block = match self.pieces.take() {
-                        Some(pieces) => Block::from_pieces(cid, pieces),
+                        Some(pieces) => Block::from_pieces(cid, pieces.finish()),
                         None => Block::new(cid, std::mem::take(&mut self.data)),
                     }
                     .map_err(|source| CarError::Block { offset: self.start, source })?;
@@ -375,6 +378,36 @@ impl CarDecoder {
         *input = &input[take..];
         self.offset += take as u64;
         self.stage.len() == want
+    }
+}
+
+/// A large block's bytes as they arrive: slices of the input, and the
+/// input too short to slice copied together between them.
+#[derive(Debug, Default)]
+struct Pieces {
+    done: Vec<Bytes>,
+    copied: Vec<u8>,
+}
+
+impl Pieces {
+    fn slice(&mut self, piece: Bytes) {
+        self.end_copied();
+        self.done.push(piece);
+    }
+
+    fn copy(&mut self, bytes: &[u8]) {
+        self.copied.extend_from_slice(bytes);
+    }
+
+    fn end_copied(&mut self) {
+        if !self.copied.is_empty() {
+            self.done.push(Bytes::from(std::mem::take(&mut self.copied)));
+        }
+    }
+
+    fn finish(mut self) -> Vec<Bytes> {
+        self.end_copied();
+        self.done
     }
 }
 

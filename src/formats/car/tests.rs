@@ -404,6 +404,16 @@ fn large_blocks_fed_shared_are_kept_in_the_pieces_they_arrived_in() {
     assert!(pieces[1..].iter().all(|p| within(p)), "a piece was copied");
     assert_eq!(pieces.concat(), large.data());
 
+    // Fed in tiny chunks, the large block is copied together, not kept as
+    // thousands of slices.
+    let mut decoder = CarDecoder::new();
+    let mut blocks = Vec::new();
+    for input in car.chunks(100) {
+        decoder.feed_shared(Bytes::copy_from_slice(input), &mut |block| blocks.push(block)).unwrap();
+    }
+    assert_eq!(blocks.len(), 2);
+    assert_eq!(blocks[1].pieces(), [large.data()]);
+
     // A flipped byte inside the large block is refused as for any block.
     let mut bad = car.clone();
     let at = car.len() - 1000;
