@@ -4,11 +4,11 @@
 //! in.
 //!
 //! A buffer comes back to the pool when hyper drops the chunk that carried
-//! it ([`Pool::chunk`]), or when code hands it back ([`Pool::give_back`]).
-//! Buffers not handed back are simply freed. The pool holds at most 32
-//! buffers: a bound on memory held idle, while busy code works in warm
-//! pages. (A client needs none: a CAR from the network is decoded without
-//! copying large blocks, see [`crate::formats::car::CarDecoder::feed_shared`].)
+//! it ([`Pool::chunk`]); a buffer that never becomes a chunk is simply
+//! freed. The pool holds at most 32 buffers: a bound on memory held idle,
+//! while busy code works in warm pages. (A client needs none: a CAR from
+//! the network is decoded without copying large blocks, see
+//! [`crate::formats::car::CarDecoder::feed_shared`].)
 
 use crate::formats::block::Block;
 use crate::store::{BlockStore, StoreError};
@@ -52,7 +52,7 @@ impl Pool {
 
     /// An empty buffer with room for at least `len` bytes: a spare one if
     /// `len` is worth one and a spare is large enough, else a new one.
-    pub fn take_for(&self, len: usize) -> Vec<u8> {
+    fn take_for(&self, len: usize) -> Vec<u8> {
         if len >= MIN_KEPT {
             if let Ok(mut spare) = self.spare.lock() {
                 // The smallest that fits, leaving larger ones for larger blocks.
@@ -66,7 +66,7 @@ impl Pool {
     }
 
     /// Keeps `buffer` for reuse if it is large enough and the pool has room.
-    pub fn give_back(&self, mut buffer: Vec<u8>) {
+    fn give_back(&self, mut buffer: Vec<u8>) {
         if buffer.capacity() < MIN_KEPT {
             return;
         }
