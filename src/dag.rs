@@ -37,7 +37,19 @@ pub fn walk(
     root: &Cid,
     visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
 ) -> Result<(), WalkError> {
-    walk_inner(store, *root, None, visit)
+    walk_inner(store, *root, None, &mut |_| Ok(false), visit)
+}
+
+/// [`walk`], leaving out every block for which `skip` says yes, and all
+/// that only it links to (`skip` is asked once per block, before the block
+/// is read).
+pub fn walk_skipping(
+    store: &dyn BlockStore,
+    root: &Cid,
+    skip: &mut dyn FnMut(&Cid) -> Result<bool, WalkError>,
+    visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
+) -> Result<(), WalkError> {
+    walk_inner(store, *root, None, skip, visit)
 }
 
 /// [`walk`] from a root block already read (and verified), which is not
@@ -47,19 +59,20 @@ pub fn walk_from(
     root: Block,
     visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
 ) -> Result<(), WalkError> {
-    walk_inner(store, *root.cid(), Some(root), visit)
+    walk_inner(store, *root.cid(), Some(root), &mut |_| Ok(false), visit)
 }
 
 fn walk_inner(
     store: &dyn BlockStore,
     root: Cid,
     mut first: Option<Block>,
+    skip: &mut dyn FnMut(&Cid) -> Result<bool, WalkError>,
     visit: &mut dyn FnMut(Block) -> Result<(), WalkError>,
 ) -> Result<(), WalkError> {
     let mut seen = HashSet::new();
     let mut stack = vec![root];
     while let Some(cid) = stack.pop() {
-        if !seen.insert(cid) {
+        if !seen.insert(cid) || skip(&cid)? {
             continue;
         }
         let bytes = if let Some(block) = first.take() {

@@ -9,7 +9,8 @@ use crate::index::publish::{publish, NewVersion, PublishParams};
 use crate::index::resolve::{resolve_record, verify_root, Resolved};
 use crate::index::tree::{all_shards, load_manifest, load_version, lookup, IndexVersion};
 use crate::index::{Manifest, TrustedKeys};
-use crate::store::{BlockStore, DiskStore};
+use crate::store::kubo::push;
+use crate::store::{BlockStore, DiskStore, KuboOptions, KuboStore};
 use anyhow::{bail, Context};
 use cid::Cid;
 use std::collections::BTreeMap;
@@ -74,6 +75,14 @@ pub enum Command {
     Verify {
         /// A trusted index name, or a root CID.
         target: String,
+    },
+    /// Push a version and every artifact it names into a kubo node, pinned,
+    /// and hand the node the IPNS record (a mirror that runs kubo).
+    Push {
+        /// A trusted index name, or a root CID.
+        target: String,
+        #[command(flatten)]
+        kubo: KuboArgs,
     },
     /// Walk the history of versions through their `prev` links.
     Log {
@@ -157,6 +166,58 @@ fn accept(local: &Local, index: &str, resolved: &Resolved) -> anyhow::Result<()>
         eprintln!("index {index}: followed a signed key rotation; now trusting {} key(s)", keys.len());
     }
     Ok(())
+}
+
+/// `--kubo ADDR`: the kubo node to push to.
+#[derive(Debug, clap::Args)]
+pub struct KuboArgs {
+    /// The kubo node's RPC API: `http://127.0.0.1:5001` or a multiaddr such
+    /// as `/ip4/127.0.0.1/tcp/5001`.
+    #[arg(long = "kubo", env = "CARGO_IPFS_KUBO", value_name = "ADDR")]
+    pub addr: Option<String>,
+}
+
+/// Pushes the DAG of index version `root` and the `artifacts` into the
+/// kubo node at `addr`, each pinned, then hands it `record` (the IPNS
+/// record of `name` that points at `root`) to publish.
+pub(crate) fn push_to_kubo(
+    store: &DiskStore,
+    addr: &str,
+    root: &Cid,
+    artifacts: &[Cid],
+    record: Option<(&crate::formats::ipns::IpnsName, &[u8])>,
+) -> anyhow::Result<()> {
+    let kubo = KuboStore::connect(addr, KuboOptions::default())?;
+    let version = kubo.version()?;
+    let mut roots = vec![*root];
+    roots.extend(artifacts.iter().filter(|c| *c != root));
+    roots.sort();
+    roots.dedup();
+    let pushed = push(store, &kubo, &roots)?;
+    println!(
+        "kubo {version} at {}: {} roots pinned (the index version and {} artifacts); {} blocks ({} bytes) sent, the rest it had",
+        kubo.url(),
+        pushed.pinned,
+        roots.len() - 1,
+        pushed.blocks,
+        pushed.bytes
+    );
+    if let Some((name, bytes)) = record {
+        kubo.put_record(name, bytes)?;
+        println!("kubo at {}: IPNS record of {name} handed over for publishing", kubo.url());
+    }
+    Ok(())
+}
+
+/// The CIDs of every artifact a version names.
+fn artifacts_of(store: &DiskStore, shards: &Cid) -> anyhow::Result<Vec<Cid>> {
+    let mut cids = Vec::new();
+    for (krate, _) in all_shards(store, shards)? {
+        for entry in lookup(store, shards, &krate)? {
+            cids.push(crate::formats::block::parse_cid(&entry.cid)?);
+        }
+    }
+    Ok(cids)
 }
 
 /// Signs and stores a new version of a published index; stores the record
@@ -388,6 +449,34 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 opened.trust_note
             );
         }
+        Command::Push { target, kubo } => {
+            let addr = kubo.addr.context("no kubo node given; pass --kubo ADDR or set CARGO_IPFS_KUBO")?;
+            let opened = open(&store, &local, &target, now)?;
+            let version = &opened.version;
+            let (mut artifacts, mut absent) = (Vec::new(), 0);
+            for cid in artifacts_of(&store, &version.shards)? {
+                if crate::dag::missing_blocks(&store, &cid)?.is_empty() {
+                    artifacts.push(cid);
+                } else {
+                    absent += 1;
+                }
+            }
+            if absent > 0 {
+                eprintln!(
+                    "index {}: {absent} artifacts it names are not (wholly) in this store and are not pushed; fetch them first (`cargo ipfs car import`, or `cargo ipfs fetch` of a project that uses them)",
+                    version.manifest.index
+                );
+            }
+            // A name brings its record along; a bare root has none to give.
+            let record = match local.trust()?.get(&target) {
+                Some(t) => {
+                    let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;
+                    store.records()?.get(&name)?.map(|bytes| (name, bytes))
+                }
+                None => None,
+            };
+            push_to_kubo(&store, &addr, &version.root, &artifacts, record.as_ref().map(|(n, b)| (n, b.as_slice())))?;
+        }
         Command::Log { target } => {
             let opened = open(&store, &local, &target, now)?;
             let mut manifest = opened.version.manifest.clone();
@@ -434,4 +523,39 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::block::parse_cid;
+    use crate::formats::ipns::{create_record, Keypair};
+    use crate::store::gateway::test_server::{fixture_blocks, HELLO, MULTIBLOCK, ROOT};
+    use crate::store::kubo::replay::KuboReplay;
+
+    #[test]
+    fn a_version_and_its_artifacts_are_pushed_pinned_with_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        for block in fixture_blocks() {
+            store.put(&block).unwrap();
+        }
+        let node = KuboReplay::start();
+        let key = Keypair::generate();
+        let name = key.ipns_name();
+        let until = SystemTime::now() + Duration::from_secs(3600);
+        let record = create_record(&key, &format!("/ipfs/{ROOT}"), 1, until, Duration::from_secs(60)).unwrap();
+        let [root, multiblock, hello] = [ROOT, MULTIBLOCK, HELLO].map(|c| parse_cid(c).unwrap());
+        push_to_kubo(&store, node.url(), &root, &[multiblock, hello, root], Some((&name, &record))).unwrap();
+        assert_eq!(node.pins(), [root, multiblock, hello].into());
+        assert!(fixture_blocks().iter().all(|b| node.holds(b.cid())));
+        assert_eq!(node.record(&name).unwrap(), record);
+        // The node's repository already holds all of it: nothing is sent again.
+        let imports = || node.seen().iter().filter(|s| s.path == "/api/v0/dag/import").count();
+        assert_eq!(imports(), 1);
+        push_to_kubo(&store, node.url(), &root, &[hello], None).unwrap();
+        assert_eq!(imports(), 2);
+        let err = push_to_kubo(&store, "localhost:5001", &root, &[], None).unwrap_err().to_string();
+        assert!(err.contains("localhost:5001"), "{err}");
+    }
 }

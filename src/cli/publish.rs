@@ -20,6 +20,10 @@ pub struct Args {
     /// The index to publish to (created with `cargo ipfs index init`).
     #[arg(long)]
     name: String,
+    /// Also push the version and its artifacts into this kubo node, pinned,
+    /// and hand it the IPNS record.
+    #[command(flatten)]
+    kubo: super::index::KuboArgs,
 }
 
 /// Reads the journal, keeps the entries that may be published, publishes.
@@ -70,6 +74,20 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             args.name, new.version.manifest.seq, new.version.root, new.added
         ),
         None => println!("index {}: nothing new to publish ({kept} journaled artifacts already in it)", args.name),
+    }
+    if let Some(addr) = &args.kubo.addr {
+        // The version the record names now, new or not: a push that failed
+        // before is made again by publishing again.
+        let name: crate::formats::ipns::IpnsName = builder.parse()?;
+        let record = store.records()?.get(&name)?.context("the published IPNS record is missing from the store")?;
+        let verified = crate::formats::ipns::verify_record(&name, &record, std::time::SystemTime::now())?;
+        let root = crate::formats::block::parse_cid(verified.value().trim_start_matches("/ipfs/"))?;
+        let artifacts = changes
+            .values()
+            .flatten()
+            .map(|e| crate::formats::block::parse_cid(&e.cid))
+            .collect::<Result<Vec<_>, _>>()?;
+        super::index::push_to_kubo(&store, addr, &root, &artifacts, Some((&name, &record)))?;
     }
     Ok(0)
 }

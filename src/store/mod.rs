@@ -9,11 +9,15 @@
 //! Over the network: [`gateway::GatewayClient`] speaks the trustless gateway
 //! and delegated routing protocols (async), [`RemoteStore`] makes it a
 //! blocking, read-only `BlockStore`, and [`Layered`] puts a local store in
-//! front of another as a write-through cache.
+//! front of another as a write-through cache. [`KuboStore`] is a kubo
+//! node's repository through its RPC API, and [`kubo::push()`] pushes DAGs
+//! into one, pinned.
 
+mod blocking;
 mod counting;
 mod disk;
 pub mod gateway;
+pub mod kubo;
 mod layered;
 mod memory;
 mod records;
@@ -22,6 +26,7 @@ mod remote;
 pub use counting::Counting;
 pub use disk::DiskStore;
 pub use gateway::{ClientOptions, GatewayClient, RemoteError};
+pub use kubo::{KuboError, KuboOptions, KuboStore};
 pub use layered::Layered;
 pub use memory::MemoryStore;
 pub(crate) use records::{write_atomic, write_atomic_cache};
@@ -67,6 +72,9 @@ pub enum StoreError {
     /// error but `None`).
     #[error(transparent)]
     Remote(Box<RemoteError>),
+    /// A kubo RPC request failed.
+    #[error(transparent)]
+    Kubo(Box<KuboError>),
 }
 
 impl From<RemoteError> for StoreError {

@@ -8,6 +8,7 @@
 //! return [`RemoteError::InAsyncContext`] rather than panic. Blocks cannot be
 //! written through it; put a [`Layered`](super::Layered) local store in front.
 
+use super::blocking::Blocking;
 use super::gateway::{CarStream, DagScope, GatewayClient, RemoteError};
 use super::{BlockStore, StoreError};
 use crate::formats::block::Block;
@@ -15,14 +16,12 @@ use crate::formats::ipns::IpnsName;
 use cid::Cid;
 use std::fmt;
 use std::future::Future;
-use tokio::runtime::{Builder, Handle, Runtime};
 
 /// Gateways as a blocking, read-only block store. `get` verifies every block;
 /// a block no gateway has is `None`; `has` asks with `HEAD`.
 pub struct RemoteStore {
     client: GatewayClient,
-    /// Always `Some` until dropped (see `Drop`).
-    runtime: Option<Runtime>,
+    runtime: Blocking,
 }
 
 impl fmt::Debug for RemoteStore {
@@ -34,13 +33,9 @@ impl fmt::Debug for RemoteStore {
 impl RemoteStore {
     /// Wraps `client`, starting the runtime its requests run on.
     pub fn new(client: GatewayClient) -> Result<Self, RemoteError> {
-        // Worker threads drive the connections, so that many threads can
-        // block on requests at once without taking turns at one driver.
-        let runtime =
-            Builder::new_multi_thread().worker_threads(2).thread_name("cargo-ipfs-http").enable_all().build().map_err(
-                |e| RemoteError::Setup { reason: format!("cannot start the runtime for HTTP requests: {e}") },
-            )?;
-        Ok(RemoteStore { client, runtime: Some(runtime) })
+        let runtime = Blocking::new("cargo-ipfs-http")
+            .map_err(|e| RemoteError::Setup { reason: format!("cannot start the runtime for HTTP requests: {e}") })?;
+        Ok(RemoteStore { client, runtime })
     }
 
     /// The async client underneath.
@@ -50,10 +45,7 @@ impl RemoteStore {
 
     /// Blocks on `future`, refusing to do so on a thread that runs async tasks.
     fn block_on<F: Future>(&self, future: F) -> Result<F::Output, RemoteError> {
-        if Handle::try_current().is_ok() {
-            return Err(RemoteError::InAsyncContext);
-        }
-        Ok(self.runtime.as_ref().expect("the runtime lives until drop").block_on(future))
+        self.runtime.block_on(future).ok_or(RemoteError::InAsyncContext)
     }
 
     /// [`GatewayClient::get_record`], blocking.
@@ -76,16 +68,6 @@ impl RemoteStore {
     pub fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarBlocks<'_>, RemoteError> {
         let stream = self.block_on(self.client.get_path_car(root, segments))??;
         Ok(CarBlocks { store: self, stream, done: false })
-    }
-}
-
-impl Drop for RemoteStore {
-    fn drop(&mut self) {
-        // A runtime dropped the ordinary way blocks until its tasks end, which
-        // panics inside async code; this store may well be dropped there.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

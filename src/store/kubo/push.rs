@@ -1,0 +1,225 @@
+//! Pushing DAGs from a local store into a kubo node, pinned.
+//!
+//! One `dag/import` request carries a CAR whose header lists every root
+//! (kubo pins the roots of a CAR it imports) and whose body holds only the
+//! blocks the node lacks: the walk from each root asks the node
+//! (`block/stat`, offline) before it reads a block, and leaves out what the
+//! node has together with what only that block links to. A node that holds
+//! a block holds the DAG under it when it came by an earlier push, which
+//! pinned it; a node holding part of a DAG fails to pin its root, and that
+//! root is pushed again whole. So a new index version costs the blocks that
+//! changed, not the whole index.
+
+use super::api::{DagImport, ImportLine};
+use super::{KuboError, KuboStore};
+use crate::dag::{walk_skipping, WalkError};
+use crate::formats::block::{cid_to_string, parse_cid};
+use crate::formats::car::CarWriter;
+use crate::store::BlockStore;
+use bytes::Bytes;
+use cid::Cid;
+use futures::TryStreamExt;
+use ipfs_api_backend_hyper::Form;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashSet};
+use std::io::{self, Write};
+use std::time::Duration;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+/// The pace below which a push is given up: the node must take the CAR at
+/// least this fast, after the first timeout.
+const MIN_RATE: u64 = 1 << 20;
+
+/// What a push did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pushed {
+    /// Roots the node pinned.
+    pub pinned: usize,
+    /// Blocks sent (the node had the others).
+    pub blocks: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Why a push failed.
+#[derive(Debug, Error)]
+pub enum PushError {
+    /// The local store cannot supply a block of a DAG to push.
+    #[error("cannot push to kubo from {store}: {source}")]
+    Local {
+        /// The local store.
+        store: String,
+        /// What the walk found.
+        source: WalkError,
+    },
+    /// A request to the node failed.
+    #[error(transparent)]
+    Kubo(#[from] KuboError),
+    /// The node imported the CAR but could not pin a root, twice.
+    #[error("kubo at {url} could not pin {cid} even with every block of it sent: {message}")]
+    Pin {
+        /// The node.
+        url: String,
+        /// The root.
+        cid: String,
+        /// kubo's message.
+        message: String,
+    },
+}
+
+/// Pushes the DAGs under `roots` from `local` into the node and pins each
+/// root. Roots the node already has pinned cost one `block/stat` each.
+pub fn push(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid]) -> Result<Pushed, PushError> {
+    let mut pushed = import(local, kubo, roots, true)?;
+    if !pushed.unpinned.is_empty() {
+        // Part of a DAG was in the node, not all of it: send those whole.
+        let again: Vec<Cid> = pushed.unpinned.iter().map(|(cid, _)| *cid).collect();
+        tracing::info!(roots = again.len(), "kubo held only part of some DAGs; pushing them whole");
+        let retry = import(local, kubo, &again, false)?;
+        if let Some((cid, message)) = retry.unpinned.into_iter().next() {
+            return Err(PushError::Pin { url: kubo.url().to_string(), cid: cid.to_string(), message });
+        }
+        pushed.done.blocks += retry.done.blocks;
+        pushed.done.bytes += retry.done.bytes;
+        pushed.done.pinned += retry.done.pinned;
+    }
+    Ok(pushed.done)
+}
+
+struct Import {
+    done: Pushed,
+    /// Roots kubo did not pin, and why.
+    unpinned: Vec<(Cid, String)>,
+}
+
+/// One `dag/import`: plans what to send (skipping what the node has when
+/// `skip_present`), then streams the CAR to the node.
+fn import(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid], skip_present: bool) -> Result<Import, PushError> {
+    let local_error = |source| PushError::Local { store: local.describe(), source };
+    // What to send, in DAG order; reading each block here learns its links.
+    let mut plan = Vec::new();
+    let planned = RefCell::new(HashSet::new());
+    let mut bytes = 0u64;
+    for root in roots {
+        let mut skip = |cid: &Cid| -> Result<bool, WalkError> {
+            Ok(planned.borrow().contains(cid) || (skip_present && kubo.has(cid)?))
+        };
+        walk_skipping(local, root, &mut skip, &mut |block| {
+            bytes += block.len() as u64;
+            planned.borrow_mut().insert(*block.cid());
+            plan.push(*block.cid());
+            Ok(())
+        })
+        .map_err(local_error)?;
+    }
+    let blocks = plan.len() as u64;
+
+    // The CAR goes out as it is written: a thread reads the blocks again and
+    // writes them into a bounded channel that the request's body drains.
+    let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(8);
+    let body = futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
+    let mut form = Form::default();
+    form.add_async_reader_file("file", Box::pin(body).into_async_read(), "push.car");
+    let limit = 4096 + roots.len() * 512;
+    let after = kubo.options.timeout + Duration::from_secs(bytes / MIN_RATE);
+    let (answer, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| write_car(local, roots, &plan, sender));
+        let answer = kubo.run_within("dag/import", after, kubo.send("dag/import", request(), Some(form), limit));
+        (answer, writer.join().expect("the CAR writer does not panic"))
+    });
+    // A local failure says more than the request it aborted; the writer
+    // stopped by the end of the request says less than the request's error.
+    let answer = match written {
+        Err(WalkError::Stopped(m)) if m.contains(STOPPED) => answer?,
+        Err(e) => return Err(local_error(e)),
+        Ok(()) => answer?,
+    };
+
+    let mut pins = BTreeSet::new();
+    let mut unpinned = Vec::new();
+    for line in answer.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
+        let line: ImportLine =
+            serde_json::from_slice(line).map_err(|e| kubo.faulty("dag/import", format!("an unreadable line ({e})")))?;
+        let Some(root) = line.root else { continue };
+        let cid =
+            parse_cid(&root.cid.cid).map_err(|e| kubo.faulty("dag/import", format!("root {:?}: {e}", root.cid.cid)))?;
+        if root.pin_error_msg.is_empty() {
+            pins.insert(cid.hash().to_bytes());
+        } else {
+            unpinned.push((cid, root.pin_error_msg));
+        }
+    }
+    // Every root must come back, pinned or with the reason it was not.
+    for root in roots {
+        let key = root.hash().to_bytes();
+        if !pins.contains(&key) && !unpinned.iter().any(|(c, _)| c.hash().to_bytes() == key) {
+            return Err(kubo
+                .faulty("dag/import", format!("root {} is missing from the answer", cid_to_string(root)))
+                .into());
+        }
+    }
+    unpinned.retain(|(c, _)| !pins.contains(&c.hash().to_bytes()));
+    Ok(Import { done: Pushed { pinned: roots.len() - unpinned.len(), blocks, bytes }, unpinned })
+}
+
+fn request() -> DagImport {
+    DagImport { pin_roots: true }
+}
+
+/// Writes the CAR of `plan` (roots in the header) into `sender`. A failure
+/// is also sent, so that the request ends as an error rather than as a
+/// shorter CAR.
+fn write_car(
+    local: &dyn BlockStore,
+    roots: &[Cid],
+    plan: &[Cid],
+    sender: mpsc::Sender<io::Result<Bytes>>,
+) -> Result<(), WalkError> {
+    let out = Chunks { sender: sender.clone(), buffer: Vec::with_capacity(CHUNK) };
+    let result = (|| -> Result<(), WalkError> {
+        let mut car = CarWriter::new(out, roots).map_err(|e| WalkError::Stopped(e.to_string()))?;
+        for cid in plan {
+            let bytes = local.get_required(cid)?;
+            car.write_block(&crate::formats::block::Block::verified(*cid, bytes))
+                .map_err(|e| WalkError::Stopped(e.to_string()))?;
+        }
+        car.finish()
+            .map_err(|e| WalkError::Stopped(e.to_string()))?
+            .flush()
+            .map_err(|e| WalkError::Stopped(e.to_string()))
+    })();
+    if let Err(e) = &result {
+        let _ = sender.blocking_send(Err(io::Error::other(e.to_string())));
+    }
+    result
+}
+
+const CHUNK: usize = 256 * 1024;
+
+/// Why the writer stops when the request ended before the CAR did.
+const STOPPED: &str = "the request ended before the CAR did";
+
+/// A writer that sends what it is given in chunks of [`CHUNK`] bytes.
+struct Chunks {
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
+        self.sender.blocking_send(Ok(chunk.into())).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, STOPPED))
+    }
+}

@@ -1,0 +1,340 @@
+//! A stand-in for kubo's RPC API in contract tests: real HTTP on
+//! `127.0.0.1` with a port of its own, answering the commands this crate
+//! sends as the kubo RPC reference and kubo's command library document them,
+//! over an in-memory repository:
+//!
+//! - `POST` only (anything else is `405 - Method Not Allowed`, as kubo
+//!   answers), arguments in `arg`, flags in the query string, files as
+//!   `multipart/form-data`;
+//! - errors as status 500 with `{"Message": ..., "Code": 0, "Type": "error"}`,
+//!   kubo's messages included (`ipld: could not find <cid>`, `routing: not
+//!   found`, `context deadline exceeded`);
+//! - `block/get` streams the bytes with `X-Stream-Output: 1`; `routing/get`
+//!   and `dag/import` stream JSON values, one per line, with
+//!   `X-Chunked-Output: 1`; `routing/get` carries the record base64-encoded
+//!   in `Extra` with `Type` 5, as kubo's `routing get` emits it.
+//!
+//! It records each request for tests to check, and can misbehave.
+
+use crate::dag::missing_blocks;
+use crate::formats::block::{cid_to_string, Block, RAW, SHA2_256};
+use crate::formats::car::CarReader;
+use crate::formats::ipns::{verify_record, IpnsName};
+use crate::store::{BlockStore, MemoryStore};
+use axum::extract::{FromRequest, Multipart, Query, State};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use cid::Cid;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::runtime::{Builder, Runtime};
+
+/// How the node misbehaves. The default is a correct node.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Faults {
+    /// `block/get` answers with other bytes than the block's.
+    pub wrong_bytes: bool,
+    /// `block/put` answers with the key of other bytes.
+    pub wrong_key: bool,
+    /// Every command waits this long before answering.
+    pub hang: Option<Duration>,
+}
+
+/// One request as it arrived.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// The HTTP method.
+    pub method: String,
+    /// The path, such as `/api/v0/block/get`.
+    pub path: String,
+    /// The query string's pairs, in order.
+    pub query: Vec<(String, String)>,
+    /// The multipart files' field names.
+    pub files: Vec<String>,
+}
+
+impl Seen {
+    /// The value of query parameter `key`.
+    pub(crate) fn param(&self, key: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+struct Shared {
+    blocks: MemoryStore,
+    pins: Mutex<HashSet<Cid>>,
+    records: Mutex<HashMap<String, Vec<u8>>>,
+    seen: Mutex<Vec<Seen>>,
+    faults: Mutex<Faults>,
+}
+
+/// The stand-in node; stops when dropped.
+pub(crate) struct KuboReplay {
+    runtime: Option<Runtime>,
+    url: String,
+    shared: Arc<Shared>,
+}
+
+impl KuboReplay {
+    /// Starts an empty node.
+    pub(crate) fn start() -> Self {
+        let shared = Arc::new(Shared {
+            blocks: MemoryStore::new(),
+            pins: Mutex::new(HashSet::new()),
+            records: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Vec::new()),
+            faults: Mutex::new(Faults::default()),
+        });
+        let app = Router::new().route("/api/v0/{*command}", any(command)).with_state(Arc::clone(&shared));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let runtime = Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+        KuboReplay { runtime: Some(runtime), url, shared }
+    }
+
+    /// The RPC address, as `--kubo` takes it.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Puts blocks in the node's repository (unpinned).
+    pub(crate) fn hold(&self, blocks: &[Block]) {
+        for block in blocks {
+            self.shared.blocks.put(block).unwrap();
+        }
+    }
+
+    /// Whether the repository has the block.
+    pub(crate) fn holds(&self, cid: &Cid) -> bool {
+        self.shared.blocks.has(cid).unwrap()
+    }
+
+    /// The pinned roots.
+    pub(crate) fn pins(&self) -> HashSet<Cid> {
+        self.shared.pins.lock().unwrap().clone()
+    }
+
+    /// Sets the record kept for `name`, unverified.
+    pub(crate) fn set_record(&self, name: &IpnsName, bytes: Vec<u8>) {
+        self.shared.records.lock().unwrap().insert(name.to_string(), bytes);
+    }
+
+    /// The record kept for `name`.
+    pub(crate) fn record(&self, name: &IpnsName) -> Option<Vec<u8>> {
+        self.shared.records.lock().unwrap().get(&name.to_string()).cloned()
+    }
+
+    /// Changes how the node misbehaves.
+    pub(crate) fn set_faults(&self, faults: Faults) {
+        *self.shared.faults.lock().unwrap() = faults;
+    }
+
+    /// The requests so far, oldest first.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for KuboReplay {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// kubo's error answer.
+fn error(status: StatusCode, message: &str) -> Response {
+    let body =
+        serde_json::json!({ "Message": message, "Code": u8::from(status == StatusCode::BAD_REQUEST), "Type": "error" });
+    (status, [(header::CONTENT_TYPE, "application/json")], format!("{body}\n")).into_response()
+}
+
+/// A single JSON value, as kubo sends a command's one result.
+fn single(value: serde_json::Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], format!("{value}\n")).into_response()
+}
+
+/// JSON values one per line, as kubo streams a channel of results.
+fn chunked(values: Vec<serde_json::Value>) -> Response {
+    let body: String = values.iter().map(|v| format!("{v}\n")).collect();
+    ([(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-chunked-output"), "1")], body)
+        .into_response()
+}
+
+fn not_found(cid: &Cid) -> String {
+    format!("ipld: could not find {}", cid_to_string(cid))
+}
+
+async fn command(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    axum::extract::Path(command): axum::extract::Path<String>,
+    Query(query): Query<Vec<(String, String)>>,
+    request: axum::extract::Request,
+) -> Response {
+    let mut files = Vec::new();
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if is_form {
+        let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
+            return error(StatusCode::BAD_REQUEST, "unreadable multipart body");
+        };
+        while let Ok(Some(field)) = multipart.next_field().await {
+            let name = field.name().unwrap_or_default().to_string();
+            let Ok(bytes) = field.bytes().await else { return error(StatusCode::BAD_REQUEST, "unreadable body") };
+            files.push((name, bytes.to_vec()));
+        }
+    }
+    let seen = Seen {
+        method: method.to_string(),
+        path: format!("/api/v0/{command}"),
+        query: query.clone(),
+        files: files.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    shared.seen.lock().unwrap().push(seen.clone());
+    let faults = shared.faults.lock().unwrap().clone();
+    if let Some(hang) = faults.hang {
+        tokio::time::sleep(hang).await;
+    }
+    if method != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed").into_response();
+    }
+    let arg = seen.param("arg").map(str::to_string);
+    let offline = seen.param("offline") == Some("true");
+    let file = files.into_iter().next().map(|(_, bytes)| bytes);
+    let cid_arg = || -> Result<Cid, Response> {
+        let arg = arg.as_deref().ok_or_else(|| error(StatusCode::BAD_REQUEST, "argument \"cid\" is required"))?;
+        crate::formats::block::parse_cid(arg.trim_start_matches("/ipfs/"))
+            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &format!("invalid path {arg:?}: {e}")))
+    };
+    let file_arg =
+        |file: Option<Vec<u8>>| file.ok_or_else(|| error(StatusCode::BAD_REQUEST, "file argument is required"));
+    let result: Result<Response, Response> = (|| match command.as_str() {
+        "version" => Ok(single(serde_json::json!({
+            "Commit": "", "Golang": "go1.25.0", "Repo": "16", "System": "amd64/linux", "Version": "0.41.0"
+        }))),
+        "block/get" => {
+            let cid = cid_arg()?;
+            match shared.blocks.get(&cid).unwrap() {
+                Some(mut bytes) => {
+                    if faults.wrong_bytes {
+                        bytes.push(b'!');
+                    }
+                    Ok((
+                        [
+                            (header::CONTENT_TYPE, "text/plain"),
+                            (header::HeaderName::from_static("x-stream-output"), "1"),
+                        ],
+                        bytes,
+                    )
+                        .into_response())
+                }
+                None if offline => Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("block was not found locally (offline): {}", not_found(&cid)),
+                )),
+                // Online, kubo searches the network until its timeout.
+                None => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "context deadline exceeded")),
+            }
+        }
+        "block/stat" => {
+            let cid = cid_arg()?;
+            match shared.blocks.get(&cid).unwrap() {
+                Some(bytes) => Ok(single(serde_json::json!({ "Key": cid_to_string(&cid), "Size": bytes.len() }))),
+                None => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &not_found(&cid))),
+            }
+        }
+        "block/put" => {
+            let mut data = file_arg(file)?;
+            let codec = match seen.param("cid-codec").unwrap_or("raw") {
+                "raw" => RAW,
+                "dag-pb" => crate::formats::block::DAG_PB,
+                "dag-cbor" => crate::formats::block::DAG_CBOR,
+                other => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, &format!("unknown codec {other}"))),
+            };
+            if seen.param("mhtype").unwrap_or("sha2-256") != "sha2-256" {
+                return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "unsupported mhtype in this stand-in"));
+            }
+            let block = Block::encode(codec, false, data.clone());
+            shared.blocks.put(&block).unwrap();
+            if faults.wrong_key {
+                data.push(b'!');
+            }
+            let key = Cid::new_v1(codec, crate::formats::block::sha256(&data));
+            debug_assert_eq!(key.hash().code(), SHA2_256);
+            Ok(single(serde_json::json!({ "Key": cid_to_string(&key), "Size": data.len() })))
+        }
+        "dag/import" => {
+            let car = file_arg(file)?;
+            let mut reader = CarReader::new(car.as_slice())
+                .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &format!("invalid CAR: {e}")))?;
+            let roots = reader.roots().to_vec();
+            while let Some(block) =
+                reader.next_block().map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
+            {
+                shared.blocks.put(&block).unwrap();
+            }
+            let pin = seen.param("pin-roots") != Some("false");
+            let lines = roots
+                .iter()
+                .map(|root| {
+                    let mut message = String::new();
+                    if pin {
+                        match missing_blocks(&shared.blocks, root).unwrap().first() {
+                            Some(missing) => message = format!("pinning root {root}: {}", not_found(missing)),
+                            None => {
+                                shared.pins.lock().unwrap().insert(*root);
+                            }
+                        }
+                    }
+                    serde_json::json!({ "Root": { "Cid": { "/": cid_to_string(root) }, "PinErrorMsg": message } })
+                })
+                .collect();
+            Ok(chunked(lines))
+        }
+        "routing/get" => {
+            let key = arg.clone().unwrap_or_default();
+            let name = key.strip_prefix("/ipns/").unwrap_or(&key);
+            match shared.records.lock().unwrap().get(name) {
+                Some(bytes) => Ok(chunked(vec![serde_json::json!({
+                    "Extra": data_encoding::BASE64.encode(bytes), "ID": "", "Responses": null, "Type": 5
+                })])),
+                None => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "routing: not found")),
+            }
+        }
+        "routing/put" => {
+            let bytes = file_arg(file)?;
+            let key = arg.clone().unwrap_or_default();
+            let name: IpnsName = key
+                .strip_prefix("/ipns/")
+                .unwrap_or(&key)
+                .parse()
+                .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}")))?;
+            verify_record(&name, &bytes, SystemTime::now())
+                .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
+            if seen.param("allow-offline") != Some("true") {
+                // This node has no peers, as on a machine without network.
+                return Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "can't put while offline: pass `--allow-offline` to override",
+                ));
+            }
+            shared.records.lock().unwrap().insert(name.to_string(), bytes);
+            Ok(chunked(vec![serde_json::json!({ "Extra": "", "ID": name.to_string(), "Responses": null, "Type": 5 })]))
+        }
+        _ => Ok((StatusCode::NOT_FOUND, "404 page not found").into_response()),
+    })();
+    result.unwrap_or_else(|e| e)
+}

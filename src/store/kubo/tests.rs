@@ -1,0 +1,211 @@
+//! Contract tests: the kubo store against [`KuboReplay`], which answers as
+//! the kubo RPC reference documents. Each test also checks what was sent.
+
+use super::replay::{Faults, KuboReplay};
+use super::*;
+use crate::formats::block::{parse_cid, Block, DAG_PB, RAW};
+use crate::formats::ipns::{create_record, Keypair};
+use crate::store::gateway::test_server::{fixture_blocks, HELLO, MULTIBLOCK, ROOT};
+use crate::store::kubo::push::PushError;
+use crate::store::MemoryStore;
+use std::time::Duration;
+
+fn store(node: &KuboReplay) -> KuboStore {
+    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(5), offline: false }).unwrap()
+}
+
+fn local_with_fixture() -> MemoryStore {
+    let local = MemoryStore::new();
+    for block in fixture_blocks() {
+        local.put(&block).unwrap();
+    }
+    local
+}
+
+#[test]
+fn contract_addresses_are_urls_or_multiaddrs() {
+    assert!(KuboStore::connect("http://127.0.0.1:5001", KuboOptions::default()).is_ok());
+    assert!(KuboStore::connect("/ip4/127.0.0.1/tcp/5001", KuboOptions::default()).is_ok());
+    for bad in ["https://127.0.0.1:5001", "127.0.0.1:5001", "http://", "/ip4/127.0.0.1"] {
+        let err = KuboStore::connect(bad, KuboOptions::default()).unwrap_err().to_string();
+        assert!(err.contains(bad) && err.contains("/ip4/127.0.0.1/tcp/5001"), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn contract_version_is_a_post_to_api_v0() {
+    let node = KuboReplay::start();
+    assert_eq!(store(&node).version().unwrap(), "0.41.0");
+    let seen = node.seen();
+    assert_eq!((seen[0].method.as_str(), seen[0].path.as_str()), ("POST", "/api/v0/version"));
+}
+
+#[test]
+fn contract_block_get_verifies_and_absent_is_none() {
+    let node = KuboReplay::start();
+    node.hold(&fixture_blocks());
+    let offline =
+        KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(5), offline: true }).unwrap();
+    let hello = parse_cid(HELLO).unwrap();
+    assert_eq!(offline.get(&hello).unwrap().unwrap(), b"hello world\n");
+    let absent = Block::encode(RAW, false, b"absent".to_vec());
+    assert_eq!(offline.get(absent.cid()).unwrap(), None);
+    let seen = node.seen();
+    assert_eq!(seen[0].path, "/api/v0/block/get");
+    assert_eq!(seen[0].param("arg"), Some(HELLO));
+    assert_eq!(seen[0].param("offline"), Some("true"));
+    assert_eq!(seen[0].param("timeout"), Some("5000ms"));
+
+    // Online, kubo searches the network until its timeout: an error that says so.
+    let err = store(&node).get(absent.cid()).unwrap_err().to_string();
+    assert!(err.contains("did not finish block/get") && err.contains(node.url()), "{err}");
+    assert_eq!(node.seen().last().unwrap().param("offline"), None);
+}
+
+#[test]
+fn contract_block_get_refuses_bytes_that_do_not_match() {
+    let node = KuboReplay::start();
+    node.hold(&fixture_blocks());
+    node.set_faults(Faults { wrong_bytes: true, ..Faults::default() });
+    let err = store(&node).get(&parse_cid(HELLO).unwrap()).unwrap_err();
+    assert!(matches!(&err, StoreError::Kubo(e) if matches!(**e, KuboError::Faulty { .. })), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(HELLO) && text.contains("faulty answer to block/get"), "{text}");
+}
+
+#[test]
+fn contract_block_put_names_codec_and_hash_and_checks_the_key() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let blocks = fixture_blocks();
+    let dag_pb = blocks.iter().find(|b| b.cid().codec() == DAG_PB).unwrap();
+    let raw = blocks.iter().find(|b| b.cid().codec() == RAW).unwrap();
+    for block in [dag_pb, raw] {
+        kubo.put(block).unwrap();
+        assert!(node.holds(block.cid()));
+        assert!(kubo.has(block.cid()).unwrap());
+    }
+    let puts: Vec<_> = node.seen().into_iter().filter(|s| s.path == "/api/v0/block/put").collect();
+    assert_eq!(puts[0].param("cid-codec"), Some("dag-pb"));
+    assert_eq!(puts[1].param("cid-codec"), Some("raw"));
+    assert!(puts.iter().all(|p| p.param("mhtype") == Some("sha2-256") && p.param("pin") == Some("false")));
+    assert!(puts.iter().all(|p| p.files == ["file"]), "{puts:?}");
+    let stat = node.seen().into_iter().find(|s| s.path == "/api/v0/block/stat").unwrap();
+    assert_eq!(stat.param("offline"), Some("true"));
+
+    let absent = Block::encode(RAW, false, b"absent".to_vec());
+    assert!(!kubo.has(absent.cid()).unwrap());
+    node.set_faults(Faults { wrong_key: true, ..Faults::default() });
+    let err = kubo.put(&absent).unwrap_err().to_string();
+    assert!(err.contains("faulty answer to block/put") && err.contains(&absent.cid().to_string()), "{err}");
+}
+
+#[test]
+fn contract_records_go_through_routing_and_are_verified() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let key = Keypair::generate();
+    let name = key.ipns_name();
+    let until = SystemTime::now() + Duration::from_secs(3600);
+    let record = create_record(&key, &format!("/ipfs/{ROOT}"), 3, until, Duration::from_secs(60)).unwrap();
+
+    let err = kubo.get_record(&name).unwrap_err();
+    assert!(matches!(err, KuboError::NoRecord { .. }), "{err:?}");
+    kubo.put_record(&name, &record).unwrap();
+    assert_eq!(node.record(&name).unwrap(), record);
+    let put = node.seen().into_iter().find(|s| s.path == "/api/v0/routing/put").unwrap();
+    assert_eq!(put.param("arg"), Some(format!("/ipns/{name}").as_str()));
+    assert_eq!(put.param("allow-offline"), Some("true"));
+    assert_eq!(put.files, ["file"]);
+    assert_eq!(kubo.get_record(&name).unwrap(), record);
+
+    // A record for another name, served under this one, is refused.
+    let other = Keypair::generate();
+    let forged = create_record(&other, &format!("/ipfs/{HELLO}"), 9, until, Duration::from_secs(60)).unwrap();
+    node.set_record(&name, forged.clone());
+    let err = kubo.get_record(&name).unwrap_err();
+    assert!(matches!(err, KuboError::BadRecord { .. }), "{err:?}");
+    // And is not sent either.
+    let before = node.seen().len();
+    assert!(matches!(kubo.put_record(&name, &forged), Err(KuboError::BadRecord { .. })));
+    assert_eq!(node.seen().len(), before);
+}
+
+#[test]
+fn contract_push_sends_what_the_node_lacks_and_pins_every_root() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let local = local_with_fixture();
+    let blocks = fixture_blocks();
+    let total: u64 = blocks.iter().map(|b| b.len() as u64).sum();
+    let hello = parse_cid(HELLO).unwrap();
+    node.hold(&[Block::verified(hello, b"hello world\n".to_vec())]);
+
+    let root = parse_cid(ROOT).unwrap();
+    let pushed = push(&local, &kubo, &[root]).unwrap();
+    assert_eq!(pushed.pinned, 1);
+    assert_eq!(pushed.blocks, blocks.len() as u64 - 1, "hello.txt was in the node already");
+    assert_eq!(pushed.bytes, total - 12);
+    assert!(blocks.iter().all(|b| node.holds(b.cid())));
+    assert_eq!(node.pins(), [root].into());
+    let import = node.seen().into_iter().find(|s| s.path == "/api/v0/dag/import").unwrap();
+    assert_eq!(import.param("pin-roots"), Some("true"));
+    assert_eq!(import.files, ["file"]);
+
+    // Again: the root is there, nothing is sent, the root is pinned again.
+    let again = push(&local, &kubo, &[root, parse_cid(MULTIBLOCK).unwrap()]).unwrap();
+    assert_eq!(again, Pushed { pinned: 2, blocks: 0, bytes: 0 });
+}
+
+#[test]
+fn contract_push_sends_a_dag_whole_when_the_node_held_only_its_root() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let local = local_with_fixture();
+    let root = parse_cid(ROOT).unwrap();
+    node.hold(&[Block::verified(root, local.get(&root).unwrap().unwrap())]);
+    let pushed = push(&local, &kubo, &[root]).unwrap();
+    assert_eq!(pushed.pinned, 1);
+    assert_eq!(pushed.blocks, fixture_blocks().len() as u64);
+    assert_eq!(node.pins(), [root].into());
+    assert_eq!(node.seen().iter().filter(|s| s.path == "/api/v0/dag/import").count(), 2);
+}
+
+#[test]
+fn contract_push_of_an_incomplete_local_dag_names_the_block_and_pins_nothing() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let local = MemoryStore::new();
+    let multiblock = parse_cid(MULTIBLOCK).unwrap();
+    let node_block = fixture_blocks().into_iter().find(|b| b.cid() == &multiblock).unwrap();
+    local.put(&node_block).unwrap();
+    let err = push(&local, &kubo, &[multiblock]).unwrap_err();
+    assert!(matches!(err, PushError::Local { .. }), "{err:?}");
+    assert!(err.to_string().contains("is not in the store"), "{err}");
+    assert!(node.pins().is_empty());
+}
+
+#[test]
+fn contract_errors_name_the_node_and_what_to_do() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubo = KuboStore::connect(&format!("http://127.0.0.1:{port}"), KuboOptions::default()).unwrap();
+    let err = kubo.version().unwrap_err().to_string();
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("ipfs daemon"), "{err}");
+
+    let node = KuboReplay::start();
+    node.set_faults(Faults { hang: Some(Duration::from_secs(5)), ..Faults::default() });
+    let kubo =
+        KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_millis(100), offline: true }).unwrap();
+    let err = kubo.has(&parse_cid(HELLO).unwrap()).unwrap_err().to_string();
+    assert!(err.contains("did not finish block/stat") && err.contains("--timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn contract_refuses_to_block_inside_async_code() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let err = kubo.has(&parse_cid(HELLO).unwrap()).unwrap_err();
+    assert!(matches!(&err, StoreError::Kubo(e) if matches!(**e, KuboError::InAsyncContext)), "{err:?}");
+    drop(kubo);
+}
