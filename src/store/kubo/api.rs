@@ -54,7 +54,7 @@ impl ApiRequest for BlockStatRequest<'_> {
 }
 
 /// `POST /api/v0/block/put?cid-codec=..&mhtype=..` with the block as the
-/// multipart file `data`: [`BlockStat`].
+/// multipart file (kubo's `data` argument): [`BlockStat`].
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct BlockPut<'a> {
@@ -76,7 +76,7 @@ pub(super) struct BlockStat {
 }
 
 /// `POST /api/v0/dag/import?pin-roots=true` with a CAR as the multipart
-/// file `path`: one [`ImportLine`] per root.
+/// file (kubo's `path` argument): one [`ImportLine`] per root.
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct DagImport {
@@ -126,7 +126,7 @@ impl ApiRequest for RoutingGet<'_> {
 }
 
 /// `POST /api/v0/routing/put?arg=/ipns/<name>&allow-offline=true` with the
-/// record as the multipart file `value-file`: a [`QueryEvent`].
+/// record as the multipart file (kubo's `value-file` argument): a [`QueryEvent`].
 #[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(super) struct RoutingPut<'a> {

@@ -4,9 +4,11 @@
 //! What it is for: a pinning CI job or a mirror operator that runs kubo
 //! pushes each index version and its artifacts into the node, pinned, and
 //! hands it the IPNS record to publish ([`push()`],
-//! [`KuboStore::put_record`]); a developer whose machine runs kubo resolves
-//! and fetches through it, so that blocks come from the whole IPFS network
-//! ([`KuboStore::get_record`] and the [`BlockStore`] methods).
+//! [`KuboStore::put_record`]). Reading through a node
+//! ([`KuboStore::get_record`] and the [`BlockStore`] methods, where kubo
+//! looks on the IPFS network for what its repository lacks) is there for
+//! code written against the trait; `fetch` reads from gateways, and a
+//! node's own gateway port is one.
 //!
 //! The node is trusted no more than a gateway: every block it returns is
 //! hashed and compared with its CID, every record verified against its
