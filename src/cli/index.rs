@@ -179,7 +179,9 @@ pub struct KuboArgs {
 
 /// Pushes the DAG of index version `root` and the `artifacts` into the
 /// kubo node at `addr`, each pinned, then hands it `record` (the IPNS
-/// record of `name` that points at `root`) to publish.
+/// record of `name` that points at `root`) to publish. An artifact whose
+/// DAG neither this store nor the node holds wholly is left out, and
+/// counted.
 pub(crate) fn push_to_kubo(
     store: &DiskStore,
     addr: &str,
@@ -189,19 +191,24 @@ pub(crate) fn push_to_kubo(
 ) -> anyhow::Result<()> {
     let kubo = KuboStore::connect(addr, KuboOptions::default())?;
     let version = kubo.version()?;
-    let mut roots = vec![*root];
-    roots.extend(artifacts.iter().filter(|c| *c != root));
-    roots.sort();
-    roots.dedup();
-    let pushed = push(store, &kubo, &roots)?;
+    let mut artifacts: Vec<Cid> = artifacts.iter().filter(|c| *c != root).copied().collect();
+    artifacts.sort();
+    artifacts.dedup();
+    let pushed = push(store, &kubo, &[*root], &artifacts)?;
     println!(
         "kubo {version} at {}: {} roots pinned (the index version and {} artifacts); {} blocks ({} bytes) sent, the rest it had",
         kubo.url(),
         pushed.pinned,
-        roots.len() - 1,
+        pushed.pinned.saturating_sub(1),
         pushed.blocks,
         pushed.bytes
     );
+    if !pushed.incomplete.is_empty() {
+        eprintln!(
+            "{} artifacts are not (wholly) in this store or the node and are not pushed; fetch them first (`cargo ipfs car import`, or `cargo ipfs fetch` of a project that uses them)",
+            pushed.incomplete.len()
+        );
+    }
     if let Some((name, bytes)) = record {
         kubo.put_record(name, bytes)?;
         println!("kubo at {}: IPNS record of {name} handed over for publishing", kubo.url());
@@ -453,20 +460,8 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
             let addr = kubo.addr.context("no kubo node given; pass --kubo ADDR or set CARGO_IPFS_KUBO")?;
             let opened = open(&store, &local, &target, now)?;
             let version = &opened.version;
-            let (mut artifacts, mut absent) = (Vec::new(), 0);
-            for cid in artifacts_of(&store, &version.shards)? {
-                if crate::dag::missing_blocks(&store, &cid)?.is_empty() {
-                    artifacts.push(cid);
-                } else {
-                    absent += 1;
-                }
-            }
-            if absent > 0 {
-                eprintln!(
-                    "index {}: {absent} artifacts it names are not (wholly) in this store and are not pushed; fetch them first (`cargo ipfs car import`, or `cargo ipfs fetch` of a project that uses them)",
-                    version.manifest.index
-                );
-            }
+            // Artifacts this store lacks are left out by the push's walk.
+            let artifacts = artifacts_of(&store, &version.shards)?;
             // A name brings its record along; a bare root has none to give.
             let record = match local.trust()?.get(&target) {
                 Some(t) => {
@@ -555,6 +550,12 @@ mod tests {
         assert_eq!(imports(), 1);
         push_to_kubo(&store, node.url(), &root, &[hello], None).unwrap();
         assert_eq!(imports(), 2);
+        // An artifact neither here nor there is left out; the rest is pinned.
+        let absent =
+            crate::formats::block::Block::encode(crate::formats::block::RAW, false, b"not in any store".to_vec());
+        push_to_kubo(&store, node.url(), &root, &[*absent.cid(), hello], None).unwrap();
+        assert!(!node.pins().contains(absent.cid()));
+        assert_eq!(imports(), 3);
         let err = push_to_kubo(&store, "localhost:5001", &root, &[], None).unwrap_err().to_string();
         assert!(err.contains("localhost:5001"), "{err}");
     }

@@ -8,7 +8,7 @@
 //! bytes are in the CID).
 
 use super::negotiate::DagScope;
-use crate::buffers::{Recycling, POOL};
+use crate::buffers::{ChunkWriter, Recycling};
 use crate::dag::{walk_from, WalkError};
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
@@ -201,7 +201,7 @@ pub enum Ended {
 /// rather than ended cleanly.
 pub fn write_car(store: &dyn BlockStore, job: CarJob, tx: mpsc::Sender<io::Result<Bytes>>) -> Ended {
     let store = &Recycling::new(store);
-    let out = ChannelWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK) };
+    let out = ChunkWriter::new(tx.clone(), CHUNK, "the client closed the connection");
     let mut sink = Sink { out, seen: HashSet::new(), deadline: job.deadline, blocks: 0 };
     let result = sink.run(store, job);
     if tx.is_closed() {
@@ -218,7 +218,7 @@ pub fn write_car(store: &dyn BlockStore, job: CarJob, tx: mpsc::Sender<io::Resul
 }
 
 struct Sink {
-    out: ChannelWriter,
+    out: ChunkWriter,
     seen: HashSet<Cid>,
     deadline: Instant,
     blocks: u64,
@@ -303,48 +303,6 @@ impl Sink {
 
 fn missing(cid: &Cid) -> String {
     format!("block {cid} is not in this gateway's store")
-}
-
-/// Collects written bytes and sends them on in chunks of [`CHUNK`].
-struct ChannelWriter {
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    buf: Vec<u8>,
-}
-
-impl ChannelWriter {
-    /// Sends `bytes` on: a large block as its own chunk, without a copy,
-    /// after what was collected before it; a small one collected.
-    fn send(&mut self, bytes: Vec<u8>) -> io::Result<()> {
-        if bytes.len() < CHUNK / 2 {
-            return self.write_all(&bytes);
-        }
-        self.flush()?;
-        self.send_chunk(POOL.chunk(bytes))
-    }
-
-    fn send_chunk(&mut self, chunk: Bytes) -> io::Result<()> {
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client closed the connection"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(bytes);
-        if self.buf.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.send_chunk(chunk)
-    }
 }
 
 #[cfg(test)]

@@ -211,10 +211,9 @@ impl KuboStore {
 
     /// kubo's version (`version`): a check that the node answers.
     pub fn version(&self) -> Result<String, KuboError> {
-        let answer = self.run("version", async {
+        self.run("version", async {
             self.client.version().await.map(|v| v.version).map_err(|e| self.error("version", e))
-        })?;
-        Ok(answer)
+        })
     }
 
     /// The node's best record for `name` (`routing/get`), verified against

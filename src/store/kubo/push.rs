@@ -12,8 +12,9 @@
 
 use super::api::{DagImport, ImportLine};
 use super::{KuboError, KuboStore};
+use crate::buffers::ChunkWriter;
 use crate::dag::{walk_skipping, WalkError};
-use crate::formats::block::{cid_to_string, parse_cid};
+use crate::formats::block::{cid_to_string, parse_cid, Block};
 use crate::formats::car::CarWriter;
 use crate::store::BlockStore;
 use bytes::Bytes;
@@ -40,6 +41,9 @@ pub struct Pushed {
     pub blocks: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// Optional roots left out: neither this store nor the node holds all
+    /// of their DAG.
+    pub incomplete: Vec<Cid>,
 }
 
 /// Why a push failed.
@@ -68,13 +72,19 @@ pub enum PushError {
     },
 }
 
-/// Pushes the DAGs under `roots` from `local` into the node and pins each
-/// root. Roots the node already has pinned cost one `block/stat` each.
-pub fn push(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid]) -> Result<Pushed, PushError> {
-    let mut pushed = import(local, kubo, roots, true)?;
+/// Pushes the DAGs under `required` and `optional` from `local` into the
+/// node and pins each root. A required root whose DAG the local store
+/// cannot supply fails the push; an optional one is left out and listed in
+/// [`Pushed::incomplete`]. Roots the node already has pinned cost one
+/// `block/stat` each.
+pub fn push(local: &dyn BlockStore, kubo: &KuboStore, required: &[Cid], optional: &[Cid]) -> Result<Pushed, PushError> {
+    let roots: Vec<(Cid, bool)> =
+        required.iter().map(|c| (*c, true)).chain(optional.iter().map(|c| (*c, false))).collect();
+    let mut pushed = import(local, kubo, &roots, true)?;
     if !pushed.unpinned.is_empty() {
         // Part of a DAG was in the node, not all of it: send those whole.
-        let again: Vec<Cid> = pushed.unpinned.iter().map(|(cid, _)| *cid).collect();
+        let again: Vec<(Cid, bool)> =
+            roots.iter().filter(|(c, _)| pushed.unpinned.iter().any(|(u, _)| u == c)).copied().collect();
         tracing::info!(roots = again.len(), "kubo held only part of some DAGs; pushing them whole");
         let retry = import(local, kubo, &again, false)?;
         if let Some((cid, message)) = retry.unpinned.into_iter().next() {
@@ -83,6 +93,7 @@ pub fn push(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid]) -> Result<P
         pushed.done.blocks += retry.done.blocks;
         pushed.done.bytes += retry.done.bytes;
         pushed.done.pinned += retry.done.pinned;
+        pushed.done.incomplete.extend(retry.done.incomplete);
     }
     Ok(pushed.done)
 }
@@ -93,25 +104,49 @@ struct Import {
     unpinned: Vec<(Cid, String)>,
 }
 
-/// One `dag/import`: plans what to send (skipping what the node has when
-/// `skip_present`), then streams the CAR to the node.
-fn import(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid], skip_present: bool) -> Result<Import, PushError> {
+/// One `dag/import` of `roots` (each marked required or not): plans what to
+/// send (skipping what the node has when `skip_present`), then streams the
+/// CAR to the node.
+fn import(
+    local: &dyn BlockStore,
+    kubo: &KuboStore,
+    roots: &[(Cid, bool)],
+    skip_present: bool,
+) -> Result<Import, PushError> {
     let local_error = |source| PushError::Local { store: local.describe(), source };
-    // What to send, in DAG order; reading each block here learns its links.
+    // What to send, in DAG order; reading each block here learns its links,
+    // and finds each DAG complete (between this store and the node) or not.
     let mut plan = Vec::new();
     let planned = RefCell::new(HashSet::new());
     let mut bytes = 0u64;
-    for root in roots {
+    let mut included = Vec::new();
+    let mut incomplete = Vec::new();
+    for &(root, required) in roots {
+        let (plan_before, bytes_before) = (plan.len(), bytes);
         let mut skip = |cid: &Cid| -> Result<bool, WalkError> {
             Ok(planned.borrow().contains(cid) || (skip_present && kubo.has(cid)?))
         };
-        walk_skipping(local, root, &mut skip, &mut |block| {
+        let walked = walk_skipping(local, &root, &mut skip, &mut |block| {
             bytes += block.len() as u64;
             planned.borrow_mut().insert(*block.cid());
             plan.push(*block.cid());
             Ok(())
-        })
-        .map_err(local_error)?;
+        });
+        match walked {
+            Ok(()) => included.push(root),
+            Err(WalkError::Missing { .. }) if !required => {
+                // Unplan this root's blocks; a later root needing them plans them again.
+                for cid in plan.drain(plan_before..) {
+                    planned.borrow_mut().remove(&cid);
+                }
+                bytes = bytes_before;
+                incomplete.push(root);
+            }
+            Err(e) => return Err(local_error(e)),
+        }
+    }
+    if included.is_empty() {
+        return Ok(Import { done: Pushed { incomplete, ..Pushed::default() }, unpinned: Vec::new() });
     }
     let blocks = plan.len() as u64;
 
@@ -124,8 +159,9 @@ fn import(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid], skip_present:
     let limit = 4096 + roots.len() * 512;
     let after = kubo.options.timeout + Duration::from_secs(bytes / MIN_RATE);
     let (answer, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_car(local, roots, &plan, sender));
-        let answer = kubo.run_within("dag/import", after, kubo.send("dag/import", request(), Some(form), limit));
+        let writer = scope.spawn(|| write_car(local, &included, &plan, sender));
+        let request = DagImport { pin_roots: true };
+        let answer = kubo.run_within("dag/import", after, kubo.send("dag/import", request, Some(form), limit));
         (answer, writer.join().expect("the CAR writer does not panic"))
     });
     // A local failure says more than the request it aborted; the writer
@@ -151,7 +187,7 @@ fn import(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid], skip_present:
         }
     }
     // Every root must come back, pinned or with the reason it was not.
-    for root in roots {
+    for root in &included {
         let key = root.hash().to_bytes();
         if !pins.contains(&key) && !unpinned.iter().any(|(c, _)| c.hash().to_bytes() == key) {
             return Err(kubo
@@ -160,11 +196,8 @@ fn import(local: &dyn BlockStore, kubo: &KuboStore, roots: &[Cid], skip_present:
         }
     }
     unpinned.retain(|(c, _)| !pins.contains(&c.hash().to_bytes()));
-    Ok(Import { done: Pushed { pinned: roots.len() - unpinned.len(), blocks, bytes }, unpinned })
-}
-
-fn request() -> DagImport {
-    DagImport { pin_roots: true }
+    let pinned = included.len() - unpinned.len();
+    Ok(Import { done: Pushed { pinned, blocks, bytes, incomplete }, unpinned })
 }
 
 /// Writes the CAR of `plan` (roots in the header) into `sender`. A failure
@@ -176,18 +209,17 @@ fn write_car(
     plan: &[Cid],
     sender: mpsc::Sender<io::Result<Bytes>>,
 ) -> Result<(), WalkError> {
-    let out = Chunks { sender: sender.clone(), buffer: Vec::with_capacity(CHUNK) };
+    fn stopped(e: impl std::fmt::Display) -> WalkError {
+        WalkError::Stopped(e.to_string())
+    }
+    let out = ChunkWriter::new(sender.clone(), CHUNK, STOPPED);
     let result = (|| -> Result<(), WalkError> {
-        let mut car = CarWriter::new(out, roots).map_err(|e| WalkError::Stopped(e.to_string()))?;
+        let mut car = CarWriter::new(out, roots).map_err(stopped)?;
         for cid in plan {
             let bytes = local.get_required(cid)?;
-            car.write_block(&crate::formats::block::Block::verified(*cid, bytes))
-                .map_err(|e| WalkError::Stopped(e.to_string()))?;
+            car.write_block(&Block::verified(*cid, bytes)).map_err(stopped)?;
         }
-        car.finish()
-            .map_err(|e| WalkError::Stopped(e.to_string()))?
-            .flush()
-            .map_err(|e| WalkError::Stopped(e.to_string()))
+        car.finish().map_err(stopped)?.flush().map_err(stopped)
     })();
     if let Err(e) = &result {
         let _ = sender.blocking_send(Err(io::Error::other(e.to_string())));
@@ -195,31 +227,8 @@ fn write_car(
     result
 }
 
+/// The request body is sent in pieces of about this size.
 const CHUNK: usize = 256 * 1024;
 
 /// Why the writer stops when the request ended before the CAR did.
 const STOPPED: &str = "the request ended before the CAR did";
-
-/// A writer that sends what it is given in chunks of [`CHUNK`] bytes.
-struct Chunks {
-    sender: mpsc::Sender<io::Result<Bytes>>,
-    buffer: Vec<u8>,
-}
-
-impl Write for Chunks {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= CHUNK {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK));
-        self.sender.blocking_send(Ok(chunk.into())).map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, STOPPED))
-    }
-}
