@@ -4,10 +4,13 @@
 //! A's key, resolves A's index by IPNS name over HTTP, fetches and builds
 //! with every recorded dependency restored. Then the refusals: a tampered
 //! artifact, an untrusted key, a stale index; each time B's build still
-//! succeeds by compiling.
+//! succeeds by compiling. And the same through a kubo node's RPC API: A
+//! pushes into it, and another machine fetches through it.
 
 mod common;
 
+use cargo_ipfs_fetch::formats::ipns::IpnsName;
+use cargo_ipfs_fetch::store::kubo::replay::KuboReplay;
 use common::Machine;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -90,6 +93,30 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     let stats = b.stats();
     assert_eq!(stats["hits"].as_u64().unwrap(), recorded, "every cacheable dependency restored: {stats}");
     assert_eq!(b.run_binary(), "Point { x: 3, y: 4 } 12\n");
+
+    // Through kubo: A pushes the version, the artifacts and the record into
+    // a node (publishing again adds nothing, and pushes); machine F reads
+    // the record and every artifact through the node's RPC API.
+    let node = KuboReplay::start();
+    let pushed = ok(&a, &["publish", "--name", "demo-index", "--kubo", node.url()]);
+    assert!(pushed.contains("nothing new") && pushed.contains(&format!("{} roots pinned", recorded + 1)), "{pushed}");
+    let name: IpnsName = a_name.parse().unwrap();
+    assert_eq!(node.record(&name).unwrap(), v2_record, "the node has the record to publish");
+    let f = Machine::new(&tmp.path().join("f"), "kubo/demo", &tmp.path().join("f/store"));
+    ok(&f, &["trust", "add", "demo-index", &a_name]);
+    let out = f.cmd(&["fetch", "--kubo", node.url(), "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["version"], 2);
+    assert_eq!(summary["fetched"].as_array().unwrap().len() as u64, recorded, "{summary}");
+    let exports = node.seen().iter().filter(|s| s.path == "/api/v0/dag/export").count() as u64;
+    assert_eq!(exports, recorded, "one dag/export per artifact");
+    assert!(node.seen().iter().any(|s| s.path == "/api/v0/routing/get"));
+    let out = f.cmd(&["build", "--offline", "--locked"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(f.stats()["hits"].as_u64().unwrap(), recorded, "{}", f.stats());
+    assert_eq!(f.run_binary(), "Point { x: 3, y: 4 } 12\n");
+    drop(node);
 
     // Untrusted key: machine C trusts another key for the same name.
     let c = Machine::new(&tmp.path().join("c"), "demo", &tmp.path().join("c/store"));

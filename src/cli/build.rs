@@ -38,10 +38,12 @@ pub struct InstallArgs {
 }
 
 /// The resolved index handed to the wrappers, so a local miss can be
-/// fetched on demand: the verified shards CID and the gateways.
+/// fetched on demand: the verified shards CID, and the gateways or the kubo
+/// node.
 struct OnDemand {
     shards: String,
     gateways: Vec<String>,
+    kubo: Option<String>,
 }
 
 /// Runs `cargo <subcommand> ARGS` with the wrapper and prints a summary.
@@ -66,6 +68,10 @@ fn run_cargo(
         .env("CARGO_IPFS_MODE", if record { "record" } else { "read" });
     if let Some(on_demand) = on_demand {
         cmd.env("CARGO_IPFS_INDEX_SHARDS", on_demand.shards).env("CARGO_IPFS_GATEWAYS", on_demand.gateways.join(","));
+        match on_demand.kubo {
+            Some(kubo) => cmd.env("CARGO_IPFS_KUBO", kubo),
+            None => cmd.env_remove("CARGO_IPFS_KUBO"),
+        };
     }
     let status = cmd.status().with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
     let after = stats::read(&store_dir);
@@ -118,16 +124,16 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     let trust = local.trust()?;
     let trusted: Vec<String> = trust.keys().cloned().collect();
     let file = crate::fetch::config::read_config(&store_dir)?;
-    let settings = crate::fetch::config::settings(
-        source.index.as_deref(),
-        &source.gateways,
-        |k| std::env::var(k).ok(),
-        &file,
-        &trusted,
-    )?;
-    if source.offline || settings.gateways.is_empty() {
+    let flags = crate::fetch::config::Flags {
+        index: source.index.as_deref(),
+        gateways: &source.gateways,
+        kubo: source.kubo.as_deref(),
+    };
+    let settings = crate::fetch::config::settings(flags, |k| std::env::var(k).ok(), &file, &trusted)?;
+    if source.offline {
         return Ok(None);
     }
+    let Some(remote) = crate::fetch::remote::Remote::open(&settings, None)? else { return Ok(None) };
     // Resolving through fetch verifies the record and the index and keeps the
     // record locally; a project-less fetch finds no lockfile, which is fine.
     let mut opts = source.options();
@@ -135,8 +141,6 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     let store = global.open_store()?;
     let t = trust.get(&settings.index).context("the index is not trusted")?;
     let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;
-    let urls = settings.gateways.iter().map(|g| crate::store::gateway::Url::parse(g)).collect::<Result<Vec<_>, _>>()?;
-    let remote = crate::store::RemoteStore::new(crate::store::GatewayClient::new(urls, Default::default())?)?;
     let now = std::time::SystemTime::now();
     if let Ok(bytes) = remote.get_record(&name) {
         store.records()?.put(&name, &bytes, now)?;
@@ -157,5 +161,5 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
         "cargo-ipfs: index {} version {} verified; fetching on demand",
         settings.index, resolved.version.manifest.seq
     );
-    Ok(Some(OnDemand { shards: resolved.version.shards.to_string(), gateways: settings.gateways }))
+    Ok(Some(OnDemand { shards: resolved.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
 }

@@ -14,6 +14,10 @@ pub struct Source {
     /// A trustless gateway (repeat to race several) [default: CARGO_IPFS_GATEWAYS, <store>/config.json].
     #[arg(long = "gateway", value_name = "URL")]
     pub gateways: Vec<String>,
+    /// A kubo node's RPC API to fetch through instead of gateways, as
+    /// `http://127.0.0.1:5001` or `/ip4/127.0.0.1/tcp/5001` [default: CARGO_IPFS_KUBO, <store>/config.json].
+    #[arg(long, value_name = "ADDR")]
+    pub kubo: Option<String>,
     /// Use the local store only.
     #[arg(long)]
     pub offline: bool,
@@ -47,6 +51,7 @@ impl Source {
         FetchOptions {
             index: self.index.clone(),
             gateways: self.gateways.clone(),
+            kubo: self.kubo.clone(),
             offline: self.offline,
             jobs: 8,
             ..FetchOptions::default()

@@ -1,5 +1,6 @@
-//! Where fetching looks: the index name and the gateways, from flags, then
-//! `CARGO_IPFS_*` environment variables, then `<store>/config.json`.
+//! Where fetching looks: the index name, the gateways and a kubo node, from
+//! flags, then `CARGO_IPFS_*` environment variables, then
+//! `<store>/config.json`.
 
 use anyhow::{bail, Context};
 use serde::Deserialize;
@@ -15,6 +16,9 @@ pub struct ConfigFile {
     /// Trustless gateways (and delegated routing endpoints) to fetch from.
     #[serde(default)]
     pub gateways: Vec<String>,
+    /// A kubo node's RPC API to fetch through instead of the gateways.
+    #[serde(default)]
+    pub kubo: Option<String>,
 }
 
 /// The settings in force.
@@ -22,8 +26,22 @@ pub struct ConfigFile {
 pub struct Settings {
     /// The index name.
     pub index: String,
-    /// Gateway base URLs (empty: the local store only).
+    /// Gateway base URLs (empty, and no kubo node: the local store only).
     pub gateways: Vec<String>,
+    /// A kubo node's RPC API address; when set, fetching reads through the
+    /// node and not the gateways.
+    pub kubo: Option<String>,
+}
+
+/// What the flags say.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Flags<'a> {
+    /// `--index`.
+    pub index: Option<&'a str>,
+    /// `--gateway`, repeated.
+    pub gateways: &'a [String],
+    /// `--kubo`.
+    pub kubo: Option<&'a str>,
 }
 
 /// Reads `<store>/config.json` (absent is empty).
@@ -38,17 +56,17 @@ pub fn read_config(store_dir: &Path) -> anyhow::Result<ConfigFile> {
     }
 }
 
-/// Resolves the settings: `flag_*` first, then `CARGO_IPFS_INDEX` and
-/// `CARGO_IPFS_GATEWAYS` (comma-separated), then the config file; with no
-/// index named anywhere, the only trusted index if there is exactly one.
+/// Resolves the settings, each on its own: the flag first, then
+/// `CARGO_IPFS_INDEX`, `CARGO_IPFS_GATEWAYS` (comma-separated) and
+/// `CARGO_IPFS_KUBO`, then the config file; with no index named anywhere,
+/// the only trusted index if there is exactly one.
 pub fn settings(
-    flag_index: Option<&str>,
-    flag_gateways: &[String],
+    flags: Flags,
     env: impl Fn(&str) -> Option<String>,
     file: &ConfigFile,
     trusted: &[String],
 ) -> anyhow::Result<Settings> {
-    let index = match flag_index.map(str::to_string).or_else(|| env("CARGO_IPFS_INDEX")).or_else(|| file.index.clone())
+    let index = match flags.index.map(str::to_string).or_else(|| env("CARGO_IPFS_INDEX")).or_else(|| file.index.clone())
     {
         Some(index) => index,
         None => match trusted {
@@ -57,14 +75,20 @@ pub fn settings(
             _ => bail!("several indexes are trusted ({}); choose one with --index NAME", trusted.join(", ")),
         },
     };
-    let gateways = if !flag_gateways.is_empty() {
-        flag_gateways.to_vec()
+    let gateways = if !flags.gateways.is_empty() {
+        flags.gateways.to_vec()
     } else if let Some(list) = env("CARGO_IPFS_GATEWAYS") {
         list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     } else {
         file.gateways.clone()
     };
-    Ok(Settings { index, gateways })
+    let kubo = flags
+        .kubo
+        .map(str::to_string)
+        .or_else(|| env("CARGO_IPFS_KUBO"))
+        .or_else(|| file.kubo.clone())
+        .filter(|k| !k.trim().is_empty());
+    Ok(Settings { index, gateways, kubo })
 }
 
 #[cfg(test)]
@@ -73,21 +97,47 @@ mod tests {
 
     #[test]
     fn flags_beat_environment_beat_file() {
-        let file = ConfigFile { index: Some("from-file".into()), gateways: vec!["http://file".into()] };
+        let file = ConfigFile {
+            index: Some("from-file".into()),
+            gateways: vec!["http://file".into()],
+            kubo: Some("/ip4/127.0.0.1/tcp/5001".into()),
+        };
         let env = |k: &str| match k {
             "CARGO_IPFS_INDEX" => Some("from-env".to_string()),
             "CARGO_IPFS_GATEWAYS" => Some("http://a, http://b".to_string()),
+            "CARGO_IPFS_KUBO" => Some("http://127.0.0.1:5002".to_string()),
             _ => None,
         };
-        let s = settings(Some("from-flag"), &["http://flag".into()], env, &file, &[]).unwrap();
-        assert_eq!(s, Settings { index: "from-flag".into(), gateways: vec!["http://flag".into()] });
-        let s = settings(None, &[], env, &file, &[]).unwrap();
-        assert_eq!(s, Settings { index: "from-env".into(), gateways: vec!["http://a".into(), "http://b".into()] });
-        let s = settings(None, &[], |_| None, &file, &[]).unwrap();
-        assert_eq!(s, Settings { index: "from-file".into(), gateways: vec!["http://file".into()] });
-        let s = settings(None, &[], |_| None, &ConfigFile::default(), &["only".into()]).unwrap();
-        assert_eq!(s.index, "only");
-        assert!(settings(None, &[], |_| None, &ConfigFile::default(), &[]).is_err());
-        assert!(settings(None, &[], |_| None, &ConfigFile::default(), &["a".into(), "b".into()]).is_err());
+        let gateways = ["http://flag".to_string()];
+        let flags = Flags { index: Some("from-flag"), gateways: &gateways, kubo: Some("http://127.0.0.1:5003") };
+        let s = settings(flags, env, &file, &[]).unwrap();
+        let expected = Settings {
+            index: "from-flag".into(),
+            gateways: vec!["http://flag".into()],
+            kubo: Some("http://127.0.0.1:5003".into()),
+        };
+        assert_eq!(s, expected);
+        let s = settings(Flags::default(), env, &file, &[]).unwrap();
+        let expected = Settings {
+            index: "from-env".into(),
+            gateways: vec!["http://a".into(), "http://b".into()],
+            kubo: Some("http://127.0.0.1:5002".into()),
+        };
+        assert_eq!(s, expected);
+        let s = settings(Flags::default(), |_| None, &file, &[]).unwrap();
+        let expected = Settings {
+            index: "from-file".into(),
+            gateways: vec!["http://file".into()],
+            kubo: Some("/ip4/127.0.0.1/tcp/5001".into()),
+        };
+        assert_eq!(s, expected);
+        // Each setting on its own: a flag for one leaves the others to the
+        // environment and the file.
+        let s = settings(Flags { index: Some("from-flag"), ..Flags::default() }, |_| None, &file, &[]).unwrap();
+        assert_eq!((s.index.as_str(), s.kubo.as_deref()), ("from-flag", Some("/ip4/127.0.0.1/tcp/5001")));
+        let s = settings(Flags::default(), |_| None, &ConfigFile::default(), &["only".into()]).unwrap();
+        assert_eq!((s.index.as_str(), s.kubo), ("only", None));
+        assert!(settings(Flags::default(), |_| None, &ConfigFile::default(), &[]).is_err());
+        assert!(settings(Flags::default(), |_| None, &ConfigFile::default(), &["a".into(), "b".into()]).is_err());
     }
 }

@@ -10,16 +10,17 @@
 
 pub mod config;
 pub mod lockfile;
+pub mod remote;
 
 use crate::formats::unixfs::export_verified_file;
 use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
 use crate::index::tree::{lookup, TreeError};
 use crate::index::Entry;
-use crate::store::gateway::{ClientOptions, DagScope, GatewayClient, Url};
-use crate::store::{BlockStore, DiskStore, Layered, RemoteStore};
+use crate::store::{BlockStore, DiskStore, Layered};
 use crate::wrapper::cache::{env_digest, ArtifactRef, Cache};
 use anyhow::{bail, Context};
+use remote::Remote;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -30,8 +31,12 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct FetchOptions {
     /// The index (else `CARGO_IPFS_INDEX`, the config file, the only trusted one).
     pub index: Option<String>,
-    /// Gateways (else `CARGO_IPFS_GATEWAYS`, the config file); none: local only.
+    /// Gateways (else `CARGO_IPFS_GATEWAYS`, the config file); none, and no
+    /// kubo node: local only.
     pub gateways: Vec<String>,
+    /// A kubo node's RPC API to read through instead of gateways (else
+    /// `CARGO_IPFS_KUBO`, the config file).
+    pub kubo: Option<String>,
     /// The project's manifest (else the current directory's workspace).
     pub manifest_path: Option<PathBuf>,
     /// The target triple (else the host's).
@@ -158,33 +163,15 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let local = Local::new(store_dir);
     let trust_file = local.trust()?;
     let trusted: Vec<String> = trust_file.keys().cloned().collect();
-    let settings = config::settings(
-        opts.index.as_deref(),
-        &opts.gateways,
-        |k| std::env::var(k).ok(),
-        &config::read_config(store_dir)?,
-        &trusted,
-    )?;
+    let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
+    let settings = config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)?;
     let index = settings.index.as_str();
     let trust = trust_file.get(index).with_context(|| {
         format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
     })?;
     let name: crate::formats::ipns::IpnsName = trust.ipns.parse()?;
 
-    let remote = if opts.offline || settings.gateways.is_empty() {
-        None
-    } else {
-        let urls = settings
-            .gateways
-            .iter()
-            .map(|g| Url::parse(g).with_context(|| format!("invalid gateway URL {g:?}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut options = ClientOptions::default();
-        if let Some(timeout) = opts.timeout {
-            options.timeout = timeout;
-        }
-        Some(RemoteStore::new(GatewayClient::new(urls, options)?)?)
-    };
+    let remote = if opts.offline { None } else { Remote::open(&settings, opts.timeout)? };
     if let Some(remote) = &remote {
         match remote.get_record(&name) {
             Ok(bytes) => {
@@ -362,19 +349,19 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
 fn look_up_entries(
     store: &DiskStore,
     reader: &dyn BlockStore,
-    remote: Option<&RemoteStore>,
+    remote: Option<&Remote>,
     shards: &cid::Cid,
     name: &str,
 ) -> Result<Vec<Entry>, TreeError> {
     let local = lookup(store, shards, name);
     let Some(remote) = remote else { return local };
-    // A block missing (or quarantined just now): ask the gateways.
+    // A block missing (or quarantined just now): ask the remote.
     if !matches!(local, Err(TreeError::Store(_) | TreeError::Read(_))) {
         return local;
     }
     let path = crate::index::layout::shard_path(name)?;
     let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-    if let Ok(mut blocks) = remote.get_path_car(shards, &segments) {
+    if let Some(Ok(mut blocks)) = remote.get_path(shards, &segments) {
         // A shard is at most `MAX_FILE_SIZE`; a stream far beyond that is not
         // followed further.
         let limit = crate::index::tree::MAX_FILE_SIZE + (4 << 20);
@@ -393,7 +380,7 @@ fn look_up_entries(
 pub(crate) fn fetch_one(
     store: &DiskStore,
     reader: &dyn BlockStore,
-    remote: Option<&RemoteStore>,
+    remote: Option<&Remote>,
     cache: &Cache,
     entry: &Entry,
     started: Instant,
@@ -409,7 +396,7 @@ pub(crate) fn fetch_one(
 fn download(
     store: &DiskStore,
     reader: &dyn BlockStore,
-    remote: Option<&RemoteStore>,
+    remote: Option<&Remote>,
     cache: &Cache,
     entry: &Entry,
     started: Instant,
@@ -427,7 +414,7 @@ fn download(
     let mut complete = false;
     if let Some(remote) = remote {
         if !store.has(&cid)? {
-            if let Ok(mut blocks) = remote.get_car(&cid, DagScope::All) {
+            if let Ok(mut blocks) = remote.get_dag(&cid) {
                 // A stream larger than its entry says (duplicates and blocks
                 // outside the DAG included) is not followed further.
                 let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);

@@ -61,25 +61,31 @@ impl RemoteStore {
     /// [`GatewayClient::get_car`], blocking: an iterator of verified blocks.
     pub fn get_car(&self, cid: &Cid, scope: DagScope) -> Result<CarBlocks<'_>, RemoteError> {
         let stream = self.block_on(self.client.get_car(cid, scope))??;
-        Ok(CarBlocks { store: self, stream, done: false })
+        Ok(CarBlocks::new(&self.runtime, stream))
     }
 
     /// [`GatewayClient::get_path_car`], blocking.
     pub fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarBlocks<'_>, RemoteError> {
         let stream = self.block_on(self.client.get_path_car(root, segments))??;
-        Ok(CarBlocks { store: self, stream, done: false })
+        Ok(CarBlocks::new(&self.runtime, stream))
     }
 }
 
-/// The blocks of a CAR stream, for blocking code (see [`CarStream`]). Ends
-/// after the first error.
+/// The blocks of a CAR stream, for blocking code (see [`CarStream`]): from
+/// gateways, or from a kubo node's `dag/export`
+/// ([`KuboStore::export`](super::KuboStore::export)). Ends after the first
+/// error.
 pub struct CarBlocks<'a> {
-    store: &'a RemoteStore,
+    runtime: &'a Blocking,
     stream: CarStream,
     done: bool,
 }
 
-impl CarBlocks<'_> {
+impl<'a> CarBlocks<'a> {
+    pub(crate) fn new(runtime: &'a Blocking, stream: CarStream) -> Self {
+        CarBlocks { runtime, stream, done: false }
+    }
+
     /// The gateway that is sending the stream.
     pub fn gateway(&self) -> &str {
         self.stream.gateway()
@@ -99,7 +105,7 @@ impl Iterator for CarBlocks<'_> {
         if self.done {
             return None;
         }
-        let item = self.store.block_on(self.stream.next()).unwrap_or_else(|e| Some(Err(e)));
+        let item = self.runtime.block_on(self.stream.next()).unwrap_or(Some(Err(RemoteError::InAsyncContext)));
         self.done = !matches!(item, Some(Ok(_)));
         item
     }

@@ -428,22 +428,27 @@ fn try_hit(
 }
 
 /// On a local miss, when `cargo ipfs install` handed down a verified index
-/// (`CARGO_IPFS_INDEX_SHARDS`) and gateways (`CARGO_IPFS_GATEWAYS`), looks
-/// up this crate's entry with exactly this key and fetches its artifact.
-/// Returns whether it fetched one.
+/// (`CARGO_IPFS_INDEX_SHARDS`) and where to fetch from (`CARGO_IPFS_GATEWAYS`
+/// or `CARGO_IPFS_KUBO`), looks up this crate's entry with exactly this key
+/// and fetches its artifact. Returns whether it fetched one.
 fn fetch_on_demand(store: &DiskStore, cache: &Cache, p: &Prepared) -> anyhow::Result<bool> {
     let Ok(shards) = std::env::var("CARGO_IPFS_INDEX_SHARDS") else { return Ok(false) };
-    let gateways: Vec<crate::store::gateway::Url> = std::env::var("CARGO_IPFS_GATEWAYS")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|g| !g.trim().is_empty())
-        .map(|g| crate::store::gateway::Url::parse(g.trim()))
-        .collect::<Result<_, _>>()?;
-    if gateways.is_empty() || !p.source.publishable {
+    if !p.source.publishable {
         return Ok(false);
     }
+    let settings = crate::fetch::config::Settings {
+        index: String::new(),
+        gateways: std::env::var("CARGO_IPFS_GATEWAYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_string)
+            .collect(),
+        kubo: std::env::var("CARGO_IPFS_KUBO").ok().filter(|k| !k.trim().is_empty()),
+    };
+    let Some(remote) = crate::fetch::remote::Remote::open(&settings, None)? else { return Ok(false) };
     let shards = crate::formats::block::parse_cid(&shards)?;
-    let remote = crate::store::RemoteStore::new(crate::store::GatewayClient::new(gateways, Default::default())?)?;
     let layered = crate::store::Layered::new(store.clone(), remote);
     let entries = crate::index::tree::lookup(&layered, &shards, &p.source.name)?;
     let Some(entry) = entries.into_iter().find(|e| e.key.starts_with(&p.key) && e.checksum == p.source.checksum) else {

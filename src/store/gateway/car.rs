@@ -11,10 +11,13 @@ use super::MEDIA_CAR;
 use crate::formats::block::{Block, IDENTITY};
 use crate::formats::car::{CarDecoder, CarError};
 use crate::formats::links::{block_links, links, LinksError};
+use bytes::Bytes;
 use cid::Cid;
+use futures::{Stream, StreamExt};
 use reqwest::Response;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant};
@@ -94,6 +97,20 @@ pub(super) fn car_params(content_type: &str) -> Option<CarParams> {
     Some(params)
 }
 
+/// The bytes of a CAR as they arrive.
+pub(crate) type Body = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// A response's body as a [`Body`].
+fn body_of(response: Response) -> Body {
+    Box::pin(futures::stream::unfold(response, |mut response| async move {
+        match response.chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), response)),
+            Ok(None) => None,
+            Err(e) => Some((Err(io::Error::other(e)), response)),
+        }
+    }))
+}
+
 /// Verified blocks of one CAR response, in the order the gateway sent them.
 /// After an error, the stream ends. Dropping it cancels the download.
 ///
@@ -105,7 +122,7 @@ pub(super) fn car_params(content_type: &str) -> Option<CarParams> {
 /// arrived in, not copied (see [`CarDecoder::feed_shared`]). Memory stays
 /// bounded by one block's chunks whatever the size of the DAG.
 pub struct CarStream {
-    response: Response,
+    body: Body,
     decoder: CarDecoder,
     /// Blocks decoded from the last chunk and not yet handed out.
     ready: VecDeque<Block>,
@@ -119,7 +136,7 @@ pub struct CarStream {
     /// An error found after the blocks in `ready`, returned after them.
     failed: Option<RemoteError>,
     /// Held for as long as the download runs.
-    _permit: OwnedSemaphorePermit,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl CarStream {
@@ -132,8 +149,26 @@ impl CarStream {
         check: Completeness,
         idle: Duration,
     ) -> Self {
+        CarStream::of_body(body_of(response), Some(permit), gateway, root, check, idle)
+    }
+
+    /// Starts reading the CAR of the whole DAG under `root`, in any block
+    /// order, that `source` (a name for messages) sends as `body`; each
+    /// chunk may take `idle`.
+    pub(crate) fn of_dag(body: Body, source: String, root: Cid, idle: Duration) -> Self {
+        CarStream::of_body(body, None, source, root, Completeness::new(root, DagScope::All, false), idle)
+    }
+
+    fn of_body(
+        body: Body,
+        permit: Option<OwnedSemaphorePermit>,
+        gateway: String,
+        root: Cid,
+        check: Completeness,
+        idle: Duration,
+    ) -> Self {
         CarStream {
-            response,
+            body,
             decoder: CarDecoder::new(),
             ready: VecDeque::new(),
             check,
@@ -219,9 +254,9 @@ impl CarStream {
                 return Some(Err(self.io_error(e)));
             }
             let wait = self.idle.min(deadline - now);
-            let chunk = match timeout(wait, self.response.chunk()).await {
-                Ok(Ok(Some(chunk))) => chunk,
-                Ok(Ok(None)) => {
+            let chunk = match timeout(wait, self.body.next()).await {
+                Ok(Some(Ok(chunk))) => chunk,
+                Ok(None) => {
                     if let Err(e) = self.decoder.finish() {
                         return Some(Err(self.car_error(e)));
                     }
@@ -232,7 +267,7 @@ impl CarStream {
                         missing,
                     }));
                 }
-                Ok(Err(e)) => return Some(Err(self.io_error(io::Error::other(e)))),
+                Ok(Some(Err(e))) => return Some(Err(self.io_error(e))),
                 // Past the rate's deadline, the check above says so.
                 Err(_) if wait < self.idle => continue,
                 Err(_) => {

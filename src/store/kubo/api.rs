@@ -2,7 +2,7 @@
 //!
 //! The crate's own request types cover the older API: its `block/put` sends
 //! the deprecated `format` where kubo now takes `cid-codec`, and it has no
-//! `routing` or `dag/import`, nor kubo's global `offline` and `timeout`
+//! `routing`, `dag/export` or `dag/import`, nor kubo's global `offline` and `timeout`
 //! options on a request. These types add them through its [`ApiRequest`]
 //! trait; the shapes follow the kubo RPC reference
 //! (<https://docs.ipfs.tech/reference/kubo/rpc/>).
@@ -73,6 +73,20 @@ impl ApiRequest for BlockPut<'_> {
 pub(super) struct BlockStat {
     pub key: String,
     pub size: u64,
+}
+
+/// `POST /api/v0/dag/export?arg=<cid>&progress=false`: the CAR of the DAG
+/// under the root, streamed.
+#[derive(Serialize)]
+pub(super) struct DagExport<'a> {
+    pub arg: &'a str,
+    pub progress: bool,
+    #[serde(flatten)]
+    pub global: Global,
+}
+
+impl ApiRequest for DagExport<'_> {
+    const PATH: &'static str = "/dag/export";
 }
 
 /// `POST /api/v0/dag/import?pin-roots=true` with a CAR as the multipart
@@ -179,5 +193,10 @@ mod tests {
             "http://127.0.0.1:5001/api/v0/routing/put?arg=%2Fipns%2Fk51&allow-offline=true"
         );
         assert_eq!(url(DagImport { pin_roots: true }), "http://127.0.0.1:5001/api/v0/dag/import?pin-roots=true");
+        let global = Global { offline: false, timeout: Some(Duration::from_millis(1500)) };
+        assert_eq!(
+            url(DagExport { arg: "bafkqaaa", progress: false, global }),
+            "http://127.0.0.1:5001/api/v0/dag/export?arg=bafkqaaa&progress=false&timeout=1500ms"
+        );
     }
 }

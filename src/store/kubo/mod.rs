@@ -4,11 +4,11 @@
 //! What it is for: a pinning CI job or a mirror operator that runs kubo
 //! pushes each index version and its artifacts into the node, pinned, and
 //! hands it the IPNS record to publish ([`push()`],
-//! [`KuboStore::put_record`]). Reading through a node
-//! ([`KuboStore::get_record`] and the [`BlockStore`] methods, where kubo
-//! looks on the IPFS network for what its repository lacks) is there for
-//! code written against the trait; `fetch` reads from gateways, and a
-//! node's own gateway port is one.
+//! [`KuboStore::put_record`]). A developer or a mirror that runs kubo
+//! fetches through it: the record from [`KuboStore::get_record`], each
+//! artifact's DAG in one [`KuboStore::export`], and index blocks through the
+//! [`BlockStore`] methods; kubo looks on the IPFS network for what its
+//! repository lacks.
 //!
 //! The node is trusted no more than a gateway: every block it returns is
 //! hashed and compared with its CID, every record verified against its
@@ -20,21 +20,26 @@
 
 mod api;
 mod push;
-#[cfg(test)]
-pub(crate) mod replay;
+#[cfg(any(test, feature = "kubo-replay"))]
+#[doc(hidden)]
+pub mod replay;
 #[cfg(test)]
 mod tests;
 
 pub use push::{push, Pushed};
 
 use super::blocking::Blocking;
+use super::gateway::CarStream;
+use super::CarBlocks;
 use super::{BlockStore, StoreError};
 use crate::formats::block::{
     cid_to_string, verify, Block, DAG_CBOR, DAG_JSON, DAG_PB, IDENTITY, LIBP2P_KEY, MAX_BLOCK_SIZE, RAW, SHA2_256,
     SHA2_512,
 };
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName, MAX_RECORD_SIZE};
-use api::{BlockGet, BlockPut, BlockStat, BlockStatRequest, Global, QueryEvent, RoutingGet, RoutingPut, QUERY_VALUE};
+use api::{
+    BlockGet, BlockPut, BlockStat, BlockStatRequest, DagExport, Global, QueryEvent, RoutingGet, RoutingPut, QUERY_VALUE,
+};
 use bytes::{Bytes, BytesMut};
 use cid::Cid;
 use futures::StreamExt;
@@ -214,6 +219,30 @@ impl KuboStore {
         self.run("version", async {
             self.client.version().await.map(|v| v.version).map_err(|e| self.error("version", e))
         })
+    }
+
+    /// The DAG under `root` (`dag/export`), its blocks verified against their
+    /// CIDs as they arrive, and checked complete when the stream ends. Each
+    /// chunk may take the store's timeout, and the stream must keep to a
+    /// minimum rate after that, as a gateway's CAR must; dropping the stream
+    /// ends the request, which stops the node's work on it.
+    pub fn export(&self, root: &Cid) -> Result<CarBlocks<'_>, KuboError> {
+        const ENDPOINT: &str = "dag/export";
+        let arg = cid_to_string(root);
+        let global = Global { offline: self.options.offline, timeout: None };
+        let request = DagExport { arg: &arg, progress: false, global };
+        let request = self.client.build_base_request(request, None).map_err(|e| self.error(ENDPOINT, e))?;
+        let url = self.url.clone();
+        let body = self.client.request_stream_bytes(request).map(move |chunk| {
+            chunk.map_err(|e| std::io::Error::other(format!("kubo at {url} failed dag/export: {e}")))
+        });
+        let source = format!("kubo at {} (dag/export)", self.url);
+        let stream = CarStream::of_dag(Box::pin(body), source, *root, self.options.timeout);
+        // A stream for blocking code: its `next` blocks on the runtime.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(KuboError::InAsyncContext);
+        }
+        Ok(CarBlocks::new(&self.runtime, stream))
     }
 
     /// The node's best record for `name` (`routing/get`), verified against

@@ -12,7 +12,12 @@
 //! - `block/get` streams the bytes with `X-Stream-Output: 1`; `routing/get`
 //!   and `dag/import` stream JSON values, one per line, with
 //!   `X-Chunked-Output: 1`; `routing/get` carries the record base64-encoded
-//!   in `Extra` with `Type` 5, as kubo's `routing get` emits it.
+//!   in `Extra` with `Type` 5, as kubo's `routing get` emits it;
+//! - `dag/export` checks the root is there (an error otherwise), then
+//!   streams the CAR (`application/vnd.ipld.car`) depth-first without
+//!   duplicates; a block missing further down ends the stream early (kubo
+//!   names the error in an `X-Stream-Error` trailer, which clients reading
+//!   bytes do not see).
 //!
 //! It records each request for tests to check, and can misbehave.
 
@@ -34,7 +39,7 @@ use tokio::runtime::{Builder, Runtime};
 
 /// How the node misbehaves. The default is a correct node.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Faults {
+pub struct Faults {
     /// `block/get` answers with other bytes than the block's.
     pub wrong_bytes: bool,
     /// `block/put` answers with the key of other bytes.
@@ -45,7 +50,7 @@ pub(crate) struct Faults {
 
 /// One request as it arrived.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
+pub struct Seen {
     /// The HTTP method.
     pub method: String,
     /// The path, such as `/api/v0/block/get`.
@@ -58,7 +63,7 @@ pub(crate) struct Seen {
 
 impl Seen {
     /// The value of query parameter `key`.
-    pub(crate) fn param(&self, key: &str) -> Option<&str> {
+    pub fn param(&self, key: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 }
@@ -72,7 +77,7 @@ struct Shared {
 }
 
 /// The stand-in node; stops when dropped.
-pub(crate) struct KuboReplay {
+pub struct KuboReplay {
     runtime: Option<Runtime>,
     url: String,
     shared: Arc<Shared>,
@@ -80,7 +85,7 @@ pub(crate) struct KuboReplay {
 
 impl KuboReplay {
     /// Starts an empty node.
-    pub(crate) fn start() -> Self {
+    pub fn start() -> Self {
         let shared = Arc::new(Shared {
             blocks: MemoryStore::new(),
             pins: Mutex::new(HashSet::new()),
@@ -88,7 +93,11 @@ impl KuboReplay {
             seen: Mutex::new(Vec::new()),
             faults: Mutex::new(Faults::default()),
         });
-        let app = Router::new().route("/api/v0/{*command}", any(command)).with_state(Arc::clone(&shared));
+        // kubo takes uploads of any size (a CAR of many artifacts).
+        let app = Router::new()
+            .route("/api/v0/{*command}", any(command))
+            .layer(axum::extract::DefaultBodyLimit::max(1 << 30))
+            .with_state(Arc::clone(&shared));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -101,44 +110,44 @@ impl KuboReplay {
     }
 
     /// The RPC address, as `--kubo` takes it.
-    pub(crate) fn url(&self) -> &str {
+    pub fn url(&self) -> &str {
         &self.url
     }
 
     /// Puts blocks in the node's repository (unpinned).
-    pub(crate) fn hold(&self, blocks: &[Block]) {
+    pub fn hold(&self, blocks: &[Block]) {
         for block in blocks {
             self.shared.blocks.put(block).unwrap();
         }
     }
 
     /// Whether the repository has the block.
-    pub(crate) fn holds(&self, cid: &Cid) -> bool {
+    pub fn holds(&self, cid: &Cid) -> bool {
         self.shared.blocks.has(cid).unwrap()
     }
 
     /// The pinned roots.
-    pub(crate) fn pins(&self) -> HashSet<Cid> {
+    pub fn pins(&self) -> HashSet<Cid> {
         self.shared.pins.lock().unwrap().clone()
     }
 
     /// Sets the record kept for `name`, unverified.
-    pub(crate) fn set_record(&self, name: &IpnsName, bytes: Vec<u8>) {
+    pub fn set_record(&self, name: &IpnsName, bytes: Vec<u8>) {
         self.shared.records.lock().unwrap().insert(name.to_string(), bytes);
     }
 
     /// The record kept for `name`.
-    pub(crate) fn record(&self, name: &IpnsName) -> Option<Vec<u8>> {
+    pub fn record(&self, name: &IpnsName) -> Option<Vec<u8>> {
         self.shared.records.lock().unwrap().get(&name.to_string()).cloned()
     }
 
     /// Changes how the node misbehaves.
-    pub(crate) fn set_faults(&self, faults: Faults) {
+    pub fn set_faults(&self, faults: Faults) {
         *self.shared.faults.lock().unwrap() = faults;
     }
 
     /// The requests so far, oldest first.
-    pub(crate) fn seen(&self) -> Vec<Seen> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()
     }
 }
@@ -275,6 +284,35 @@ async fn command(
             let key = Cid::new_v1(codec, crate::formats::block::sha256(&data));
             debug_assert_eq!(key.hash().code(), SHA2_256);
             Ok(single(serde_json::json!({ "Key": cid_to_string(&key), "Size": data.len() })))
+        }
+        "dag/export" => {
+            let root = cid_arg()?;
+            if !shared.blocks.has(&root).unwrap() {
+                let message = match offline {
+                    true => format!("block was not found locally (offline): {}", not_found(&root)),
+                    false => not_found(&root),
+                };
+                return Err(error(StatusCode::INTERNAL_SERVER_ERROR, &message));
+            }
+            let mut car = crate::formats::car::CarWriter::new(Vec::new(), &[root]).unwrap();
+            let walked = crate::dag::walk(&shared.blocks, &root, &mut |block| {
+                let (cid, mut bytes) = block.into_parts();
+                if faults.wrong_bytes && bytes.len() > 1 {
+                    bytes[0] ^= 1;
+                }
+                car.write_block(&Block::verified(cid, bytes)).unwrap();
+                Ok(())
+            });
+            let _ = walked; // A missing block ends the CAR where it is.
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "application/vnd.ipld.car"),
+                    (header::HeaderName::from_static("x-stream-output"), "1"),
+                    (header::TRAILER, "X-Stream-Error"),
+                ],
+                car.finish().unwrap(),
+            )
+                .into_response())
         }
         "dag/import" => {
             let car = file_arg(file)?;

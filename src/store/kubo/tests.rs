@@ -8,6 +8,7 @@ use crate::formats::ipns::{create_record, Keypair};
 use crate::store::gateway::test_server::{fixture_blocks, HELLO, MULTIBLOCK, ROOT};
 use crate::store::kubo::push::PushError;
 use crate::store::MemoryStore;
+use std::collections::HashSet;
 use std::time::Duration;
 
 fn store(node: &KuboReplay) -> KuboStore {
@@ -129,6 +130,44 @@ fn contract_records_go_through_routing_and_are_verified() {
     let before = node.seen().len();
     assert!(matches!(kubo.put_record(&name, &forged), Err(KuboError::BadRecord { .. })));
     assert_eq!(node.seen().len(), before);
+}
+
+#[test]
+fn contract_dag_export_streams_the_dag_verified_and_checked_complete() {
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let blocks = fixture_blocks();
+    node.hold(&blocks);
+    let root = parse_cid(ROOT).unwrap();
+    let got: Vec<Block> = kubo.export(&root).unwrap().take(100).collect::<Result<_, _>>().unwrap();
+    let cids = |b: &[Block]| b.iter().map(|b| *b.cid()).collect::<HashSet<_>>();
+    assert_eq!(cids(&got), cids(&blocks));
+    let export = node.seen().into_iter().find(|s| s.path == "/api/v0/dag/export").unwrap();
+    assert_eq!(
+        (export.method.as_str(), export.param("arg"), export.param("progress")),
+        ("POST", Some(ROOT), Some("false"))
+    );
+    assert_eq!(export.param("offline"), None, "online: the node may look on the network");
+
+    // A root the node lacks: kubo's error, before any block.
+    let absent = Block::encode(RAW, false, b"absent".to_vec());
+    let err = kubo.export(absent.cid()).unwrap().next().unwrap().unwrap_err().to_string();
+    assert!(err.contains("could not find") && err.contains(node.url()), "{err}");
+
+    // A block missing further down: the stream ends early and says which.
+    let node = KuboReplay::start();
+    let kubo = store(&node);
+    let multiblock = parse_cid(MULTIBLOCK).unwrap();
+    node.hold(&blocks.iter().filter(|b| b.cid() != &multiblock).cloned().collect::<Vec<_>>());
+    let results: Vec<_> = kubo.export(&root).unwrap().take(100).collect();
+    let err = results.last().unwrap().as_ref().unwrap_err().to_string();
+    assert!(err.contains("ended without block"), "{err}");
+
+    // Bytes that do not match their CID stop the stream.
+    node.hold(&blocks);
+    node.set_faults(Faults { wrong_bytes: true, ..Faults::default() });
+    let results: Vec<_> = kubo.export(&root).unwrap().take(100).collect();
+    assert!(results.iter().all(Result::is_err) && results.len() == 1, "{results:?}");
 }
 
 #[test]

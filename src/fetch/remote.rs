@@ -1,0 +1,101 @@
+//! Where a fetch reads what the local store lacks: trustless gateways
+//! (raced), or a kubo node's RPC API. Either way each artifact comes as one
+//! CAR stream (a gateway's `format=car`, kubo's `dag/export`), each block
+//! verified as it arrives, and the IPNS record is verified against its name.
+
+use super::config::Settings;
+use crate::formats::block::Block;
+use crate::formats::ipns::IpnsName;
+use crate::store::gateway::{ClientOptions, DagScope, Url};
+use crate::store::{BlockStore, CarBlocks, GatewayClient, KuboOptions, KuboStore, RemoteStore, StoreError};
+use anyhow::Context;
+use cid::Cid;
+use std::time::Duration;
+
+/// The remote side of a fetch.
+#[derive(Debug)]
+pub enum Remote {
+    /// Trustless gateways and delegated routing endpoints.
+    Gateways(RemoteStore),
+    /// A kubo node, which looks on the IPFS network for what it lacks.
+    Kubo(Box<KuboStore>),
+}
+
+impl Remote {
+    /// The remote the settings name: the kubo node if one is set, else the
+    /// gateways; `None` when neither is (the local store only).
+    pub fn open(settings: &Settings, timeout: Option<Duration>) -> anyhow::Result<Option<Remote>> {
+        if let Some(addr) = &settings.kubo {
+            let mut options = KuboOptions::default();
+            if let Some(timeout) = timeout {
+                options.timeout = timeout;
+            }
+            return Ok(Some(Remote::Kubo(Box::new(KuboStore::connect(addr, options)?))));
+        }
+        if settings.gateways.is_empty() {
+            return Ok(None);
+        }
+        let urls = settings
+            .gateways
+            .iter()
+            .map(|g| Url::parse(g).with_context(|| format!("invalid gateway URL {g:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut options = ClientOptions::default();
+        if let Some(timeout) = timeout {
+            options.timeout = timeout;
+        }
+        Ok(Some(Remote::Gateways(RemoteStore::new(GatewayClient::new(urls, options)?)?)))
+    }
+
+    /// The IPNS record of `name`, verified against it.
+    pub fn get_record(&self, name: &IpnsName) -> anyhow::Result<Vec<u8>> {
+        Ok(match self {
+            Remote::Gateways(gateways) => gateways.get_record(name)?,
+            Remote::Kubo(kubo) => kubo.get_record(name)?,
+        })
+    }
+
+    /// Every block of the DAG under `root`, in one stream.
+    pub fn get_dag(&self, root: &Cid) -> anyhow::Result<CarBlocks<'_>> {
+        Ok(match self {
+            Remote::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
+            Remote::Kubo(kubo) => kubo.export(root)?,
+        })
+    }
+
+    /// The blocks on the way from `root` along `segments` (UnixFS directory
+    /// entries) and of what they name, in one stream; `None` where the
+    /// remote cannot send that (kubo exports whole DAGs only), and the
+    /// caller reads block by block.
+    pub fn get_path(&self, root: &Cid, segments: &[&str]) -> Option<anyhow::Result<CarBlocks<'_>>> {
+        match self {
+            Remote::Gateways(gateways) => Some(gateways.get_path_car(root, segments).map_err(Into::into)),
+            Remote::Kubo(_) => None,
+        }
+    }
+
+    fn store(&self) -> &dyn BlockStore {
+        match self {
+            Remote::Gateways(gateways) => gateways,
+            Remote::Kubo(kubo) => kubo.as_ref(),
+        }
+    }
+}
+
+impl BlockStore for Remote {
+    fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store().get(cid)
+    }
+
+    fn put(&self, block: &Block) -> Result<(), StoreError> {
+        self.store().put(block)
+    }
+
+    fn has(&self, cid: &Cid) -> Result<bool, StoreError> {
+        self.store().has(cid)
+    }
+
+    fn describe(&self) -> String {
+        self.store().describe()
+    }
+}
