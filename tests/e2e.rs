@@ -10,7 +10,7 @@
 mod common;
 
 use cargo_ipfs_fetch::formats::ipns::IpnsName;
-use cargo_ipfs_fetch::store::kubo::replay::KuboReplay;
+use cargo_ipfs_fetch::store::kubo::replay::{Faults, KuboReplay};
 use common::Machine;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -116,6 +116,23 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(f.stats()["hits"].as_u64().unwrap(), recorded, "{}", f.stats());
     assert_eq!(f.run_binary(), "Point { x: 3, y: 4 } 12\n");
+    // A block that rotted in the node: machine G refuses that artifact, by
+    // stream and block by block, and its build compiles that crate.
+    let journal = std::fs::read_to_string(a.store.join("journal.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let rotten = first["cid"].as_str().unwrap().parse().unwrap();
+    node.set_faults(Faults { corrupt: Some(rotten), ..Faults::default() });
+    let g = Machine::new(&tmp.path().join("g"), "rot/demo", &tmp.path().join("g/store"));
+    ok(&g, &["trust", "add", "demo-index", &a_name]);
+    let out = g.cmd(&["build", "--kubo", node.url(), "--locked"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("fetched {} artifact(s)", recorded - 1)) && stderr.contains("1 failed"),
+        "{stderr}"
+    );
+    assert_eq!(g.stats()["hits"].as_u64().unwrap(), recorded - 1, "{}", g.stats());
+    assert_eq!(g.run_binary(), "Point { x: 3, y: 4 } 12\n");
     drop(node);
 
     // Untrusted key: machine C trusts another key for the same name.

@@ -42,6 +42,9 @@ use tokio::runtime::{Builder, Runtime};
 pub struct Faults {
     /// `block/get` answers with other bytes than the block's.
     pub wrong_bytes: bool,
+    /// `block/get` and `dag/export` send this block with a byte changed, as
+    /// a node whose disk rotted would.
+    pub corrupt: Option<Cid>,
     /// `block/put` answers with the key of other bytes.
     pub wrong_key: bool,
     /// Every command waits this long before answering.
@@ -241,6 +244,9 @@ async fn command(
                     if faults.wrong_bytes {
                         bytes.push(b'!');
                     }
+                    if faults.corrupt == Some(cid) && !bytes.is_empty() {
+                        bytes[0] ^= 1;
+                    }
                     Ok((
                         [
                             (header::CONTENT_TYPE, "text/plain"),
@@ -297,7 +303,7 @@ async fn command(
             let mut car = crate::formats::car::CarWriter::new(Vec::new(), &[root]).unwrap();
             let walked = crate::dag::walk(&shared.blocks, &root, &mut |block| {
                 let (cid, mut bytes) = block.into_parts();
-                if faults.wrong_bytes && bytes.len() > 1 {
+                if (faults.wrong_bytes || faults.corrupt == Some(cid)) && !bytes.is_empty() {
                     bytes[0] ^= 1;
                 }
                 car.write_block(&Block::verified(cid, bytes)).unwrap();
