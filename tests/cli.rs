@@ -247,3 +247,19 @@ fn runs_as_a_cargo_subcommand() {
     let help = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs-fetch")).args(["ipfs-fetch", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("--gateway"));
 }
+
+#[test]
+fn fetch_through_a_hung_kubo_node_gives_up_after_the_timeout_and_says_so() {
+    use cargo_ipfs_fetch::store::kubo::replay::{Faults, KuboReplay};
+    let env = Env::new();
+    let name = env.ok(&["key", "gen", "publisher"]).trim().to_string();
+    env.ok(&["trust", "add", "some-index", &name]);
+    let node = KuboReplay::start();
+    node.set_faults(Faults { hang: Some(std::time::Duration::from_secs(20)), ..Faults::default() });
+    let out = env.run(&["fetch", "--kubo", node.url(), "--timeout", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "no record anywhere: {stderr}");
+    assert!(stderr.contains("did not finish routing/get within 1s") && stderr.contains("--timeout"), "{stderr}");
+    assert!(stderr.contains(&format!("no IPNS record for {name} is available")), "{stderr}");
+    assert!(node.seen().iter().any(|s| s.path == "/api/v0/routing/get" && s.param("timeout") == Some("1000ms")));
+}

@@ -133,7 +133,9 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     if source.offline {
         return Ok(None);
     }
-    let Some(remote) = crate::fetch::remote::Remote::open(&settings, None)? else { return Ok(None) };
+    let Some(remote) = crate::fetch::remote::Remote::open(&settings, source.options().timeout)? else {
+        return Ok(None);
+    };
     // Resolving through fetch verifies the record and the index and keeps the
     // record locally; a project-less fetch finds no lockfile, which is fine.
     let mut opts = source.options();

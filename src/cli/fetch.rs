@@ -21,6 +21,10 @@ pub struct Source {
     /// Use the local store only.
     #[arg(long)]
     pub offline: bool,
+    /// How long a request may go without an answer, in seconds (a CAR
+    /// stream: without a byte) [default: 30 for gateways, 60 for kubo].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
 }
 
 /// Arguments of `cargo ipfs fetch`.
@@ -53,6 +57,7 @@ impl Source {
             gateways: self.gateways.clone(),
             kubo: self.kubo.clone(),
             offline: self.offline,
+            timeout: self.timeout.map(std::time::Duration::from_secs),
             jobs: 8,
             ..FetchOptions::default()
         }
