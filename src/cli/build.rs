@@ -133,13 +133,11 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     if source.offline {
         return Ok(None);
     }
-    let Some(remote) = crate::fetch::remote::Remote::open(&settings, source.options().timeout)? else {
+    let timeout = source.options().timeout;
+    let Some(remote) = crate::fetch::remote::Remote::open(&settings.gateways, settings.kubo.as_deref(), timeout)?
+    else {
         return Ok(None);
     };
-    // Resolving through fetch verifies the record and the index and keeps the
-    // record locally; a project-less fetch finds no lockfile, which is fine.
-    let mut opts = source.options();
-    opts.index = Some(settings.index.clone());
     let store = global.open_store()?;
     let t = trust.get(&settings.index).context("the index is not trusted")?;
     let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;

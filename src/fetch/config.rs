@@ -78,7 +78,7 @@ pub fn settings(
     let gateways = if !flags.gateways.is_empty() {
         flags.gateways.to_vec()
     } else if let Some(list) = env("CARGO_IPFS_GATEWAYS") {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        gateway_list(&list)
     } else {
         file.gateways.clone()
     };
@@ -89,6 +89,11 @@ pub fn settings(
         .or_else(|| file.kubo.clone())
         .filter(|k| !k.trim().is_empty());
     Ok(Settings { index, gateways, kubo })
+}
+
+/// The gateways in a comma-separated list, as `CARGO_IPFS_GATEWAYS` holds them.
+pub fn gateway_list(list: &str) -> Vec<String> {
+    list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 #[cfg(test)]

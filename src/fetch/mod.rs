@@ -171,7 +171,8 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     })?;
     let name: crate::formats::ipns::IpnsName = trust.ipns.parse()?;
 
-    let remote = if opts.offline { None } else { Remote::open(&settings, opts.timeout)? };
+    let remote =
+        if opts.offline { None } else { Remote::open(&settings.gateways, settings.kubo.as_deref(), opts.timeout)? };
     if let Some(remote) = &remote {
         match remote.get_record(&name) {
             Ok(bytes) => {

@@ -3,7 +3,6 @@
 //! CAR stream (a gateway's `format=car`, kubo's `dag/export`), each block
 //! verified as it arrives, and the IPNS record is verified against its name.
 
-use super::config::Settings;
 use crate::formats::block::Block;
 use crate::formats::ipns::IpnsName;
 use crate::store::gateway::{ClientOptions, DagScope, Url};
@@ -22,21 +21,21 @@ pub enum Remote {
 }
 
 impl Remote {
-    /// The remote the settings name: the kubo node if one is set, else the
-    /// gateways; `None` when neither is (the local store only).
-    pub fn open(settings: &Settings, timeout: Option<Duration>) -> anyhow::Result<Option<Remote>> {
-        if let Some(addr) = &settings.kubo {
+    /// The kubo node at `kubo` if one is given, else the `gateways`; `None`
+    /// when neither is (the local store only). `timeout` replaces the
+    /// default time a request may go without an answer.
+    pub fn open(gateways: &[String], kubo: Option<&str>, timeout: Option<Duration>) -> anyhow::Result<Option<Remote>> {
+        if let Some(addr) = kubo {
             let mut options = KuboOptions::default();
             if let Some(timeout) = timeout {
                 options.timeout = timeout;
             }
             return Ok(Some(Remote::Kubo(Box::new(KuboStore::connect(addr, options)?))));
         }
-        if settings.gateways.is_empty() {
+        if gateways.is_empty() {
             return Ok(None);
         }
-        let urls = settings
-            .gateways
+        let urls = gateways
             .iter()
             .map(|g| Url::parse(g).with_context(|| format!("invalid gateway URL {g:?}")))
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -436,18 +436,9 @@ fn fetch_on_demand(store: &DiskStore, cache: &Cache, p: &Prepared) -> anyhow::Re
     if !p.source.publishable {
         return Ok(false);
     }
-    let settings = crate::fetch::config::Settings {
-        index: String::new(),
-        gateways: std::env::var("CARGO_IPFS_GATEWAYS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|g| !g.is_empty())
-            .map(str::to_string)
-            .collect(),
-        kubo: std::env::var("CARGO_IPFS_KUBO").ok().filter(|k| !k.trim().is_empty()),
-    };
-    let Some(remote) = crate::fetch::remote::Remote::open(&settings, None)? else { return Ok(false) };
+    let gateways = crate::fetch::config::gateway_list(&std::env::var("CARGO_IPFS_GATEWAYS").unwrap_or_default());
+    let kubo = std::env::var("CARGO_IPFS_KUBO").ok().filter(|k| !k.trim().is_empty());
+    let Some(remote) = crate::fetch::remote::Remote::open(&gateways, kubo.as_deref(), None)? else { return Ok(false) };
     let shards = crate::formats::block::parse_cid(&shards)?;
     let layered = crate::store::Layered::new(store.clone(), remote);
     let entries = crate::index::tree::lookup(&layered, &shards, &p.source.name)?;

@@ -228,6 +228,10 @@ impl KuboStore {
     /// ends the request, which stops the node's work on it.
     pub fn export(&self, root: &Cid) -> Result<CarBlocks<'_>, KuboError> {
         const ENDPOINT: &str = "dag/export";
+        // A stream for blocking code: its `next` blocks on the runtime.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(KuboError::InAsyncContext);
+        }
         let arg = cid_to_string(root);
         let global = Global { offline: self.options.offline, timeout: None };
         let request = DagExport { arg: &arg, progress: false, global };
@@ -238,10 +242,6 @@ impl KuboStore {
         });
         let source = format!("kubo at {} (dag/export)", self.url);
         let stream = CarStream::of_dag(Box::pin(body), source, *root, self.options.timeout);
-        // A stream for blocking code: its `next` blocks on the runtime.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(KuboError::InAsyncContext);
-        }
         Ok(CarBlocks::new(&self.runtime, stream))
     }
 
