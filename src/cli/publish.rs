@@ -36,20 +36,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         format!("index `{}` is not published from this store; create it with `cargo ipfs index init`", args.name)
     })?;
     let builder = global.open_keystore()?.get(&config.ipns_key)?.ipns_name().to_string();
-    let journal = crate::wrapper::cache::Cache::new(&store_dir).journal_path().to_path_buf();
-    let text = match std::fs::read_to_string(&journal) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read the journal {}", journal.display())),
-    };
+    let cache = crate::wrapper::cache::Cache::new(&store_dir);
+    // A torn line (a crash or a full disk while appending) is skipped, not fatal.
+    let (entries, torn) = cache
+        .journal_entries()
+        .with_context(|| format!("cannot read the journal {}", cache.journal_path().display()))?;
     let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-    let (mut kept, mut skipped) = (0, 0);
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A torn last line (a crash while appending) is skipped, not fatal.
-        let Ok(mut entry) = serde_json::from_str::<Entry>(line) else {
-            skipped += 1;
-            continue;
-        };
+    let (mut kept, mut skipped) = (0, torn);
+    for mut entry in entries {
         if !entry.source.starts_with("registry+https://github.com/rust-lang/crates.io-index")
             || entry.validate().is_err()
         {

@@ -5,13 +5,15 @@
 //! the artifact (CID, sha256, size). The artifact itself is a UnixFS file in
 //! the block store. `<store>/journal.jsonl` lists every artifact recorded
 //! here, for `cargo ipfs publish`; one line is appended per artifact with a
-//! single write, so concurrent wrappers never interleave lines.
+//! single write, so concurrent wrappers never interleave lines. A line torn
+//! by a full disk or a crash is ended before the next one is appended, so
+//! that it costs only itself: `publish` skips it and reads the rest.
 
 use crate::index::Entry;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// One stored artifact.
@@ -92,10 +94,42 @@ impl Cache {
 
     /// Appends an entry to the journal.
     pub fn journal(&self, entry: &Entry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry).expect("entries serialize");
+        let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(&self.journal)?;
+        // A last line without its newline was torn (the disk filled up, or a
+        // wrapper died mid-write): end it first, or this entry would join it
+        // and be skipped with it. A wrapper appending at the same moment can
+        // at worst leave an empty line, which readers skip.
+        let mut line = Vec::with_capacity(1024);
+        if file.seek(SeekFrom::End(0))? > 0 {
+            let mut last = [0u8];
+            file.seek(SeekFrom::End(-1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                line.push(b'\n');
+            }
+        }
+        serde_json::to_writer(&mut line, entry).expect("entries serialize");
         line.push(b'\n');
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.journal)?;
         file.write_all(&line)
+    }
+
+    /// The entries in the journal, oldest first, and how many lines could
+    /// not be read as one (torn by a crash or a full disk). No journal yet
+    /// reads as empty.
+    pub fn journal_entries(&self) -> std::io::Result<(Vec<Entry>, usize)> {
+        let text = match std::fs::read_to_string(&self.journal) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(e),
+        };
+        let (mut entries, mut torn) = (Vec::new(), 0);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str::<Entry>(line) {
+                Ok(entry) => entries.push(entry),
+                Err(_) => torn += 1,
+            }
+        }
+        Ok((entries, torn))
     }
 
     /// The journal's path.
@@ -130,5 +164,30 @@ mod tests {
         assert_eq!(record.variants.len(), 2);
         assert_eq!(record.variants["e2"].cid, "c2");
         assert!(cache.get(&"cd".repeat(32)).is_none());
+    }
+
+    #[test]
+    fn a_torn_journal_line_costs_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path());
+        assert_eq!(cache.journal_entries().unwrap(), (vec![], 0), "no journal yet");
+        let first = crate::index::entry::tests::sample("serde", "1.0.0", &"ab".repeat(32));
+        let second = crate::index::entry::tests::sample("itoa", "1.0.0", &"cd".repeat(32));
+        cache.journal(&first).unwrap();
+        // The disk filled up halfway through the next line.
+        let whole = serde_json::to_string(&second).unwrap();
+        let mut file = std::fs::OpenOptions::new().append(true).open(cache.journal_path()).unwrap();
+        file.write_all(&whole.as_bytes()[..whole.len() / 2]).unwrap();
+        drop(file);
+        // Once there is room again, the next entry is read whole.
+        cache.journal(&second).unwrap();
+        let (entries, torn) = cache.journal_entries().unwrap();
+        assert_eq!(entries, [first.clone(), second.clone()]);
+        assert_eq!(torn, 1);
+        // And appending after a whole line adds no empty one.
+        cache.journal(&first).unwrap();
+        let text = std::fs::read_to_string(cache.journal_path()).unwrap();
+        assert_eq!(text.lines().filter(|l| l.is_empty()).count(), 0, "{text}");
+        assert_eq!(cache.journal_entries().unwrap().0.len(), 3);
     }
 }

@@ -717,7 +717,6 @@ fn record(
     let sha256 = super::pack::file_digest(&packed);
     let artifact =
         ArtifactRef { cid: file.cid.to_string(), sha256: sha256.clone(), size: packed.len() as u64, compile_ms };
-    cache.put(&p.key, &env_names, &env, artifact)?;
     // Only portable artifacts of public crates may go to other machines.
     if p.source.publishable && portable {
         let lookup_key = if env_names.is_empty() { p.key.clone() } else { format!("{}{}", p.key, &env[..16]) };
@@ -768,5 +767,9 @@ fn record(
         };
         cache.journal(&entry)?;
     }
+    // Journaled first: a later hit never journals, so an artifact filed in
+    // the cache map without its journal line (the disk filled up between
+    // the two) would never be published.
+    cache.put(&p.key, &env_names, &env, artifact)?;
     Ok(())
 }
