@@ -20,6 +20,8 @@
 //! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
 //!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
+//! - [`report`]: an error chain as the user reads it: one line, each cause
+//!   once.
 
 // Errors carry the CID they concern (up to ~80 bytes inline) so that every
 // message can name the block; they travel on cold paths, so their size does
@@ -33,6 +35,7 @@ pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod keystore;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod wrapper;

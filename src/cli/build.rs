@@ -4,6 +4,7 @@
 
 use super::fetch::{print_summary, Source};
 use super::{Global, Status};
+use crate::report::Chain;
 use crate::wrapper::stats;
 use anyhow::Context;
 use std::process::Command;
@@ -91,7 +92,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if !args.no_fetch {
         match super::fetch::run(global, args.source.options(), false) {
             Ok(summary) => print_summary(&summary),
-            Err(e) => eprintln!("cargo-ipfs: not fetching ({e:#}); building without prebuilt dependencies"),
+            Err(e) => eprintln!("cargo-ipfs: not fetching ({}); building without prebuilt dependencies", Chain(&e)),
         }
     }
     // Offline means offline for cargo too.
@@ -107,7 +108,7 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     let on_demand = match resolve_for_install(global, &args.source) {
         Ok(on_demand) => on_demand,
         Err(e) => {
-            eprintln!("cargo-ipfs: not fetching ({e:#}); installing without prebuilt dependencies");
+            eprintln!("cargo-ipfs: not fetching ({}); installing without prebuilt dependencies", Chain(&e));
             None
         }
     };

@@ -20,6 +20,7 @@ mod serve;
 mod stats;
 mod trust;
 
+use crate::report::Chain;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -176,7 +177,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", Chain(&e));
             ExitCode::FAILURE
         }
     }

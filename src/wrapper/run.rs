@@ -18,6 +18,7 @@ use super::stats::{self, Event};
 use super::unpacked::{linkable, place, Unpacked};
 use crate::formats::unixfs::{import_bytes, ImportParams};
 use crate::index::{Entry, Output, OutputKind};
+use crate::report::Chain;
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
 use std::ffi::OsString;
@@ -74,7 +75,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Ok(code) => code,
         Err(failure) => {
             let kind = failure.kind;
-            eprintln!("cargo-ipfs: cache {kind} error ({:#}); compiling normally", failure.error);
+            eprintln!("cargo-ipfs: cache {kind} error ({}); compiling normally", Chain(&failure.error));
             let _ = stats::record(&store_dir, &Event::Error(kind.to_string()));
             let mut all: Vec<OsString> = rustc_args.to_vec();
             all.extend(failure.remap.into_iter().map(OsString::from));
@@ -363,7 +364,7 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
         }
         Ok(false) => {}
         Err(e) => {
-            eprintln!("cargo-ipfs: cannot fetch {} ({e:#}); compiling normally", prepared.inv.crate_name);
+            eprintln!("cargo-ipfs: cannot fetch {} ({}); compiling normally", prepared.inv.crate_name, Chain(&e));
             let _ = stats::record(store_dir, &Event::Error("fetch".into()));
         }
     }
@@ -387,7 +388,11 @@ fn wrap(rustc: &Path, args: &[OsString], mode: Mode, store_dir: &Path, started: 
         match keyed.and_then(|()| record(&store, &cache, &prepared, &stdout, &stderr, elapsed)) {
             Ok(()) => recorded = true,
             Err(e) => {
-                eprintln!("cargo-ipfs: cannot record {} ({e:#}); the build is unaffected", prepared.inv.crate_name);
+                eprintln!(
+                    "cargo-ipfs: cannot record {} ({}); the build is unaffected",
+                    prepared.inv.crate_name,
+                    Chain(&e)
+                );
                 let _ = stats::record(store_dir, &Event::Error("record".into()));
             }
         }
@@ -420,7 +425,7 @@ fn try_hit(
         Err(e) => {
             // Outputs are restored by rename, so whatever was done is
             // replaced by the compilation that follows.
-            eprintln!("cargo-ipfs: cannot restore {} ({e:#}); compiling normally", prepared.inv.crate_name);
+            eprintln!("cargo-ipfs: cannot restore {} ({}); compiling normally", prepared.inv.crate_name, Chain(&e));
             let _ = stats::record(store_dir, &Event::Error("restore".into()));
             None
         }
