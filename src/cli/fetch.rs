@@ -81,6 +81,11 @@ pub fn print_summary(summary: &Summary) {
         summary.missing.len(),
         summary.failed.len()
     );
+    if summary.store_full.is_some() {
+        eprintln!(
+            "cargo-ipfs: the fetch stopped early because the disk of the store is full; what it did not fetch will compile"
+        );
+    }
 }
 
 /// Runs a fetch, showing progress on stderr: a bar (crates and bytes) on

@@ -17,6 +17,7 @@ use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
 use crate::index::tree::{lookup, TreeError};
 use crate::index::Entry;
+use crate::report::Chain;
 use crate::store::{BlockStore, DiskStore, Layered};
 use crate::wrapper::cache::{env_digest, ArtifactRef, Cache};
 use anyhow::{bail, Context};
@@ -82,6 +83,10 @@ pub struct Summary {
     pub missing: Vec<String>,
     /// Artifacts that failed (crate and reason); they will compile.
     pub failed: Vec<(String, String)>,
+    /// Why the fetch stopped early, when the disk of the store filled up:
+    /// what was under way then is in `failed`, and so is everything not
+    /// yet fetched or looked up.
+    pub store_full: Option<String>,
     /// Bytes downloaded.
     pub bytes: u64,
     /// Milliseconds from the start to the first artifact byte.
@@ -225,12 +230,19 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         progress(Progress::Planned { artifacts: 0 });
     }
     // A failure is shown and kept for the summary; that crate compiles.
+    // Once the store's disk is full, nothing more can be stored: the first
+    // such failure is shown, the workers stop, and the rest is summed up.
+    let full = Mutex::new(None::<String>);
     let report = |name: &str, version: &str, e: anyhow::Error| {
         let what = format!("{name} {version}");
-        let why = format!("{e:#}");
-        progress(Progress::Failed(&what, &why));
+        let why = Chain(&e).to_string();
+        let quiet = crate::store::chain_is_full(&e) && full.lock().expect("full").replace(why.clone()).is_some();
+        if !quiet {
+            progress(Progress::Failed(&what, &why));
+        }
         (what, why)
     };
+    let stopped = || full.lock().expect("full").is_some();
     let look_up = |package: &lockfile::LockedPackage| -> Vec<Entry> {
         let found = look_up_entries(&store, reader, remote, &resolved.version.shards, &package.name)
             .with_context(|| format!("cannot read the entries of {} from index {index}", package.name));
@@ -276,11 +288,14 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     };
     std::thread::scope(|s| {
         for worker in 0..jobs {
-            let (work, changed, look_up, fetch_entry) = (&work, &changed, &look_up, &fetch_entry);
+            let (work, changed, look_up, fetch_entry, stopped) = (&work, &changed, &look_up, &fetch_entry, &stopped);
             s.spawn(move || loop {
                 let task = {
                     let mut w = work.lock().expect("work");
                     loop {
+                        if stopped() {
+                            return;
+                        }
                         let downloader = worker % 2 == 1 || w.packages.len() == 0;
                         if downloader {
                             if let Some(entry) = w.take_largest() {
@@ -317,25 +332,46 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         }
     });
     let (_, downloaded) = out.into_inner().expect("summary");
+    summary.store_full = full.lock().expect("full").clone();
+    if summary.store_full.is_some() {
+        let w = work.into_inner().expect("work");
+        let not_stored = "not fetched: the disk of the store is full";
+        for entry in w.pending {
+            summary.failed.push((format!("{} {}", entry.name, entry.version), not_stored.into()));
+        }
+        for package in w.packages {
+            summary.failed.push((format!("{} {}", package.name, package.version), not_stored.into()));
+        }
+    }
     summary.download_ms = started.elapsed().as_millis() as u64;
     summary.missing.sort();
 
     // Then unpack, on every core, so that the wrapper's hits only place files.
     let unpack_started = Instant::now();
-    let queue = Mutex::new(downloaded.into_iter());
+    // `downloaded[i]` is `summary.fetched[i]`: both were pushed under one lock.
+    let queue = Mutex::new(downloaded.into_iter().enumerate());
     let failed = Mutex::new(Vec::new());
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::scope(|s| {
         for _ in 0..cores {
             s.spawn(|| loop {
-                let Some(entry) = queue.lock().expect("queue").next() else { return };
+                let Some((i, entry)) = queue.lock().expect("queue").next() else { return };
                 if let Err(e) = file_artifact(&store, reader, &cache, &entry) {
-                    failed.lock().expect("failed").push(report(&entry.name, &entry.version, e));
+                    failed.lock().expect("failed").push((i, report(&entry.name, &entry.version, e)));
                 }
             });
         }
     });
-    summary.failed.extend(failed.into_inner().expect("failed"));
+    // An artifact that could not be filed counts as failed, not fetched.
+    let mut failed = failed.into_inner().expect("failed");
+    failed.sort_by_key(|(i, _)| std::cmp::Reverse(*i));
+    for (i, failure) in failed {
+        summary.fetched.remove(i);
+        summary.failed.push(failure);
+    }
+    if summary.store_full.is_none() {
+        summary.store_full = full.into_inner().expect("full");
+    }
     summary.unpack_ms = unpack_started.elapsed().as_millis() as u64;
     summary.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
@@ -526,7 +562,7 @@ fn file_artifact(store: &DiskStore, reader: &dyn BlockStore, cache: &Cache, entr
     let env = env_digest(&names, |n| meta.env_deps.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone()));
     let artifact =
         ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
-    cache.put(base_key(entry), &names, &env, artifact)?;
+    cache.put(base_key(entry), &names, &env, artifact).map_err(|e| crate::store::StoreError::io(store.root(), e))?;
     Ok(())
 }
 

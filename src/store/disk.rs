@@ -24,7 +24,7 @@ pub struct DiskStore {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_path_buf(), source }
+    move |error| StoreError::io(path, error)
 }
 
 impl DiskStore {

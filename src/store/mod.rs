@@ -49,6 +49,16 @@ pub enum StoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The disk (or the quota) holding the store has no room left. Whatever
+    /// was being written was removed again; nothing half-written remains.
+    #[error(
+        "no space left on the disk of the store (writing {path}); free some space there, \
+         or point CARGO_IPFS_STORE (or --store) at a store on a larger disk"
+    )]
+    Full {
+        /// The file or directory that could not be written.
+        path: PathBuf,
+    },
     /// A stored block does not match its CID. It has been moved aside.
     #[error("{source}; the bad copy was moved to {quarantine}, fetch or add the block again")]
     Corrupt {
@@ -75,6 +85,32 @@ pub enum StoreError {
     /// A kubo RPC request failed.
     #[error(transparent)]
     Kubo(Box<KuboError>),
+}
+
+impl StoreError {
+    /// An I/O error on `path`: [`StoreError::Full`] when the disk or the
+    /// quota is exhausted, else [`StoreError::Io`].
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        let path = path.into();
+        if is_full(&error) {
+            StoreError::Full { path }
+        } else {
+            StoreError::Io { path, source: error }
+        }
+    }
+}
+
+/// Whether an I/O error says the disk (or the quota) has no room left.
+pub fn is_full(error: &std::io::Error) -> bool {
+    matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
+
+/// Whether anywhere in `error`'s chain the disk ran out of room.
+pub fn chain_is_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref::<StoreError>(), Some(StoreError::Full { .. }))
+            || cause.downcast_ref::<std::io::Error>().is_some_and(is_full)
+    })
 }
 
 impl From<RemoteError> for StoreError {

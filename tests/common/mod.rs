@@ -55,9 +55,15 @@ impl Machine {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.args(args)
-            .current_dir(&self.project)
+        let mut cmd = self.command(BIN);
+        cmd.args(args);
+        cmd
+    }
+
+    /// `program` in this machine's project directory and environment.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.project)
             .env("CARGO_HOME", &self.cargo_home)
             .env("CARGO_TARGET_DIR", &self.target)
             .env("CARGO_IPFS_STORE", &self.store)
