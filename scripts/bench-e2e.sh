@@ -44,8 +44,13 @@ seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate 
 
 # timed LOG COMMAND...: runs COMMAND quietly, prints its seconds, or "failed"
 # (with its last lines on stderr) so that one failure loses no other row.
+# What earlier steps wrote is flushed first: the kernel writes dirty pages
+# back 30 s after they were dirtied, which would otherwise land in a later
+# step's measurement (machine A's build output, on a real second machine,
+# would not be there at all).
 timed() {
     local log=$1 t0; shift
+    sync
     t0=$(now)
     if "$@" >"$log" 2>&1; then since "$t0"; else tail -5 "$log" >&2; echo failed; fi
 }
@@ -89,6 +94,7 @@ cp -r "$own_src" "$work/projects/own/deep/path/ripgrep"
 for i in 1 2 3 4 5; do
     rm -rf "$work/store-fetch" "$work/t-fetch"
     env $(machine fetch) "$bin" trust add bench "$publisher" >/dev/null
+    sync
     t0=$(now)
     env $(machine fetch) "$bin" fetch --gateway "$url" --json \
         --manifest-path "$work/projects/fetch/ripgrep/Cargo.toml" >"$work/fetch-$i.json"

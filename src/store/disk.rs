@@ -242,7 +242,7 @@ impl BlockStore for DiskStore {
             }
             Err(e) => return Err(io(dir)(e)),
         };
-        write_pieces(tmp.as_file_mut(), &block.pieces()).map_err(io(tmp.path()))?;
+        write_pieces(tmp.as_file_mut(), &block.pieces()).map_err(io(&path))?;
         // On error the temporary file is removed when `tmp` drops.
         tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
         Ok(())
