@@ -131,3 +131,47 @@ fn committed_example_index_verifies() {
     let err = env.fails(&["name", "put", &other, example.join("example.ipns-record").to_str().unwrap()]);
     assert!(err.contains("refusing"), "{err}");
 }
+
+#[test]
+fn publish_sends_other_registries_crates_only_when_named() {
+    let env = Env::new();
+    let ipns = env.ok(&["key", "gen", "ci"]).trim().to_string();
+    env.ok(&["index", "init", "--name", "mine", "--key", "ci"]);
+    // Journaled artifacts must be in the store to be published.
+    let artifact = env.write("artifact", b"the bytes of an artifact");
+    let cid = env.ok(&["add", "-Q", "--cid-version", "1", artifact.to_str().unwrap()]).trim().to_string();
+    let from = |name: &str, source: &str| {
+        let mut e: serde_json::Value = serde_json::from_str(&entry(name, "1.0.0", "0a", &ipns)).unwrap();
+        e["source"] = source.into();
+        e["cid"] = cid.clone().into();
+        e.to_string()
+    };
+    write(
+        &env.store(),
+        "journal.jsonl",
+        &[
+            from("public", "registry+https://github.com/rust-lang/crates.io-index"),
+            from("named", "registry+local:registry.example.com-0123456789abcdef"),
+            from("unnamed", "registry+local:other.example.com-0123456789abcdef"),
+        ],
+    );
+    let in_index = |name: &str| {
+        let out = env.run(&["index", "show", "mine", "--crate", name, "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).is_ok_and(|v| !v.is_empty())
+    };
+
+    let out = env.run(&["publish", "--name", "mine"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("version 2") && stdout.contains("(1 new of 1 journaled"), "{stdout}");
+    assert!(stderr.contains("2 journaled artifact(s) from registries other than crates.io held back"), "{stderr}");
+    assert!(in_index("public") && !in_index("named") && !in_index("unnamed"));
+
+    let out = env.run(&["publish", "--name", "mine", "--allow-registry", "registry.example.com"]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("version 3") && stdout.contains("(1 new of 2 journaled"), "{stdout}");
+    assert!(stderr.contains("1 journaled artifact(s)"), "{stderr}");
+    assert!(in_index("public") && in_index("named") && !in_index("unnamed"));
+}

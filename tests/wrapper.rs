@@ -495,3 +495,28 @@ fn unreadable_dep_info_or_native_library_only_costs_the_cache() {
     assert_eq!((stats["hits"].as_u64(), stats["misses"].as_u64()), (Some(0), Some(0)), "{stats}");
     assert!(!c.rlib().is_empty());
 }
+
+#[test]
+fn a_crate_of_another_registry_is_journaled_under_that_registry() {
+    let c = FakeCrate::new(PROBE);
+    let registry = "registry.example.com-0123456789abcdef";
+    let home = &c.cargo_home;
+    let pkg = home.join("registry/src").join(registry).join("probe-0.1.0");
+    common::copy_dir(&home.join("registry/src/index.crates.io-0000000000000000/probe-0.1.0"), &pkg);
+    std::fs::create_dir_all(home.join("registry/cache").join(registry)).unwrap();
+    std::fs::copy(
+        home.join("registry/cache/index.crates.io-0000000000000000/probe-0.1.0.crate"),
+        home.join("registry/cache").join(registry).join("probe-0.1.0.crate"),
+    )
+    .unwrap();
+    let out = c.command(Path::new("rustc"), &pkg.join("src/lib.rs")).env("PROBE_VALUE", "x").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let journal = std::fs::read_to_string(c.tmp.path().join("store/journal.jsonl")).unwrap();
+    let sources: Vec<String> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source"].as_str().unwrap().to_string())
+        .collect();
+    // Journaled, for `publish --allow-registry registry.example.com` to send;
+    // never under crates.io's name.
+    assert_eq!(sources, [format!("registry+local:{registry}")]);
+}

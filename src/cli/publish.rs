@@ -1,11 +1,12 @@
 //! `cargo ipfs publish --name INDEX`: add what `cargo ipfs build --record`
 //! journaled to the index and publish a new signed version.
 //!
-//! Only crates from crates.io with a checksum are in the journal (the wrapper
-//! never journals path, git or private-registry crates), so nothing private
-//! is published. The journal is kept: publishing it again changes nothing,
-//! and a crash at any moment leaves the previous version published and the
-//! journal ready to replay.
+//! Only registry crates with a checksum are in the journal (the wrapper never
+//! journals path or git crates), and only crates.io's are published: a crate
+//! from another registry, private ones included, goes out only when
+//! `--allow-registry HOST` names its registry. The journal is kept:
+//! publishing it again changes nothing, and a crash at any moment leaves the
+//! previous version published and the journal ready to replay.
 
 use super::index::publish_version;
 use super::{Global, Status};
@@ -20,10 +21,31 @@ pub struct Args {
     /// The index to publish to (created with `cargo ipfs index init`).
     #[arg(long)]
     name: String,
+    /// Also publish crates from the registry at HOST (its folder under
+    /// `$CARGO_HOME/registry/src/` is `HOST-<hash>`); by default only crates
+    /// from crates.io are published, so that no private crate leaves by
+    /// accident. Repeatable.
+    #[arg(long = "allow-registry", value_name = "HOST")]
+    allow_registry: Vec<String>,
     /// Also push the version and its artifacts into this kubo node, pinned,
     /// and hand it the IPNS record.
     #[command(flatten)]
     kubo: super::index::KuboArgs,
+}
+
+/// The source crates.io's entries carry.
+const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
+/// Whether an entry from `source` may be published: crates.io's, or a
+/// registry whose host `allowed` names (`registry+local:HOST-<hex>`, as the
+/// wrapper records it). Path and git crates never.
+fn publishable(source: &str, allowed: &[String]) -> bool {
+    if source == CRATES_IO {
+        return true;
+    }
+    let Some(dir) = source.strip_prefix("registry+local:") else { return false };
+    let Some((host, hash)) = dir.rsplit_once('-') else { return false };
+    !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()) && allowed.iter().any(|a| a == host)
 }
 
 /// Reads the journal, keeps the entries that may be published, publishes.
@@ -42,12 +64,14 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         .journal_entries()
         .with_context(|| format!("cannot read the journal {}", cache.journal_path().display()))?;
     let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
-    let (mut kept, mut skipped) = (0, torn);
+    let (mut kept, mut skipped, mut held_back) = (0, torn, 0);
     for mut entry in entries {
-        if !entry.source.starts_with("registry+https://github.com/rust-lang/crates.io-index")
-            || entry.validate().is_err()
-        {
+        if entry.validate().is_err() {
             skipped += 1;
+            continue;
+        }
+        if !publishable(&entry.source, &args.allow_registry) {
+            held_back += 1;
             continue;
         }
         if entry.builder.is_empty() {
@@ -61,6 +85,12 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         }
         kept += 1;
         changes.entry(entry.name.to_ascii_lowercase()).or_default().push(entry);
+    }
+    if held_back > 0 {
+        eprintln!(
+            "cargo-ipfs: {held_back} journaled artifact(s) from registries other than crates.io held back; \
+             name a registry with --allow-registry HOST to publish its crates"
+        );
     }
     match publish_version(global, &store, &local, &args.name, &changes, None)? {
         Some(new) => println!(
@@ -84,4 +114,23 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         super::index::push_to_kubo(&store, addr, &root, &artifacts, Some((&name, &record)))?;
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_crates_io_and_named_registries_are_publishable() {
+        let allowed = vec!["registry.example.com".to_string()];
+        assert!(publishable(CRATES_IO, &[]));
+        assert!(publishable("registry+local:registry.example.com-0123456789abcdef", &allowed));
+        assert!(!publishable("registry+local:registry.example.com-0123456789abcdef", &[]));
+        assert!(!publishable("registry+local:other.example.com-0123456789abcdef", &allowed));
+        // The host must be the whole name before the hash.
+        assert!(!publishable("registry+local:evil-registry.example.com-0123456789abcdef", &allowed));
+        assert!(!publishable("registry+local:registry.example.com", &allowed));
+        assert!(!publishable("local:/home/me/project", &allowed));
+        assert!(!publishable("registry+https://github.com/rust-lang/crates.io-index.evil", &[]));
+    }
 }

@@ -128,10 +128,15 @@ fn exec_plain(rustc: &Path, args: &[OsString]) -> ExitCode {
 struct Source {
     name: String,
     version: String,
-    /// `registry+URL` as in Cargo.lock (crates.io) or a local description.
+    /// `registry+URL` as in Cargo.lock (crates.io), `registry+local:DIR`
+    /// for another registry (DIR is its folder under
+    /// `$CARGO_HOME/registry/src/`, `HOST-HASH`), or a local description.
     source: String,
     checksum: String,
-    publishable: bool,
+    /// A registry crate, which its `.crate` checksum identifies anywhere:
+    /// journaled when recorded (`publish` sends only crates.io's unless
+    /// told otherwise). Path and git crates are only ever cached locally.
+    registry: bool,
 }
 
 /// A registry crate's identity: its package directory sits at
@@ -159,12 +164,12 @@ fn registry_source(cargo_home: &Path, digests: &Digests) -> anyhow::Result<Optio
     } else {
         format!("registry+local:{registry}")
     };
-    Ok(Some(Source { name, version, source, checksum, publishable: crates_io }))
+    Ok(Some(Source { name, version, source, checksum, registry: true }))
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
 /// [`super::local`]): named by its manifest directory (normalized with the
-/// other paths before it enters the key), never publishable.
+/// other paths before it enters the key), never journaled.
 fn local_source() -> Option<Source> {
     let dir = std::env::var_os("CARGO_MANIFEST_DIR")?;
     Some(Source {
@@ -172,7 +177,7 @@ fn local_source() -> Option<Source> {
         version: std::env::var("CARGO_PKG_VERSION").ok()?,
         source: format!("local:{}", Path::new(&dir).display()),
         checksum: String::new(),
-        publishable: false,
+        registry: false,
     })
 }
 
@@ -438,7 +443,7 @@ fn try_hit(
 /// and fetches its artifact. Returns whether it fetched one.
 fn fetch_on_demand(store: &DiskStore, cache: &Cache, p: &Prepared) -> anyhow::Result<bool> {
     let Ok(shards) = std::env::var("CARGO_IPFS_INDEX_SHARDS") else { return Ok(false) };
-    if !p.source.publishable {
+    if !p.source.registry {
         return Ok(false);
     }
     let gateways = crate::fetch::config::gateway_list(&std::env::var("CARGO_IPFS_GATEWAYS").unwrap_or_default());
@@ -722,8 +727,9 @@ fn record(
     let sha256 = super::pack::file_digest(&packed);
     let artifact =
         ArtifactRef { cid: file.cid.to_string(), sha256: sha256.clone(), size: packed.len() as u64, compile_ms };
-    // Only portable artifacts of public crates may go to other machines.
-    if p.source.publishable && portable {
+    // Only portable artifacts of registry crates may go to other machines
+    // (and `publish` sends only crates.io's unless a flag names the registry).
+    if p.source.registry && portable {
         let lookup_key = if env_names.is_empty() { p.key.clone() } else { format!("{}{}", p.key, &env[..16]) };
         let profile = p
             .inv
