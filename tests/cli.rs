@@ -263,3 +263,21 @@ fn fetch_through_a_hung_kubo_node_gives_up_after_the_timeout_and_says_so() {
     assert!(stderr.contains(&format!("no IPNS record for {name} is available")), "{stderr}");
     assert!(node.seen().iter().any(|s| s.path == "/api/v0/routing/get" && s.param("timeout") == Some("1000ms")));
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new();
+    env.ok(&["key", "gen", "ci"]);
+    env.ok(&["index", "init", "--name", "mine", "--key", "ci"]);
+    for args in [&["index", "show", "mine"][..], &["key", "list"], &["stats"]] {
+        // A pipe whose reader is gone before the command writes, as with
+        // `cargo ipfs index show mine | head -0`.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = env.cmd(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success() || out.status.signal() == Some(13), "{args:?}: {:?} {stderr}", out.status);
+    }
+}

@@ -155,6 +155,9 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_quietly_on_closed_stdout();
+    }
     let result = match cli.command {
         Command::Add(args) => add::exec(&cli.global, args),
         Command::Cat(args) => cat::exec(&cli.global, args),
@@ -180,6 +183,20 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
             eprintln!("error: {}", Chain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets a command end as command-line tools do when the reader of its
+/// output goes away (`cargo ipfs index show X | head -1`): killed by
+/// SIGPIPE, silently, instead of panicking in `println!` (Rust ignores
+/// SIGPIPE by default). `serve` keeps the default: its sockets report a
+/// closed peer as an error of that request (the standard library sends
+/// with `MSG_NOSIGNAL`), and a closed log pipe must not stop a server.
+fn die_quietly_on_closed_stdout() {
+    // SAFETY: restores the default disposition of one signal before any
+    // other thread exists; no handler of ours is involved.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
