@@ -90,7 +90,9 @@ fn run_cargo(
 /// Fetches (a failure only warns: the build goes on and compiles), then builds.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if !args.no_fetch {
-        match super::fetch::run(global, args.source.options(), false) {
+        let mut opts = args.source.options();
+        read_cargo_flags(&args.cargo_args, &mut opts);
+        match super::fetch::run(global, opts, false) {
             Ok(summary) => print_summary(&summary),
             Err(e) => eprintln!("cargo-ipfs: not fetching ({}); building without prebuilt dependencies", Chain(&e)),
         }
@@ -163,4 +165,48 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
         settings.index, resolved.version.manifest.seq
     );
     Ok(Some(OnDemand { shards: resolved.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
+}
+
+/// Takes from `cargo build` arguments what the fetch must know: the
+/// manifest whose lockfile to read, and the target (the first, if several).
+fn read_cargo_flags(cargo_args: &[String], opts: &mut crate::fetch::FetchOptions) {
+    let mut args = cargo_args.iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next().cloned());
+        match flag {
+            "--manifest-path" => opts.manifest_path = value().map(Into::into),
+            "--target" if opts.target.is_none() => opts.target = value(),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::FetchOptions;
+
+    #[test]
+    fn the_fetch_reads_the_lockfile_and_target_the_build_uses() {
+        let read = |args: &[&str]| {
+            let mut opts = FetchOptions::default();
+            read_cargo_flags(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>(), &mut opts);
+            opts
+        };
+        let opts = read(&["--release", "--manifest-path", "a/Cargo.toml", "--target=x86_64-unknown-linux-musl"]);
+        assert_eq!(opts.manifest_path.as_deref(), Some(std::path::Path::new("a/Cargo.toml")));
+        assert_eq!(opts.target.as_deref(), Some("x86_64-unknown-linux-musl"));
+        let opts = read(&["--manifest-path=b/Cargo.toml", "--target", "a", "--target", "b"]);
+        assert_eq!(opts.manifest_path.as_deref(), Some(std::path::Path::new("b/Cargo.toml")));
+        assert_eq!(opts.target.as_deref(), Some("a"), "the first target");
+        let opts = read(&["--locked", "-p", "demo", "--", "--target", "after"]);
+        assert!(opts.manifest_path.is_none() && opts.target.is_none(), "nothing after --");
+    }
 }
