@@ -175,3 +175,23 @@ fn publish_sends_other_registries_crates_only_when_named() {
     assert!(stderr.contains("1 journaled artifact(s)"), "{stderr}");
     assert!(in_index("public") && in_index("named") && !in_index("unnamed"));
 }
+
+#[test]
+fn a_publisher_whose_record_went_back_never_signs_a_number_twice() {
+    let env = Env::new();
+    let ipns = env.ok(&["key", "gen", "ci"]).trim().to_string();
+    env.ok(&["index", "init", "--name", "mine", "--key", "ci"]);
+    let a = write(env.dir.path(), "a.jsonl", &[entry("serde", "1.0.0", "01", &ipns)]);
+    assert!(env.ok(&["index", "add", "--name", "mine", a.to_str().unwrap()]).contains("version 2"));
+    let record = env.store().join(format!("ipns/{ipns}.ipns-record"));
+    let v2 = std::fs::read(&record).unwrap();
+    let b = write(env.dir.path(), "b.jsonl", &[entry("tokio", "1.0.0", "02", &ipns)]);
+    assert!(env.ok(&["index", "add", "--name", "mine", b.to_str().unwrap()]).contains("version 3"));
+    // The store's record goes back to version 2 (restored from a backup).
+    std::fs::write(&record, &v2).unwrap();
+    let c = write(env.dir.path(), "c.jsonl", &[entry("itoa", "1.0.0", "03", &ipns)]);
+    let out = env.ok(&["index", "add", "--name", "mine", c.to_str().unwrap()]);
+    assert!(out.contains("version 4"), "built on version 3, not a second version 3: {out}");
+    let verify = env.ok(&["index", "verify", "mine"]);
+    assert!(verify.contains("3 crates, 3 entries"), "nothing of version 3 is lost: {verify}");
+}

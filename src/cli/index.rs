@@ -259,6 +259,18 @@ pub(crate) fn publish_version(
         }
         None => None,
     };
+    // A record older than the head this store published (the store's
+    // records restored from an older backup, say): build on the head, so
+    // that no sequence number is ever signed for two different versions.
+    let head = crate::formats::block::parse_cid(&config.head)
+        .ok()
+        .filter(|h| prev.as_ref().is_none_or(|p| p.root != *h))
+        .and_then(|h| load_version(store, &h).ok());
+    let prev = match (prev, head) {
+        (Some(record), Some(head)) if head.manifest.seq > record.manifest.seq => Some(head),
+        (None, Some(head)) => Some(head),
+        (record, _) => record,
+    };
     let mut signer_names = config.keys.clone();
     let (key_names, threshold) = match &rotate_to {
         Some((keys, threshold)) => {
