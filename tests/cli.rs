@@ -266,7 +266,6 @@ fn fetch_through_a_hung_kubo_node_gives_up_after_the_timeout_and_says_so() {
 
 #[test]
 fn a_reader_that_goes_away_ends_a_command_quietly() {
-    use std::os::unix::process::ExitStatusExt;
     let env = Env::new();
     env.ok(&["key", "gen", "ci"]);
     env.ok(&["index", "init", "--name", "mine", "--key", "ci"]);
@@ -278,6 +277,6 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
         let out = env.cmd(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-        assert!(out.status.success() || out.status.signal() == Some(13), "{args:?}: {:?} {stderr}", out.status);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }

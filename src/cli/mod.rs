@@ -156,7 +156,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         }
     };
     if !matches!(cli.command, Command::Serve(_)) {
-        die_quietly_on_closed_stdout();
+        exit_quietly_when_stdout_closes();
     }
     let result = match cli.command {
         Command::Add(args) => add::exec(&cli.global, args),
@@ -186,18 +186,26 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-/// Lets a command end as command-line tools do when the reader of its
-/// output goes away (`cargo ipfs index show X | head -1`): killed by
-/// SIGPIPE, silently, instead of panicking in `println!` (Rust ignores
-/// SIGPIPE by default). `serve` keeps the default: its sockets report a
-/// closed peer as an error of that request (the standard library sends
-/// with `MSG_NOSIGNAL`), and a closed log pipe must not stop a server.
-fn die_quietly_on_closed_stdout() {
-    // SAFETY: restores the default disposition of one signal before any
-    // other thread exists; no handler of ours is involved.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// A reader of stdout that goes away (`cargo ipfs index show X | head -1`)
+/// ends the command quietly and successfully, as `is_broken_pipe` does for
+/// commands that report their write errors: `println!` panics on a closed
+/// stdout instead (Rust ignores SIGPIPE), and that panic is turned into the
+/// same quiet exit. Every other panic is reported as before. `serve` keeps
+/// the default: it writes logs, not results.
+fn exit_quietly_when_stdout_closes() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        report(info)
+    }));
 }
 
 /// `cargo ipfs cat X | head` closes the pipe early; that is not an error.
