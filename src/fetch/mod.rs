@@ -332,8 +332,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         }
     });
     let (_, downloaded) = out.into_inner().expect("summary");
-    summary.store_full = full.lock().expect("full").clone();
-    if summary.store_full.is_some() {
+    if stopped() {
         let w = work.into_inner().expect("work");
         let not_stored = "not fetched: the disk of the store is full";
         for entry in w.pending {
@@ -369,9 +368,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         summary.fetched.remove(i);
         summary.failed.push(failure);
     }
-    if summary.store_full.is_none() {
-        summary.store_full = full.into_inner().expect("full");
-    }
+    summary.store_full = full.into_inner().expect("full");
     summary.unpack_ms = unpack_started.elapsed().as_millis() as u64;
     summary.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
