@@ -48,8 +48,23 @@ fn publishable(source: &str, allowed: &[String]) -> bool {
     !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_hexdigit()) && allowed.iter().any(|a| a == host)
 }
 
+/// Refuses an `--allow-registry` value that is not a host name (a URL, say),
+/// which would match nothing and hold back what the user meant to publish.
+fn check_hosts(allowed: &[String]) -> anyhow::Result<()> {
+    for host in allowed {
+        let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+        anyhow::ensure!(
+            valid,
+            "--allow-registry {host:?} is not a host name; give the registry's host as in its folder \
+             $CARGO_HOME/registry/src/HOST-<hash>, for example `--allow-registry registry.example.com`"
+        );
+    }
+    Ok(())
+}
+
 /// Reads the journal, keeps the entries that may be published, publishes.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
+    check_hosts(&args.allow_registry)?;
     let store = global.open_store()?;
     let store_dir = global.store_dir()?;
     let local = Local::new(&store_dir);
@@ -132,5 +147,14 @@ mod tests {
         assert!(!publishable("registry+local:registry.example.com", &allowed));
         assert!(!publishable("local:/home/me/project", &allowed));
         assert!(!publishable("registry+https://github.com/rust-lang/crates.io-index.evil", &[]));
+    }
+
+    #[test]
+    fn a_registry_named_by_url_is_refused_with_what_to_give() {
+        assert!(check_hosts(&["registry.example.com".into(), "my-registry_2".into()]).is_ok());
+        for bad in ["https://registry.example.com/", "registry.example.com:443", "", "a/b"] {
+            let e = check_hosts(&[bad.to_string()]).unwrap_err().to_string();
+            assert!(e.contains("is not a host name") && e.contains("registry/src/HOST-<hash>"), "{e}");
+        }
     }
 }
