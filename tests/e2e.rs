@@ -94,6 +94,20 @@ fn publish_serve_resolve_fetch_build_and_refusals() {
     assert_eq!(stats["hits"].as_u64().unwrap(), recorded, "every cacheable dependency restored: {stats}");
     assert_eq!(b.run_binary(), "Point { x: 3, y: 4 } 12\n");
 
+    // For scripts, `--quiet` says nothing; for people at a terminal, a bar
+    // counts crates and MiB instead of a line per artifact.
+    let out = b.cmd(&["fetch", "--gateway", &server.url, "--quiet"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    let t = Machine::new(&tmp.path().join("t"), "tty/demo", &tmp.path().join("t/store"));
+    ok(&t, &["trust", "add", "demo-index", &a_name]);
+    let fetch = format!("{} fetch --gateway {}", common::BIN, server.url);
+    let out = t.command("script").args(["-qfec", &fetch, "/dev/null"]).env("TERM", "xterm").output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains(&format!("/{recorded} crates, ")) && screen.contains(" MiB"), "{screen}");
+    assert!(!screen.contains("cargo-ipfs: fetched ") && screen.contains("0 failed"), "{screen}");
+
     // Through kubo: A pushes the version, the artifacts and the record into
     // a node (publishing again adds nothing, and pushes); machine F reads
     // the record and every artifact through the node's RPC API.

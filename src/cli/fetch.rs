@@ -153,9 +153,40 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !args.quiet {
         print_summary(&summary);
-        for missing in &summary.missing {
-            eprintln!("  not in the index: {missing}");
+        for line in missing_lines(&summary.missing) {
+            eprintln!("{line}");
         }
     }
     Ok(0)
+}
+
+/// How many of the packages the index lacks are named one per line; a
+/// lockfile names every platform's packages, so the list can be long.
+const MISSING_SHOWN: usize = 10;
+
+/// The lines that name what the index lacks: the first few, then a count.
+fn missing_lines(missing: &[String]) -> Vec<String> {
+    let mut lines: Vec<String> =
+        missing.iter().take(MISSING_SHOWN).map(|m| format!("  not in the index: {m}")).collect();
+    if missing.len() > MISSING_SHOWN {
+        lines.push(format!("  and {} more (`--json` lists them all)", missing.len() - MISSING_SHOWN));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_of_what_the_index_lacks_is_cut_with_a_count() {
+        let names = |n: usize| (0..n).map(|i| format!("crate{i} 1.0.0")).collect::<Vec<_>>();
+        assert!(missing_lines(&[]).is_empty());
+        assert_eq!(missing_lines(&names(2)), ["  not in the index: crate0 1.0.0", "  not in the index: crate1 1.0.0"]);
+        let lines = missing_lines(&names(25));
+        assert_eq!(lines.len(), MISSING_SHOWN + 1);
+        assert_eq!(lines[MISSING_SHOWN - 1], "  not in the index: crate9 1.0.0");
+        assert_eq!(lines[MISSING_SHOWN], "  and 15 more (`--json` lists them all)");
+        assert_eq!(missing_lines(&names(MISSING_SHOWN)).len(), MISSING_SHOWN, "no count when all are named");
+    }
 }
