@@ -96,19 +96,8 @@ fn a_full_disk_loses_nothing_and_breaks_no_build() {
 
     // Machine A, the pinning CI job, on an ordinary disk: records, publishes
     // and serves.
-    let a = Machine::new(&tmp.path().join("a"), "demo", &tmp.path().join("a/store"));
-    let run = |m: &Machine, args: &[&str]| {
-        let out = m.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let a_name = run(&a, &["key", "gen", "ci"]).trim().to_string();
-    run(&a, &["index", "init", "--name", "demo-index", "--key", "ci"]);
-    let out = a.build(true);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let recorded = a.stats()["recorded"].as_u64().unwrap();
-    assert!(recorded >= 9);
-    run(&a, &["publish", "--name", "demo-index"]);
+    let common::Publisher { machine: a, name: a_name, recorded, .. } =
+        common::Publisher::new(&tmp.path().join("a"), "demo");
     let (mut server, url) = common::spawn_serve(&a.store, &[], Stdio::null());
 
     // Fetching into a store whose disk fills up part of the way through

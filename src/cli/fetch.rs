@@ -106,12 +106,20 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
                 eprintln!(
                     "cargo-ipfs: index {index} version {version} verified; looking up {packages} locked package(s)"
                 );
+                // Downloads start while lookups still run: the bar is there
+                // from the start, and learns its length once all are done.
+                if terminal {
+                    let style = indicatif::ProgressStyle::with_template("{pos} crates, {msg} (looking up)")
+                        .expect("a valid template");
+                    let _ = bar.set(indicatif::ProgressBar::no_length().with_style(style));
+                }
             }
             Progress::Planned { artifacts } => {
-                if terminal {
+                if let Some(bar) = bar.get() {
                     let style = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} crates, {msg}")
                         .expect("a valid template");
-                    let _ = bar.set(indicatif::ProgressBar::new(artifacts as u64).with_style(style));
+                    bar.set_length(artifacts as u64);
+                    bar.set_style(style);
                 }
             }
             Progress::Fetched(f) => match bar.get() {

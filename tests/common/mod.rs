@@ -73,6 +73,13 @@ impl Machine {
         cmd
     }
 
+    /// Runs the real binary with `args`, asserting success; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn build(&self, record: bool) -> Output {
         let mut args = vec!["build"];
         if record {
@@ -103,6 +110,32 @@ impl Machine {
         let out = Command::new(self.target.join("debug/demo")).output().unwrap();
         assert!(out.status.success());
         String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// A pinning CI job's machine after its first publication: the demo project
+/// recorded, and index `demo-index` published under key `ci`.
+pub struct Publisher {
+    pub machine: Machine,
+    /// The IPNS name of the index.
+    pub name: String,
+    /// How many units the build recorded.
+    pub recorded: u64,
+    /// What `publish` printed.
+    pub published: String,
+}
+
+impl Publisher {
+    pub fn new(root: &Path, project_path: &str) -> Self {
+        let machine = Machine::new(root, project_path, &root.join("store"));
+        let name = machine.ok(&["key", "gen", "ci"]).trim().to_string();
+        machine.ok(&["index", "init", "--name", "demo-index", "--key", "ci"]);
+        let out = machine.build(true);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let recorded = machine.stats()["recorded"].as_u64().unwrap();
+        assert!(recorded >= 9);
+        let published = machine.ok(&["publish", "--name", "demo-index"]);
+        Publisher { machine, name, recorded, published }
     }
 }
 
