@@ -10,6 +10,7 @@
 
 use super::index::publish_version;
 use super::{Global, Status};
+use crate::index::entry::CRATES_IO_SOURCE;
 use crate::index::local::Local;
 use crate::index::Entry;
 use anyhow::Context;
@@ -33,14 +34,11 @@ pub struct Args {
     kubo: super::index::KuboArgs,
 }
 
-/// The source crates.io's entries carry.
-const CRATES_IO: &str = "registry+https://github.com/rust-lang/crates.io-index";
-
 /// Whether an entry from `source` may be published: crates.io's, or a
 /// registry whose host `allowed` names (`registry+local:HOST-<hex>`, as the
 /// wrapper records it). Path and git crates never.
 fn publishable(source: &str, allowed: &[String]) -> bool {
-    if source == CRATES_IO {
+    if source == CRATES_IO_SOURCE {
         return true;
     }
     let Some(dir) = source.strip_prefix("registry+local:") else { return false };
@@ -138,7 +136,7 @@ mod tests {
     #[test]
     fn only_crates_io_and_named_registries_are_publishable() {
         let allowed = vec!["registry.example.com".to_string()];
-        assert!(publishable(CRATES_IO, &[]));
+        assert!(publishable(CRATES_IO_SOURCE, &[]));
         assert!(publishable("registry+local:registry.example.com-0123456789abcdef", &allowed));
         assert!(!publishable("registry+local:registry.example.com-0123456789abcdef", &[]));
         assert!(!publishable("registry+local:other.example.com-0123456789abcdef", &allowed));

@@ -42,6 +42,10 @@ pub struct Output {
     pub kind: OutputKind,
 }
 
+/// The `source` of a crates.io crate's entry, as in `Cargo.lock`: what the
+/// wrapper records and what `publish` sends by default.
+pub const CRATES_IO_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-index";
+
 /// One artifact in the index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

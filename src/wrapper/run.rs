@@ -160,7 +160,7 @@ fn registry_source(cargo_home: &Path, digests: &Digests) -> anyhow::Result<Optio
     let checksum = digests.of(&crate_file).with_context(|| format!("cannot hash {}", crate_file.display()))?;
     let crates_io = registry.starts_with("index.crates.io-") || registry.starts_with("github.com-");
     let source = if crates_io {
-        "registry+https://github.com/rust-lang/crates.io-index".to_string()
+        crate::index::entry::CRATES_IO_SOURCE.to_string()
     } else {
         format!("registry+local:{registry}")
     };
