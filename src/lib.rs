@@ -28,6 +28,7 @@
 // not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod artifact;
 pub mod buffers;
 pub mod cli;
 pub mod dag;
@@ -37,7 +38,10 @@ pub mod index;
 pub mod keystore;
 pub mod report;
 pub mod server;
+pub mod sources;
 pub mod store;
+pub mod toolchain;
+pub mod vars;
 pub mod wrapper;
 
 /// The version of every on-disk and signed format this crate writes. It goes

@@ -126,19 +126,18 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     let local = crate::index::local::Local::new(&store_dir);
     let trust = local.trust()?;
     let trusted: Vec<String> = trust.keys().cloned().collect();
-    let file = crate::fetch::config::read_config(&store_dir)?;
-    let flags = crate::fetch::config::Flags {
+    let file = crate::sources::config::read_config(&store_dir)?;
+    let flags = crate::sources::config::Flags {
         index: source.index.as_deref(),
         gateways: &source.gateways,
         kubo: source.kubo.as_deref(),
     };
-    let settings = crate::fetch::config::settings(flags, |k| std::env::var(k).ok(), &file, &trusted)?;
+    let settings = crate::sources::config::settings(flags, |k| std::env::var(k).ok(), &file, &trusted)?;
     if source.offline {
         return Ok(None);
     }
     let timeout = source.options().timeout;
-    let Some(remote) = crate::fetch::remote::Remote::open(&settings.gateways, settings.kubo.as_deref(), timeout)?
-    else {
+    let Some(remote) = crate::sources::Sources::open(&settings.gateways, settings.kubo.as_deref(), timeout)? else {
         return Ok(None);
     };
     let store = global.open_store()?;

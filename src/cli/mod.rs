@@ -128,8 +128,8 @@ pub type Status = u8;
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut args: Vec<OsString> = args.into_iter().collect();
     // As RUSTC_WRAPPER, cargo runs `cargo-ipfs /path/to/rustc ARGS...`.
-    if args.get(1).is_some_and(|a| crate::wrapper::run::is_rustc(a)) {
-        return crate::wrapper::run::main(args);
+    if args.get(1).is_some_and(|a| crate::wrapper::is_rustc(a)) {
+        return crate::wrapper::wrap_rustc(args);
     }
     if args.get(1).is_some_and(|a| a == "ipfs") {
         args.remove(1);

@@ -71,7 +71,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         format!("index `{}` is not published from this store; create it with `cargo ipfs index init`", args.name)
     })?;
     let builder = global.open_keystore()?.get(&config.ipns_key)?.ipns_name().to_string();
-    let cache = crate::wrapper::cache::Cache::new(&store_dir);
+    let cache = crate::artifact::cache::Cache::new(&store_dir);
     // A torn line (a crash or a full disk while appending) is skipped, not fatal.
     let (entries, torn) = cache
         .journal_entries()

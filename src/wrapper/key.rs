@@ -7,7 +7,7 @@
 //! OUT_DIR by relative path and content digest, native libraries named by
 //! `-l` by the digest of the file found in the `-L` directories.
 
-use super::identity::{LinkerIdentity, RustcIdentity};
+use crate::toolchain::{LinkerIdentity, RustcIdentity};
 use crate::FORMAT_VERSION;
 use sha2::{Digest, Sha256};
 

@@ -20,11 +20,6 @@ use std::path::{Path, PathBuf};
 /// Candidates kept per pre-key, newest first.
 const MAX_CANDIDATES: usize = 8;
 
-/// Whether `CARGO_IPFS_LOCAL` asks for path and git crates to be cached.
-pub fn enabled() -> bool {
-    matches!(std::env::var("CARGO_IPFS_LOCAL").as_deref(), Ok("1" | "true" | "yes"))
-}
-
 /// The files one compilation read and the key they gave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Candidate {

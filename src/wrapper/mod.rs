@@ -1,36 +1,43 @@
 //! The rustc wrapper: cache keys that hold across machines, hits that
-//! restore outputs, and never a broken build.
+//! restore outputs, and never a broken build. It works one compilation
+//! unit at a time on the artifact layer ([`crate::artifact`]); the
+//! lockfile-wide fetch ([`crate::fetch`]) is its neighbour, not its user.
 //!
+//! - [`run`]: the entry point and the decision flow of one rustc run.
+//! - [`env`]: the environment, read once per run.
 //! - [`args`]: [`args::analyze`] decides whether a rustc command line is a
 //!   cacheable compilation and extracts an [`args::Invocation`]; it also
 //!   predicts the output file names (pure).
-//! - [`depinfo`]: rustc's dep-info files: the source files and environment
-//!   variables a compilation read (pure).
+//! - [`source`]: where the crate comes from (registry, path or git).
+//! - [`unit`]: a unit's inputs digested and keyed.
+//! - [`key`]: the cache key over every input (pure).
 //! - [`paths`]: [`paths::PathMap`], machine paths replaced by placeholders in
 //!   keys, dep-info files and diagnostics, and `--remap-path-prefix` for the
 //!   artifacts themselves (pure).
-//! - [`pack`]: deterministic packing of outputs, tar + zstd (pure).
-//! - [`key`]: the cache key over every input (pure).
-//! - [`identity`]: rustc and linker identities, cached on disk.
+//! - [`depinfo`]: rustc's dep-info files: the source files and environment
+//!   variables a compilation read (pure).
+//! - [`hit`]: restoring a hit, and the on-demand fetch of `install`.
+//! - [`record`]: running rustc on a miss and recording its outputs.
 //! - [`digest`]: file digests with a cache.
 //! - [`local`]: keys of path and git crates, cached locally on request.
-//! - [`cache`]: the local key → artifact map and the journal.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
-//! - [`unpacked`]: artifacts kept unpacked, so that a hit is a few links.
-//! - [`run`]: the hot path that ties them together.
 
 pub mod args;
-pub mod cache;
 pub mod depinfo;
 pub mod digest;
-pub mod identity;
+pub mod env;
+pub mod hit;
 pub mod key;
 pub mod local;
-pub mod pack;
 pub mod paths;
+pub mod record;
 pub mod run;
+pub mod source;
 pub mod stats;
-pub mod unpacked;
+pub mod unit;
+
+pub use env::Mode;
+pub use run::{is_rustc, wrap_rustc};
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,10 @@
-//! Where a fetch reads what the local store lacks: trustless gateways
-//! (raced), or a kubo node's RPC API. Either way each artifact comes as one
-//! CAR stream (a gateway's `format=car`, kubo's `dag/export`), each block
-//! verified as it arrives, and the IPNS record is verified against its name.
+//! The sources a fetch reads what the local store lacks from: trustless
+//! gateways (raced), or a kubo node's RPC API. Either way each artifact
+//! comes as one CAR stream (a gateway's `format=car`, kubo's `dag/export`),
+//! each block verified as it arrives, and the IPNS record is verified
+//! against its name. [`config`] says which sources are configured.
+
+pub mod config;
 
 use crate::formats::block::Block;
 use crate::formats::ipns::IpnsName;
@@ -11,26 +14,26 @@ use anyhow::Context;
 use cid::Cid;
 use std::time::Duration;
 
-/// The remote side of a fetch.
+/// The sources of a fetch: gateways, or a kubo node.
 #[derive(Debug)]
-pub enum Remote {
+pub enum Sources {
     /// Trustless gateways and delegated routing endpoints.
     Gateways(RemoteStore),
     /// A kubo node, which looks on the IPFS network for what it lacks.
     Kubo(Box<KuboStore>),
 }
 
-impl Remote {
+impl Sources {
     /// The kubo node at `kubo` if one is given, else the `gateways`; `None`
     /// when neither is (the local store only). `timeout` replaces the
     /// default time a request may go without an answer.
-    pub fn open(gateways: &[String], kubo: Option<&str>, timeout: Option<Duration>) -> anyhow::Result<Option<Remote>> {
+    pub fn open(gateways: &[String], kubo: Option<&str>, timeout: Option<Duration>) -> anyhow::Result<Option<Sources>> {
         if let Some(addr) = kubo {
             let mut options = KuboOptions::default();
             if let Some(timeout) = timeout {
                 options.timeout = timeout;
             }
-            return Ok(Some(Remote::Kubo(Box::new(KuboStore::connect(addr, options)?))));
+            return Ok(Some(Sources::Kubo(Box::new(KuboStore::connect(addr, options)?))));
         }
         if gateways.is_empty() {
             return Ok(None);
@@ -43,22 +46,22 @@ impl Remote {
         if let Some(timeout) = timeout {
             options.timeout = timeout;
         }
-        Ok(Some(Remote::Gateways(RemoteStore::new(GatewayClient::new(urls, options)?)?)))
+        Ok(Some(Sources::Gateways(RemoteStore::new(GatewayClient::new(urls, options)?)?)))
     }
 
     /// The IPNS record of `name`, verified against it.
     pub fn get_record(&self, name: &IpnsName) -> anyhow::Result<Vec<u8>> {
         Ok(match self {
-            Remote::Gateways(gateways) => gateways.get_record(name)?,
-            Remote::Kubo(kubo) => kubo.get_record(name)?,
+            Sources::Gateways(gateways) => gateways.get_record(name)?,
+            Sources::Kubo(kubo) => kubo.get_record(name)?,
         })
     }
 
     /// Every block of the DAG under `root`, in one stream.
     pub fn get_dag(&self, root: &Cid) -> anyhow::Result<CarBlocks<'_>> {
         Ok(match self {
-            Remote::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
-            Remote::Kubo(kubo) => kubo.export(root)?,
+            Sources::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
+            Sources::Kubo(kubo) => kubo.export(root)?,
         })
     }
 
@@ -68,20 +71,20 @@ impl Remote {
     /// caller reads block by block.
     pub fn get_path(&self, root: &Cid, segments: &[&str]) -> Option<anyhow::Result<CarBlocks<'_>>> {
         match self {
-            Remote::Gateways(gateways) => Some(gateways.get_path_car(root, segments).map_err(Into::into)),
-            Remote::Kubo(_) => None,
+            Sources::Gateways(gateways) => Some(gateways.get_path_car(root, segments).map_err(Into::into)),
+            Sources::Kubo(_) => None,
         }
     }
 
     fn store(&self) -> &dyn BlockStore {
         match self {
-            Remote::Gateways(gateways) => gateways,
-            Remote::Kubo(kubo) => kubo.as_ref(),
+            Sources::Gateways(gateways) => gateways,
+            Sources::Kubo(kubo) => kubo.as_ref(),
         }
     }
 }
 
-impl BlockStore for Remote {
+impl BlockStore for Sources {
     fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, StoreError> {
         self.store().get(cid)
     }

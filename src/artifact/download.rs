@@ -1,0 +1,269 @@
+//! One artifact from the configured sources into the store: every block
+//! verified against its CID on the way in, the whole checked against the
+//! size and sha256 its signed entry names, unpacked for the wrapper and
+//! filed in the cache map. `fetch` does this for a lockfile's artifacts in
+//! parallel; the wrapper for one unit on demand (`cargo ipfs install`).
+
+use super::cache::{env_digest, ArtifactRef, Cache};
+use super::pack::{file_digest, unpack};
+use super::read::read_artifact;
+use super::unpacked::Unpacked;
+use super::MAX_ARTIFACT;
+use crate::index::Entry;
+use crate::sources::Sources;
+use crate::store::{BlockStore, DiskStore, StoreError};
+use anyhow::{bail, Context};
+use std::time::Instant;
+
+/// The part of an entry's key that the cache map files it under: the key
+/// without the suffix that names the environment values it was built with.
+pub fn base_key(entry: &Entry) -> &str {
+    &entry.key[..entry.key.len().min(64)]
+}
+
+/// Where artifacts come from and go to: the local store, a reader over it
+/// (the store itself, or the store in front of the sources), the sources
+/// for whole-artifact streams, and the cache map they are filed in.
+#[derive(Clone, Copy)]
+pub struct Downloader<'a> {
+    /// The local store every block is written to.
+    pub store: &'a DiskStore,
+    /// Reads through the local store, fetching a missing block from the
+    /// sources when there are any.
+    pub reader: &'a dyn BlockStore,
+    /// The sources, for one CAR stream per artifact; `None` offline.
+    pub sources: Option<&'a Sources>,
+    /// The cache map the artifact is filed in.
+    pub cache: &'a Cache,
+}
+
+impl Downloader<'_> {
+    /// Fetches one artifact and files it in the cache map, unpacked, and
+    /// returns the milliseconds from `started` to its first byte; `None`
+    /// when it was already there.
+    pub fn fetch(&self, entry: &Entry, started: Instant) -> anyhow::Result<Option<u64>> {
+        let Some(first_byte) = self.download(entry, started)? else { return Ok(None) };
+        self.file(entry)?;
+        Ok(Some(first_byte))
+    }
+
+    /// Brings every block of one artifact into the store, each verified
+    /// against its CID, and returns the milliseconds from `started` to its
+    /// first byte; `None` when the cache map has the artifact already.
+    pub fn download(&self, entry: &Entry, started: Instant) -> anyhow::Result<Option<u64>> {
+        let store = self.store;
+        let key = base_key(entry);
+        if self.cache.get(key).is_some_and(|r| r.variants.values().any(|a| a.cid == entry.cid)) {
+            return Ok(None);
+        }
+        let cid = crate::formats::block::parse_cid(&entry.cid)?;
+        let mut first_byte = None;
+        let mut first = || *first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
+        // One CAR request per artifact; the client verifies its blocks as they
+        // arrive, and each goes straight to the store. A stream that ends
+        // complete has brought the whole DAG (the client checks that too).
+        let mut complete = false;
+        if let Some(sources) = self.sources {
+            if !store.has(&cid)? {
+                if let Ok(mut blocks) = sources.get_dag(&cid) {
+                    // A stream larger than its entry says (duplicates and blocks
+                    // outside the DAG included) is not followed further.
+                    let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);
+                    complete = true;
+                    while let Some(block) = blocks.next() {
+                        let Ok(block) = block else {
+                            complete = false;
+                            break;
+                        };
+                        first();
+                        if blocks.bytes_read() > limit {
+                            complete = false;
+                            break;
+                        }
+                        store.put(&block)?;
+                    }
+                }
+            }
+        }
+        if !complete {
+            // Offline, or the stream broke: read the file through the store,
+            // which reads local blocks verified and fetches the missing ones
+            // one by one.
+            read_artifact(&entry.cid, entry.size, &mut |c| {
+                let block = self.reader.get_required(c)?;
+                first();
+                Ok(block)
+            })
+            .with_context(|| format!("cannot fetch artifact {cid}"))?;
+            // Blocks read through a layered store are already local; make sure.
+            if !store.has(&cid)? {
+                bail!("artifact {cid} did not reach the local store");
+            }
+        }
+        Ok(Some(first()))
+    }
+
+    /// Unpacks an artifact from the store for the wrapper and files it in
+    /// the cache map under the environment values it was built with.
+    pub fn file(&self, entry: &Entry) -> anyhow::Result<()> {
+        let store = self.store;
+        // Every block was verified against its CID on its way into the
+        // store, and the CID is the one the signed entry names. The blocks
+        // are read back without hashing each again, since the whole is
+        // checked against the entry's sha256 before anything is filed. If
+        // that read fails or the digest differs, they are read again through
+        // `reader`, verified: a block that rotted on disk since is
+        // quarantined and fetched again.
+        let mut unverified = |c: &cid::Cid| {
+            store.get_unverified(c)?.ok_or_else(|| StoreError::NotFound { cid: *c, store: store.describe() })
+        };
+        let first = read_artifact(&entry.cid, entry.size, &mut unverified);
+        let bytes = match first {
+            Ok(bytes) if file_digest(&bytes) == entry.sha256 => bytes,
+            _ => {
+                let bytes = read_artifact(&entry.cid, entry.size, &mut |c| self.reader.get_required(c))?;
+                if file_digest(&bytes) != entry.sha256 {
+                    bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
+                }
+                bytes
+            }
+        };
+        let (meta, files) = unpack(&bytes, MAX_ARTIFACT)
+            .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
+        drop(bytes);
+        // Without room for the unpacked copy, the first hit unpacks instead.
+        let _ = Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
+        let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
+        names.sort();
+        names.dedup();
+        let env = env_digest(&names, |n| meta.env_deps.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone()));
+        let artifact =
+            ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
+        self.cache.put(base_key(entry), &names, &env, artifact).map_err(|e| StoreError::io(store.root(), e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::artifact::pack::{pack, Meta, PackedFile};
+    use crate::formats::unixfs::{import_bytes, ImportParams};
+    use crate::store::Layered;
+
+    /// An artifact in `store` and the entry that names it.
+    pub(crate) fn artifact(store: &DiskStore) -> (Entry, Vec<u8>) {
+        let meta = Meta {
+            stdout: String::new(),
+            stderr: String::new(),
+            status: 0,
+            env_deps: vec![("PROBE".into(), Some("1".into()))],
+            format: crate::FORMAT_VERSION,
+        };
+        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000].into() }];
+        let packed = pack(&meta, &files);
+        let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed).unwrap();
+        for block in &blocks {
+            store.put(block).unwrap();
+        }
+        let entry = Entry {
+            name: "x".into(),
+            version: "0.1.0".into(),
+            source: "registry+https://github.com/rust-lang/crates.io-index".into(),
+            checksum: "c".repeat(64),
+            key: "ab".repeat(32),
+            cid: file.cid.to_string(),
+            size: packed.len() as u64,
+            sha256: file_digest(&packed),
+            outputs: vec![],
+            rustc: "1.0.0".into(),
+            target: "t".into(),
+            profile: Default::default(),
+            features: vec![],
+            crate_types: vec!["lib".into()],
+            deps: Default::default(),
+            built_at: 0,
+            builder: String::new(),
+        };
+        (entry, files[0].bytes.to_vec())
+    }
+
+    fn local<'a>(store: &'a DiskStore, reader: &'a dyn BlockStore, cache: &'a Cache) -> Downloader<'a> {
+        Downloader { store, reader, sources: None, cache }
+    }
+
+    #[test]
+    fn an_artifact_of_another_size_than_named_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let (entry, _) = artifact(&store);
+        let mut get = |c: &cid::Cid| store.get_required(c);
+        let bytes = read_artifact(&entry.cid, entry.size, &mut get).unwrap();
+        assert_eq!(file_digest(&bytes), entry.sha256);
+        for size in [entry.size - 1, entry.size + 1, 0] {
+            let e = read_artifact(&entry.cid, size, &mut get).unwrap_err();
+            assert!(format!("{e:#}").contains(&entry.cid), "{e:#}");
+        }
+    }
+
+    #[test]
+    fn an_artifact_is_filed_unpacked_only_when_its_entry_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let cache = Cache::new(dir.path());
+        let (entry, rlib) = artifact(&store);
+        let downloader = local(&store, &store, &cache);
+
+        // An entry whose sha256 disagrees with the bytes its CID names.
+        let lying = Entry { sha256: "0".repeat(64), ..entry.clone() };
+        let err = downloader.fetch(&lying, Instant::now()).unwrap_err();
+        assert!(format!("{err:#}").contains("does not match the sha256"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none(), "nothing filed");
+        // And one whose size disagrees.
+        let short = Entry { size: entry.size - 1, ..entry.clone() };
+        assert!(downloader.fetch(&short, Instant::now()).is_err());
+        assert!(cache.get(base_key(&entry)).is_none());
+
+        assert!(downloader.fetch(&entry, Instant::now()).unwrap().is_some());
+        let record = cache.get(base_key(&entry)).unwrap();
+        assert_eq!(record.variants.values().next().unwrap().size, entry.size);
+        assert_eq!(record.env_names, ["PROBE"]);
+        let copy = Unpacked::new(dir.path()).get(&entry.cid).unwrap();
+        assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
+        // A second time, it is already there.
+        assert!(downloader.fetch(&entry, Instant::now()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_block_that_rotted_after_the_download_is_fetched_again_before_unpacking() {
+        let (good_dir, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let good = DiskStore::open(good_dir.path()).unwrap();
+        let (entry, rlib) = artifact(&good);
+        let store = DiskStore::open(dir.path()).unwrap();
+        artifact(&store);
+        let cid = crate::formats::block::parse_cid(&entry.cid).unwrap();
+        let path = store.block_path(&cid);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let cache = Cache::new(dir.path());
+
+        // With nowhere to fetch a good copy from: refused, nothing filed, and
+        // the rotten block is out of the way.
+        let err = local(&store, &store, &cache).file(&entry).unwrap_err();
+        assert!(format!("{err:#}").contains("quarantine"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none());
+        assert!(!store.has(&cid).unwrap());
+
+        // Rotten again, with a source of good blocks behind the store: the
+        // block comes again, verified, and the artifact is filed.
+        std::fs::write(&path, &bytes).unwrap();
+        let layered = Layered::new(store.clone(), good);
+        local(&store, &layered, &cache).file(&entry).unwrap();
+        assert!(cache.get(base_key(&entry)).is_some());
+        assert!(store.get(&cid).unwrap().is_some(), "repaired in place");
+        let copy = Unpacked::new(dir.path()).get(&entry.cid).unwrap();
+        assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
+    }
+}

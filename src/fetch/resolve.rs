@@ -1,0 +1,120 @@
+//! The first step of a fetch: the configured sources, the trusted index's
+//! newest version (record, signatures, sequence, expiry, key rotations),
+//! the compiler's identity and the lockfile's packages. The identity and
+//! the lockfile's place are found on their own threads while the index
+//! resolves.
+
+use super::{lockfile, FetchOptions};
+use crate::formats::ipns::IpnsName;
+use crate::index::local::Local;
+use crate::index::resolve::resolve_record;
+use crate::sources::{config, Sources};
+use crate::store::{BlockStore, DiskStore, Layered};
+use anyhow::Context;
+use cid::Cid;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// What the fetch works from once the index is resolved.
+pub(super) struct Resolved {
+    /// The local store.
+    pub store: DiskStore,
+    /// The local store in front of the sources; `None` offline.
+    pub layered: Option<Layered<DiskStore, Sources>>,
+    /// The index's name.
+    pub index: String,
+    /// Its version's sequence number.
+    pub version: u64,
+    /// The shards directory of that version.
+    pub shards: Cid,
+    /// The compiler, as entries name it (`release commit-hash`).
+    pub rustc: String,
+    /// The target triple.
+    pub target: String,
+    /// The lockfile's packages.
+    pub packages: Vec<lockfile::LockedPackage>,
+}
+
+impl Resolved {
+    /// Reads through the local store, and through the sources when online.
+    pub fn reader(&self) -> &dyn BlockStore {
+        match &self.layered {
+            Some(layered) => layered,
+            None => &self.store,
+        }
+    }
+
+    /// The sources, when online.
+    pub fn sources(&self) -> Option<&Sources> {
+        self.layered.as_ref().map(Layered::remote)
+    }
+}
+
+/// Resolves the index and reads the lockfile for a fetch into `store_dir`.
+pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) -> anyhow::Result<Resolved> {
+    let store = DiskStore::open(store_dir)?;
+    // While the index resolves: the compiler's identity (a rustc run on
+    // first use)...
+    let identity_dir = store_dir.join("wrapper").join("identity");
+    let rustc = std::env::var_os(crate::vars::RUSTC).map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+    let identity = std::thread::spawn(move || crate::toolchain::rustc_identity(&identity_dir, &rustc));
+    // And where the lockfile is (cargo answers that).
+    let manifest_path = opts.manifest_path.clone();
+    let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
+    let local = Local::new(store_dir);
+    let trust_file = local.trust()?;
+    let trusted: Vec<String> = trust_file.keys().cloned().collect();
+    let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
+    let settings = config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)?;
+    let index = settings.index.as_str();
+    let trust = trust_file.get(index).with_context(|| {
+        format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
+    })?;
+    let name: IpnsName = trust.ipns.parse()?;
+
+    let sources =
+        if opts.offline { None } else { Sources::open(&settings.gateways, settings.kubo.as_deref(), opts.timeout)? };
+    if let Some(sources) = &sources {
+        match sources.get_record(&name) {
+            Ok(bytes) => {
+                store.records()?.put(&name, &bytes, now)?;
+            }
+            Err(e) => {
+                eprintln!("cargo-ipfs: cannot fetch the IPNS record of index {index} ({e}); using the local copy")
+            }
+        }
+    }
+    let record = store.records()?.get(&name)?;
+    let layered = sources.map(|sources| Layered::new(store.clone(), sources));
+    let reader: &dyn BlockStore = match &layered {
+        Some(layered) => layered,
+        None => &store,
+    };
+    let seen = local.seen()?;
+    let resolved = resolve_record(reader, record.as_deref(), index, trust, seen.get(index), now)?;
+    local.record_seen(index, resolved.version.manifest.seq, &resolved.version.root.to_string())?;
+    if let Some(keys) = &resolved.rotated {
+        local.update_trust(|t| {
+            if let Some(entry) = t.get_mut(index) {
+                entry.keys = keys.keys.clone();
+                entry.threshold = keys.threshold;
+            }
+        })?;
+    }
+
+    let identity = identity.join().map_err(|_| anyhow::anyhow!("the rustc identity thread panicked"))??;
+    let lock_path = lock_path.join().map_err(|_| anyhow::anyhow!("the lockfile thread panicked"))??;
+    let text = std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {}", lock_path.display()))?;
+    let packages = lockfile::parse(&text)?;
+    let target = opts.target.clone().unwrap_or_else(|| identity.host.clone());
+    Ok(Resolved {
+        index: index.to_string(),
+        version: resolved.version.manifest.seq,
+        shards: resolved.version.shards,
+        rustc: identity.short(),
+        target,
+        packages,
+        store,
+        layered,
+    })
+}

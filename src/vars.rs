@@ -1,0 +1,45 @@
+//! The environment variables cargo-ipfs reads and sets, each named once,
+//! and the store directory they resolve to.
+//!
+//! `cargo ipfs build` and `install` hand the wrapper its settings through
+//! these variables; the wrapper reads them once per run (see
+//! `crate::wrapper::env`), and a command reads them where its flags leave
+//! a setting open.
+
+use std::path::PathBuf;
+
+/// The store directory (else `$CARGO_HOME/ipfs`).
+pub const STORE: &str = "CARGO_IPFS_STORE";
+/// The wrapper's mode: `off`, `read` (the default) or `record`.
+pub const MODE: &str = "CARGO_IPFS_MODE";
+/// `1`, `true` or `yes`: also cache path and git crates, in this store only.
+pub const LOCAL: &str = "CARGO_IPFS_LOCAL";
+/// The index a fetch reads (else the config file, else the only trusted one).
+pub const INDEX: &str = "CARGO_IPFS_INDEX";
+/// Trustless gateways, comma-separated.
+pub const GATEWAYS: &str = "CARGO_IPFS_GATEWAYS";
+/// A kubo node's RPC API to read through (and publish into) instead of gateways.
+pub const KUBO: &str = "CARGO_IPFS_KUBO";
+/// The shards directory of a verified index version, which `install` hands
+/// the wrapper so that a miss can be fetched on demand.
+pub const INDEX_SHARDS: &str = "CARGO_IPFS_INDEX_SHARDS";
+/// A directory to write every cache key's inputs into (why two builds do not share).
+pub const EXPLAIN: &str = "CARGO_IPFS_EXPLAIN";
+/// Who built the artifacts recorded, written into their entries.
+pub const BUILDER: &str = "CARGO_IPFS_BUILDER";
+/// The log filter of `serve`.
+pub const LOG: &str = "CARGO_IPFS_LOG";
+/// The compiler cargo runs (and a fetch asks for its identity).
+pub const RUSTC: &str = "RUSTC";
+/// The wrapper cargo runs rustc through.
+pub const RUSTC_WRAPPER: &str = "RUSTC_WRAPPER";
+/// Cargo's configuration form of [`RUSTC_WRAPPER`].
+pub const CARGO_BUILD_RUSTC_WRAPPER: &str = "CARGO_BUILD_RUSTC_WRAPPER";
+
+/// The store directory: `flag` (`--store`, which clap also fills from
+/// [`STORE`]), else [`STORE`], else `$CARGO_HOME/ipfs`; `None` when none of
+/// them can be found.
+pub fn store_dir(flag: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or_else(|| std::env::var_os(STORE).filter(|d| !d.is_empty()).map(PathBuf::from))
+        .or_else(|| home::cargo_home().ok().map(|home| home.join("ipfs")))
+}

@@ -1,0 +1,158 @@
+//! A hit: the artifact filed under the unit's key (and the values of the
+//! variables the crate read) is placed into the out-dir from its unpacked
+//! copy, and rustc's output is replayed with this machine's paths. On a
+//! local miss under `cargo ipfs install`, the unit's entry is looked up in
+//! the index handed down and its artifact fetched first.
+
+use super::env::WrapperEnv;
+use super::paths::Escaping;
+use super::stats::{self, Event};
+use super::unit::Unit;
+use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
+use crate::artifact::download::Downloader;
+use crate::artifact::pack::{unpack, Meta, PackedFile};
+use crate::artifact::read::read_artifact;
+use crate::artifact::unpacked::{linkable, place, Unpacked};
+use crate::artifact::MAX_ARTIFACT;
+use crate::report::Chain;
+use crate::sources::Sources;
+use crate::store::{BlockStore, DiskStore};
+use anyhow::Context;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Restores a recorded artifact for the unit's key, if there is one.
+pub fn try_hit(
+    env: &WrapperEnv,
+    store: &DiskStore,
+    cache: &Cache,
+    unit: &Unit,
+    store_dir: &Path,
+    started: Instant,
+) -> Option<ExitCode> {
+    let record = cache.get(&unit.key)?;
+    // A portable artifact is filed under the normalized values of the
+    // variables it read, a machine-specific one under their raw values.
+    let portable = env_digest(&record.env_names, |n| env.value(n).map(|v| unit.map.normalize_text(&v)));
+    let raw = env_digest(&record.env_names, |n| env.value(n));
+    let artifact = record.variants.get(&portable).or_else(|| record.variants.get(&raw))?;
+    match restore(store, store_dir, artifact, unit) {
+        Ok(code) => {
+            let took_us = started.elapsed().as_micros() as u64;
+            let event = Event::Hit { bytes: artifact.size, saved_ms: artifact.compile_ms, took_us };
+            let _ = stats::record(store_dir, &event);
+            Some(code)
+        }
+        Err(e) => {
+            // Outputs are restored by rename, so whatever was done is
+            // replaced by the compilation that follows.
+            eprintln!("cargo-ipfs: cannot restore {} ({}); compiling normally", unit.inv.crate_name, Chain(&e));
+            let _ = stats::record(store_dir, &Event::Error("restore".into()));
+            None
+        }
+    }
+}
+
+/// On a local miss, when `cargo ipfs install` handed down a verified index
+/// (`CARGO_IPFS_INDEX_SHARDS`) and where to fetch from (`CARGO_IPFS_GATEWAYS`
+/// or `CARGO_IPFS_KUBO`), looks up this crate's entry with exactly this key
+/// and fetches its artifact. Returns whether it fetched one.
+pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit: &Unit) -> anyhow::Result<bool> {
+    let Some(shards) = &env.index_shards else { return Ok(false) };
+    if !unit.source.registry {
+        return Ok(false);
+    }
+    let gateways = crate::sources::config::gateway_list(&env.gateways);
+    let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None)? else { return Ok(false) };
+    let shards = crate::formats::block::parse_cid(shards)?;
+    let layered = crate::store::Layered::new(store.clone(), sources);
+    let entries = crate::index::tree::lookup(&layered, &shards, &unit.source.name)?;
+    let Some(entry) = entries.into_iter().find(|e| e.key.starts_with(&unit.key) && e.checksum == unit.source.checksum)
+    else {
+        return Ok(false);
+    };
+    let downloader = Downloader { store, reader: &layered, sources: Some(layered.remote()), cache };
+    downloader.fetch(&entry, Instant::now())?;
+    Ok(true)
+}
+
+/// Places every output of the artifact into the out-dir (each by one
+/// rename) from its unpacked copy, making the copy first when it is missing,
+/// and replays rustc's output.
+fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &Unit) -> anyhow::Result<ExitCode> {
+    let unpacked = Unpacked::new(store_dir);
+    let copy = match unpacked.get(&artifact.cid) {
+        Some(copy) => copy,
+        None => {
+            let (meta, files) = read_unpacked(store, artifact)?;
+            match unpacked.put(&artifact.cid, &meta, &files) {
+                Ok(copy) => copy,
+                // No room for the copy (or no right to write it): restore
+                // from memory this time.
+                Err(_) => return restore_files(&meta, &files, unit),
+            }
+        }
+    };
+    for file in &copy.manifest.files {
+        let src = copy.file(&file.name);
+        let dest = unit.inv.out_dir.join(&file.name);
+        if file.name.ends_with(".d") {
+            let text = std::fs::read_to_string(&src).with_context(|| format!("cannot read {}", src.display()))?;
+            let bytes = unit.map.expand_text_escaped(&text, Escaping::DepInfo).into_bytes();
+            write_output(&unit.inv.out_dir, &file.name, &bytes, file.executable)?;
+            let _ = unit.digests.remember(&dest, &bytes);
+        } else {
+            place(&src, &dest, linkable(&file.name), file.executable)
+                .with_context(|| format!("cannot place {}", dest.display()))?;
+            // Dependents key on this file's digest: file it now, while known.
+            let _ = unit.digests.remember_digest(&dest, &file.sha256);
+        }
+    }
+    replay(&copy.manifest.meta, unit)
+}
+
+/// Reads and unpacks an artifact from the store, every block verified (by
+/// the store's `get`, so not hashed a second time), refused unless it is of
+/// the size the cache map names.
+fn read_unpacked(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(Meta, Vec<PackedFile>)> {
+    let packed = read_artifact(&artifact.cid, artifact.size, &mut |c| store.get_required(c))?;
+    Ok(unpack(&packed, MAX_ARTIFACT)?)
+}
+
+/// Writes every output from memory and replays rustc's output.
+fn restore_files(meta: &Meta, files: &[PackedFile], unit: &Unit) -> anyhow::Result<ExitCode> {
+    for file in files {
+        let bytes = if file.name.ends_with(".d") {
+            unit.map.expand_text_escaped(&String::from_utf8_lossy(&file.bytes), Escaping::DepInfo).into_bytes().into()
+        } else {
+            file.bytes.clone()
+        };
+        write_output(&unit.inv.out_dir, &file.name, &bytes, file.executable)?;
+        let _ = unit.digests.remember(&unit.inv.out_dir.join(&file.name), &bytes);
+    }
+    replay(meta, unit)
+}
+
+/// Replays rustc's standard output and error with this machine's paths.
+fn replay(meta: &Meta, unit: &Unit) -> anyhow::Result<ExitCode> {
+    // With --error-format=json, paths sit inside JSON strings.
+    let escaping = if unit.inv.error_format.as_deref() == Some("json") { Escaping::Json } else { Escaping::Plain };
+    std::io::stdout().write_all(unit.map.expand_text(&meta.stdout).as_bytes())?;
+    std::io::stderr().write_all(unit.map.expand_text_escaped(&meta.stderr, escaping).as_bytes())?;
+    Ok(super::run::exit_code(meta.status))
+}
+
+fn write_output(dir: &Path, name: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
+    let mut tmp = tempfile::Builder::new().prefix(".cargo-ipfs-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = if executable { 0o755 } else { 0o644 };
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}

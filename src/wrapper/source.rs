@@ -1,0 +1,76 @@
+//! Where the crate being compiled comes from: a registry crate, named by
+//! its `.crate` file's checksum anywhere, or a path or git crate, named by
+//! its manifest directory and cached only in this store.
+
+use super::digest::Digests;
+use super::env::WrapperEnv;
+use anyhow::Context;
+use std::path::Path;
+
+/// Where the crate comes from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The package name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// `registry+URL` as in Cargo.lock (crates.io), `registry+local:DIR`
+    /// for another registry (DIR is its folder under
+    /// `$CARGO_HOME/registry/src/`, `HOST-HASH`), or a local description.
+    pub source: String,
+    /// The `.crate` file's sha256; empty for a path or git crate.
+    pub checksum: String,
+    /// A registry crate, which its `.crate` checksum identifies anywhere:
+    /// journaled when recorded (`publish` sends only crates.io's unless
+    /// told otherwise). Path and git crates are only ever cached locally.
+    pub registry: bool,
+}
+
+impl Source {
+    /// Whether this is a path or git crate, cached only in this store.
+    pub fn is_local(&self) -> bool {
+        self.checksum.is_empty()
+    }
+}
+
+/// A registry crate's identity: its package directory sits at
+/// `$CARGO_HOME/registry/src/<registry>/<name>-<version>`, and the `.crate`
+/// file cargo verified against the lockfile checksum at
+/// `$CARGO_HOME/registry/cache/<registry>/<name>-<version>.crate`.
+pub fn registry_source(env: &WrapperEnv, cargo_home: &Path, digests: &Digests) -> anyhow::Result<Option<Source>> {
+    let Some(manifest_dir) = &env.manifest_dir else { return Ok(None) };
+    let Ok(rel) = manifest_dir.strip_prefix(cargo_home.join("registry").join("src")) else { return Ok(None) };
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let (Some(registry), Some(package)) = (parts.next(), parts.next()) else { return Ok(None) };
+    let name = env.pkg_name.clone().unwrap_or_default();
+    let version = env.pkg_version.clone().unwrap_or_default();
+    if package != format!("{name}-{version}") {
+        return Ok(None);
+    }
+    let crate_file = cargo_home.join("registry").join("cache").join(&registry).join(format!("{package}.crate"));
+    if !crate_file.is_file() {
+        return Ok(None);
+    }
+    let checksum = digests.of(&crate_file).with_context(|| format!("cannot hash {}", crate_file.display()))?;
+    let crates_io = registry.starts_with("index.crates.io-") || registry.starts_with("github.com-");
+    let source = if crates_io {
+        crate::index::entry::CRATES_IO_SOURCE.to_string()
+    } else {
+        format!("registry+local:{registry}")
+    };
+    Ok(Some(Source { name, version, source, checksum, registry: true }))
+}
+
+/// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
+/// [`super::local`]): named by its manifest directory (normalized with the
+/// other paths before it enters the key), never journaled.
+pub fn local_source(env: &WrapperEnv) -> Option<Source> {
+    let dir = env.manifest_dir.as_ref()?;
+    Some(Source {
+        name: env.pkg_name.clone()?,
+        version: env.pkg_version.clone()?,
+        source: format!("local:{}", dir.display()),
+        checksum: String::new(),
+        registry: false,
+    })
+}

@@ -1,0 +1,241 @@
+//! One compilation unit as the wrapper keys it: the analyzed invocation,
+//! where the crate comes from, the machine paths to normalize, and the
+//! cache key over every input (the digests of `--extern` files, OUT_DIR,
+//! native libraries, the compiler and linker identities).
+
+use super::args::{Invocation, OutputKind};
+use super::digest::Digests;
+use super::env::WrapperEnv;
+use super::key::{cache_key, KeyInputs};
+use super::paths::{normalize_args, PathMap, PathMapError};
+use super::source::Source;
+use crate::toolchain::{linker_identity, RustcIdentity};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// OUT_DIR contents beyond these bounds make a crate not cacheable.
+const MAX_OUT_DIR_FILES: usize = 10_000;
+
+/// Everything known about a unit once it is keyed.
+pub struct Unit {
+    /// The invocation.
+    pub inv: Invocation,
+    /// The file digest cache.
+    pub digests: Digests,
+    /// Where the crate comes from.
+    pub source: Source,
+    /// This machine's paths and their placeholders.
+    pub map: PathMap,
+    /// The `--remap-path-prefix` arguments rustc runs with.
+    pub remap: Vec<String>,
+    /// The compiler.
+    pub rustc: RustcIdentity,
+    /// The target triple.
+    pub target: String,
+    /// The cache key.
+    pub key: String,
+    /// The `--extern` files' digests by crate name, sorted.
+    pub externs: Vec<(String, String)>,
+}
+
+/// The machine paths of this unit with their placeholders: CARGO_HOME, the
+/// target directory, the sysroot, and for a path crate the workspace.
+pub fn path_map(
+    env: &WrapperEnv,
+    inv: &Invocation,
+    cargo_home: &Path,
+    rustc: &RustcIdentity,
+    local: bool,
+) -> Result<PathMap, PathMapError> {
+    let mut prefixes = vec![(cargo_home.to_path_buf(), "/cargo-home".to_string())];
+    if let Some(target) = target_dir(env, &inv.out_dir) {
+        prefixes.push((target, "/target".to_string()));
+    }
+    prefixes.push((rustc.sysroot.clone(), "/rustc-sysroot".to_string()));
+    // Cargo compiles a path crate from the workspace root: normalized like
+    // the other prefixes, a clone of the project elsewhere shares its hits.
+    if local {
+        if let Some(cwd) = workspace_dir(env, &prefixes) {
+            prefixes.push((cwd, "/workspace".to_string()));
+        }
+    }
+    PathMap::new(prefixes)
+}
+
+/// The working directory as the workspace prefix, unless it is the root or
+/// already a prefix or under one (a git checkout in CARGO_HOME). A prefix
+/// under it, such as cargo's default `<workspace>/target`, is fine: the
+/// longest prefix wins.
+fn workspace_dir(env: &WrapperEnv, prefixes: &[(PathBuf, String)]) -> Option<PathBuf> {
+    let cwd = env.cwd.clone()?;
+    let covered = prefixes.iter().any(|(prefix, _)| cwd.starts_with(prefix));
+    (cwd.parent().is_some() && cwd.to_str().is_some() && !covered).then_some(cwd)
+}
+
+/// The target directory: the nearest ancestor of `out_dir` holding cargo's
+/// `CACHEDIR.TAG`, else `CARGO_TARGET_DIR`.
+fn target_dir(env: &WrapperEnv, out_dir: &Path) -> Option<PathBuf> {
+    out_dir
+        .ancestors()
+        .take(6)
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .map(Path::to_path_buf)
+        .or_else(|| env.target_dir.clone())
+}
+
+/// Why a unit's inputs cannot be keyed, though no error occurred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unkeyable {
+    /// OUT_DIR holds more files than are hashed for a key.
+    OutDirTooLarge,
+}
+
+impl Unkeyable {
+    /// The statistics label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unkeyable::OutDirTooLarge => "OUT_DIR too large",
+        }
+    }
+}
+
+impl Unit {
+    /// Keys a unit: digests every input file and asks for the linker's
+    /// identity when the output is linked.
+    pub fn prepare(
+        env: &WrapperEnv,
+        inv: Invocation,
+        source: Source,
+        map: PathMap,
+        rustc: RustcIdentity,
+        digests: &Digests,
+        identity_dir: &Path,
+    ) -> anyhow::Result<Result<Unit, Unkeyable>> {
+        let target = inv.target.clone().unwrap_or_else(|| rustc.host.clone());
+        let mut externs = Vec::new();
+        for ext in &inv.externs {
+            if let Some(path) = &ext.path {
+                let digest = digests.of(path).with_context(|| format!("cannot hash --extern {}", path.display()))?;
+                externs.push((ext.name.clone(), digest));
+            }
+        }
+        externs.sort();
+        let Some(out_dir) = out_dir_digests(env, digests)? else { return Ok(Err(Unkeyable::OutDirTooLarge)) };
+        let native = native_lib_digests(&inv, digests)?;
+        let linker = if inv.is_linked() {
+            let program = inv
+                .codegen
+                .iter()
+                .find(|(k, _)| k == "linker")
+                .and_then(|(_, v)| v.clone())
+                .unwrap_or_else(|| "cc".to_string());
+            Some(linker_identity(identity_dir, Path::new(&program))?)
+        } else {
+            None
+        };
+        let args = normalize_args(&inv, &map);
+        let origin = match source.source.strip_prefix("local:") {
+            Some(dir) => format!("local:{}", map.normalize_path(Path::new(dir))),
+            None => source.source.clone(),
+        };
+        let source_id = format!("{} {} {} {}", source.name, source.version, origin, source.checksum);
+        let inputs = KeyInputs {
+            rustc: &rustc,
+            target: &target,
+            source: &source_id,
+            args: &args,
+            externs: &externs,
+            out_dir: &out_dir,
+            native: &native,
+            linker: linker.as_ref(),
+        };
+        let key = cache_key(&inputs);
+        // `CARGO_IPFS_EXPLAIN=DIR` writes every key's inputs there, to find
+        // out why two machines (or two builds) do not share a hit.
+        if let Some(dir) = &env.explain {
+            let explain = serde_json::json!({
+                "key": key, "crate": inv.crate_name, "rustc": rustc.verbose_version, "sysroot": rustc.sysroot_digest,
+                "target": target, "source": source_id, "args": args, "externs": externs, "out_dir": out_dir,
+                "native": native, "linker": linker,
+            });
+            let _ = std::fs::create_dir_all(dir);
+            let name = format!("{}-{}.json", inv.crate_name, &key[..12]);
+            let _ = std::fs::write(dir.join(name), serde_json::to_vec_pretty(&explain).unwrap_or_default());
+        }
+        let remap = map.remap_args();
+        Ok(Ok(Unit { inv, digests: digests.clone(), source, map, remap, rustc, target, key, externs }))
+    }
+
+    /// The dep-info file rustc writes for this unit.
+    pub fn dep_info_path(&self) -> anyhow::Result<PathBuf> {
+        let naming = super::args::TargetNaming::for_target(&self.target);
+        let (name, _) = self
+            .inv
+            .expected_outputs(&naming)
+            .into_iter()
+            .find(|(_, kind)| *kind == OutputKind::DepInfo)
+            .context("no dep-info output")?;
+        Ok(self.inv.out_dir.join(name))
+    }
+}
+
+/// The digest of every file in OUT_DIR by relative path; `None` when there
+/// are too many to key.
+fn out_dir_digests(env: &WrapperEnv, digests: &Digests) -> anyhow::Result<Option<Vec<(String, String)>>> {
+    let Some(dir) = env.out_dir.clone() else { return Ok(Some(Vec::new())) };
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else { continue };
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                if files.len() >= MAX_OUT_DIR_FILES {
+                    return Ok(None);
+                }
+                let rel = path.strip_prefix(&dir).unwrap_or(&path).to_string_lossy().into_owned();
+                files.push((rel, digests.of(&path)?));
+            }
+        }
+    }
+    files.sort();
+    Ok(Some(files))
+}
+
+/// The native libraries a crate names with `-l` (bundled into an rlib when
+/// static, linked into executables), each with the digest of the first file
+/// that provides it in the `-L` directories (native or unqualified ones, in
+/// order), or `-` when none does (the linker then finds it in the system's
+/// directories, which the linker identity covers for libc; other system
+/// libraries are linked dynamically or named by their flag only).
+fn native_lib_digests(inv: &Invocation, digests: &Digests) -> anyhow::Result<Vec<(String, String)>> {
+    let mut native = Vec::new();
+    for spec in &inv.libs {
+        let (kind, rest) = match spec.split_once('=') {
+            Some((kind, rest)) => (kind.split(':').next().unwrap_or(kind), rest),
+            None => ("", spec.as_str()),
+        };
+        let name = rest.split(':').next().unwrap_or(rest);
+        let candidates: Vec<String> = match kind {
+            "static" => vec![format!("lib{name}.a"), format!("{name}.lib")],
+            "framework" | "link-arg" => Vec::new(),
+            _ => {
+                vec![format!("lib{name}.so"), format!("lib{name}.dylib"), format!("lib{name}.a"), format!("{name}.lib")]
+            }
+        };
+        let found = inv
+            .lib_search
+            .iter()
+            .filter(|(kind, _)| matches!(kind.as_deref(), None | Some("native") | Some("all")))
+            .flat_map(|(_, dir)| candidates.iter().map(move |c| dir.join(c)))
+            .find(|path| path.is_file());
+        let digest = match found {
+            Some(path) => digests.of(&path).with_context(|| format!("cannot hash -l {spec} at {}", path.display()))?,
+            None => "-".to_string(),
+        };
+        native.push((spec.clone(), digest));
+    }
+    Ok(native)
+}
