@@ -29,6 +29,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod artifact;
+pub mod atomic_file;
 pub mod buffers;
 pub mod cli;
 pub mod dag;

@@ -7,6 +7,7 @@
 //! named after the program's path, size and modification time, so it is
 //! recomputed exactly when the program changes.
 
+use crate::atomic_file::Durability;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -70,7 +71,7 @@ fn cached<T: serde::Serialize + serde::de::DeserializeOwned>(
     let value = compute()?;
     if let Some(file) = file {
         let _ = std::fs::create_dir_all(dir);
-        let _ = crate::store::write_atomic_cache(&file, &serde_json::to_vec(&value)?);
+        let _ = crate::atomic_file::replace(&file, &serde_json::to_vec(&value)?, Durability::Unsynced);
     }
     Ok(value)
 }

@@ -9,6 +9,7 @@
 //! by a full disk or a crash is ended before the next one is appended, so
 //! that it costs only itself: `publish` skips it and reads the rest.
 
+use crate::atomic_file::Durability;
 use crate::index::Entry;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -89,7 +90,11 @@ impl Cache {
             record = KeyRecord { env_names: env_names.to_vec(), variants: BTreeMap::new() };
         }
         record.variants.insert(env.to_string(), artifact);
-        crate::store::write_atomic_cache(&path, &serde_json::to_vec(&record).expect("records serialize"))
+        crate::atomic_file::replace(
+            &path,
+            &serde_json::to_vec(&record).expect("records serialize"),
+            Durability::Unsynced,
+        )
     }
 
     /// Appends an entry to the journal.

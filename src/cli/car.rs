@@ -37,14 +37,22 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 let stdout = std::io::stdout();
                 export(&store, &root, std::io::BufWriter::new(stdout.lock()))?;
             } else {
-                let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-                let mut builder = tempfile::Builder::new();
-                #[cfg(unix)]
-                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-                let tmp = builder.tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
-                let file = export(&store, &root, std::io::BufWriter::new(tmp.reopen()?))?;
-                drop(file);
-                tmp.persist(&output).with_context(|| format!("cannot write {}", output.display()))?;
+                use crate::atomic_file::{replace_with, Durability, Options};
+                let options = Options { mode: Some(0o644), ..Options::new(Durability::Unsynced) };
+                // An export error is kept aside so that it reaches the user
+                // whole, not as an I/O error.
+                let mut failed = None;
+                replace_with(&output, options, |file| match export(&store, &root, std::io::BufWriter::new(file)) {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        Err(std::io::Error::other("export failed"))
+                    }
+                })
+                .or_else(|e| match failed.take() {
+                    Some(export_error) => Err(export_error),
+                    None => Err(anyhow::Error::new(e).context(format!("cannot write {}", output.display()))),
+                })?;
             }
             Ok(0)
         }

@@ -176,7 +176,7 @@ fn update<T: DeserializeOwned + Serialize + Default, R>(
         return Ok(out);
     }
     bytes.push(b'\n');
-    crate::store::write_atomic(path, &bytes).map_err(io)?;
+    crate::atomic_file::replace(path, &bytes, crate::atomic_file::Durability::Synced).map_err(io)?;
     Ok(out)
 }
 

@@ -231,21 +231,10 @@ impl BlockStore for DiskStore {
                 return Ok(());
             }
         }
-        let dir = path.parent().expect("block paths have a parent");
-        let temp = || tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir);
-        // The folder usually exists: make it only when it does not.
-        let mut tmp = match temp() {
-            Ok(tmp) => tmp,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-                temp().map_err(io(dir))?
-            }
-            Err(e) => return Err(io(dir)(e)),
-        };
-        write_pieces(tmp.as_file_mut(), &block.pieces()).map_err(io(&path))?;
-        // On error the temporary file is removed when `tmp` drops.
-        tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-        Ok(())
+        // Blocks are content-addressed: a lost write is a missing block,
+        // fetched or reported again, so no flush.
+        let options = crate::atomic_file::Options::new(crate::atomic_file::Durability::Unsynced);
+        crate::atomic_file::replace_with(&path, options, |file| write_pieces(file, &block.pieces())).map_err(io(&path))
     }
 
     fn has(&self, cid: &Cid) -> Result<bool, StoreError> {

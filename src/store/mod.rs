@@ -29,7 +29,6 @@ pub use gateway::{ClientOptions, GatewayClient, RemoteError};
 pub use kubo::{KuboError, KuboOptions, KuboStore};
 pub use layered::Layered;
 pub use memory::MemoryStore;
-pub(crate) use records::{write_atomic, write_atomic_cache};
 pub use records::{PutOutcome, RecordError, RecordStore};
 pub use remote::{CarBlocks, RemoteStore};
 

@@ -7,8 +7,8 @@
 
 use crate::formats::ipns::{better, verify_record, IpnsError, IpnsName};
 use std::cmp::Ordering;
-use std::io::{ErrorKind, Write};
-use std::path::{Path, PathBuf};
+use std::io::ErrorKind;
+use std::path::PathBuf;
 use std::time::SystemTime;
 use thiserror::Error;
 
@@ -79,35 +79,10 @@ impl RecordStore {
             }
         }
         let path = self.path(name);
-        write_atomic(&path, bytes).map_err(|source| RecordError::Io { path, source })?;
+        crate::atomic_file::replace(&path, bytes, crate::atomic_file::Durability::Synced)
+            .map_err(|source| RecordError::Io { path, source })?;
         Ok(PutOutcome::Stored)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory,
-/// flushed to disk before the rename: for state that must survive a crash
-/// (records, trust, the last version seen).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_through_temp(path, bytes, true)
-}
-
-/// Like [`write_atomic`] without the flush: for caches (digests, statistics,
-/// the wrapper's key map), where a file lost in a crash reads as absent or
-/// malformed and costs a miss, and where a flush per file would dominate the
-/// time of a cache hit.
-pub(crate) fn write_atomic_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_through_temp(path, bytes, false)
-}
-
-fn write_through_temp(path: &Path, bytes: &[u8], flush: bool) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    if flush {
-        tmp.as_file().sync_data()?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! (`--extern` dependencies, `.crate` files): a file whose path, size and
 //! modification time are unchanged is not hashed again.
 
+use crate::atomic_file::Durability;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -52,7 +53,7 @@ impl Digests {
     pub fn remember_digest(&self, path: &Path, digest: &str) -> std::io::Result<()> {
         let stamp = Self::stamp(&std::fs::metadata(path)?)?;
         std::fs::create_dir_all(&self.dir)?;
-        crate::store::write_atomic_cache(&self.slot(path), format!("{stamp} {digest}").as_bytes())
+        crate::atomic_file::replace(&self.slot(path), format!("{stamp} {digest}").as_bytes(), Durability::Unsynced)
     }
 
     /// sha256 of `path`, from the cache when its size and mtime match.
@@ -73,7 +74,7 @@ impl Digests {
         let settled = meta.modified()?.elapsed().is_ok_and(|age| age.as_secs() >= 2);
         if settled {
             let _ = std::fs::create_dir_all(&self.dir);
-            let _ = crate::store::write_atomic_cache(&slot, format!("{stamp} {digest}").as_bytes());
+            let _ = crate::atomic_file::replace(&slot, format!("{stamp} {digest}").as_bytes(), Durability::Unsynced);
         }
         Ok(digest)
     }

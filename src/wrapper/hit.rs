@@ -14,6 +14,7 @@ use crate::artifact::pack::{unpack, Meta, PackedFile};
 use crate::artifact::read::read_artifact;
 use crate::artifact::unpacked::{linkable, place, Unpacked};
 use crate::artifact::MAX_ARTIFACT;
+use crate::atomic_file::{replace_with, Durability, Options};
 use crate::report::Chain;
 use crate::sources::Sources;
 use crate::store::{BlockStore, DiskStore};
@@ -145,14 +146,8 @@ fn replay(meta: &Meta, unit: &Unit) -> anyhow::Result<ExitCode> {
 }
 
 fn write_output(dir: &Path, name: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {
-    let mut tmp = tempfile::Builder::new().prefix(".cargo-ipfs-").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if executable { 0o755 } else { 0o644 };
-        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    let mode = if executable { 0o755 } else { 0o644 };
+    let options = Options { prefix: ".cargo-ipfs-", mode: Some(mode), ..Options::new(Durability::Unsynced) };
+    replace_with(&dir.join(name), options, |file| file.write_all(bytes))?;
     Ok(())
 }

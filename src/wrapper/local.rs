@@ -13,6 +13,7 @@
 //! journaled, so they are never published.
 
 use super::digest::Digests;
+use crate::atomic_file::Durability;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -72,7 +73,11 @@ impl LocalSources {
         candidates.truncate(MAX_CANDIDATES);
         let path = self.path(pre_key);
         std::fs::create_dir_all(path.parent().expect("candidate paths have a parent"))?;
-        crate::store::write_atomic_cache(&path, &serde_json::to_vec(&candidates).expect("candidates serialize"))?;
+        crate::atomic_file::replace(
+            &path,
+            &serde_json::to_vec(&candidates).expect("candidates serialize"),
+            Durability::Unsynced,
+        )?;
         Ok(key)
     }
 }

@@ -1,6 +1,7 @@
 //! Wrapper statistics, kept in `<store>/wrapper/stats.json` and updated
 //! under a file lock at the end of each wrapper call.
 
+use crate::atomic_file::Durability;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,7 +70,11 @@ pub fn update(store_dir: &Path, f: impl FnOnce(&mut Stats)) -> std::io::Result<(
     lock.lock()?;
     let mut stats = read(store_dir);
     f(&mut stats);
-    crate::store::write_atomic_cache(&path, &serde_json::to_vec_pretty(&stats).expect("stats serialize"))
+    crate::atomic_file::replace(
+        &path,
+        &serde_json::to_vec_pretty(&stats).expect("stats serialize"),
+        Durability::Unsynced,
+    )
 }
 
 /// Adds one event.
