@@ -46,7 +46,11 @@ mod tests {
     #[test]
     fn pure_modules_do_no_io() {
         let sources = [
-            ("args.rs", include_str!("args.rs")),
+            ("args/mod.rs", include_str!("args/mod.rs")),
+            ("args/flags.rs", include_str!("args/flags.rs")),
+            ("args/rules.rs", include_str!("args/rules.rs")),
+            ("args/naming.rs", include_str!("args/naming.rs")),
+            ("args/tests.rs", include_str!("args/tests.rs")),
             ("depinfo.rs", include_str!("depinfo.rs")),
             ("paths.rs", include_str!("paths.rs")),
             ("key.rs", include_str!("key.rs")),
