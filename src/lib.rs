@@ -44,8 +44,3 @@ pub mod store;
 pub mod toolchain;
 pub mod vars;
 pub mod wrapper;
-
-/// The version of every on-disk and signed format this crate writes. It goes
-/// into cache keys and signed documents so that a change of format can never
-/// be mistaken for a match.
-pub const FORMAT_VERSION: u32 = 1;

@@ -158,7 +158,7 @@ pub(crate) mod tests {
             stderr: String::new(),
             status: 0,
             env_deps: vec![("PROBE".into(), Some("1".into()))],
-            format: crate::FORMAT_VERSION,
+            format: crate::artifact::pack::PACK_VERSION,
         };
         let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000].into() }];
         let packed = pack(&meta, &files);

@@ -38,13 +38,16 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::FORMAT_VERSION;
+/// The version of the pack format (the tar layout, the metadata file, the
+/// compression). Raised only when a pack's bytes change meaning; a pack of
+/// another version is refused as unreadable, which costs a miss.
+pub const PACK_VERSION: u32 = 1;
 
 /// The name of the metadata entry, always the first in the archive.
 pub const META_NAME: &str = ".cargo-ipfs-meta.json";
 
 /// The zstd compression level of every artifact. Changing it changes every
-/// artifact's bytes, and so needs a new [`FORMAT_VERSION`].
+/// artifact's bytes, and so needs a new [`PACK_VERSION`].
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// The four bytes every zstd frame starts with (0xFD2FB528, little-endian).
@@ -96,7 +99,7 @@ pub struct Meta {
     /// lines), with the value each had, `None` for unset. Kept in the order
     /// given, which the caller must make deterministic.
     pub env_deps: Vec<(String, Option<String>)>,
-    /// The artifact format; [`FORMAT_VERSION`] when written here.
+    /// The artifact format; [`PACK_VERSION`] when written here.
     pub format: u32,
 }
 
@@ -181,7 +184,7 @@ pub enum PackError {
     FormatVersion {
         /// The version in the artifact.
         found: u32,
-        /// [`FORMAT_VERSION`].
+        /// [`PACK_VERSION`].
         expected: u32,
     },
 }
@@ -403,8 +406,8 @@ fn parse_meta(json: &[u8]) -> Result<Meta, PackError> {
     }
     let bad = |source| PackError::BadMeta { source };
     let Version { format } = serde_json::from_slice(json).map_err(bad)?;
-    if format != FORMAT_VERSION {
-        return Err(PackError::FormatVersion { found: format, expected: FORMAT_VERSION });
+    if format != PACK_VERSION {
+        return Err(PackError::FormatVersion { found: format, expected: PACK_VERSION });
     }
     serde_json::from_slice(json).map_err(bad)
 }

@@ -9,8 +9,8 @@
 //!
 //! This module does no I/O and reads no clock: `now` is a parameter.
 
+use super::INDEX_FORMAT_VERSION;
 use crate::formats::ipns::{IpnsName, Keypair};
-use crate::FORMAT_VERSION;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use thiserror::Error;
@@ -36,7 +36,7 @@ pub struct Signature {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// The format version ([`FORMAT_VERSION`]).
+    /// The format version ([`INDEX_FORMAT_VERSION`]).
     pub format: u32,
     /// The index's own name; a manifest is only valid for this name.
     pub index: String,
@@ -77,7 +77,7 @@ pub enum ManifestError {
     #[error("index manifest is malformed: {0}")]
     Malformed(String),
     /// A format this version does not read.
-    #[error("index `{index}`: manifest format {found} is not supported (this build reads {FORMAT_VERSION}); upgrade cargo-ipfs-fetch")]
+    #[error("index `{index}`: manifest format {found} is not supported (this build reads {INDEX_FORMAT_VERSION}); upgrade cargo-ipfs-fetch")]
     Format {
         /// The index.
         index: String,
@@ -199,7 +199,7 @@ impl Manifest {
     /// Parses a stored manifest and checks its shape (not its signatures).
     pub fn decode(bytes: &[u8]) -> Result<Self, ManifestError> {
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
-        if manifest.format != FORMAT_VERSION {
+        if manifest.format != INDEX_FORMAT_VERSION {
             return Err(ManifestError::Format { index: manifest.index, found: manifest.format });
         }
         let malformed = |what: &str| Err(ManifestError::Malformed(format!("index `{}`: {what}", manifest.index)));

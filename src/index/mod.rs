@@ -22,5 +22,12 @@ pub use entry::{Entry, Output, OutputKind};
 pub use manifest::{Manifest, ManifestError, TrustedKeys};
 pub use tree::{IndexVersion, TreeError};
 
+/// The version of the index format: the manifest, its signing encoding,
+/// the shard layout and the entry fields. Signed into every manifest. A
+/// client refuses a manifest of any other version, saying to upgrade when
+/// it is newer (see `docs/index-format.md`); raising it is for changes an
+/// older client would misread, not for every new field.
+pub const INDEX_FORMAT_VERSION: u32 = 1;
+
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,9 @@
 use super::entry::Entry;
 use super::manifest::{check_signed, Manifest, ManifestError};
 use super::tree::{apply, empty_shards, write_version, IndexVersion, TreeError};
+use super::INDEX_FORMAT_VERSION;
 use crate::formats::ipns::{create_record, IpnsError, Keypair};
 use crate::store::BlockStore;
-use crate::FORMAT_VERSION;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -89,7 +89,7 @@ pub fn publish(
     }
     let now = unix(params.now);
     let mut manifest = Manifest {
-        format: FORMAT_VERSION,
+        format: INDEX_FORMAT_VERSION,
         index: params.index.to_string(),
         seq: prev.map_or(1, |p| p.manifest.seq + 1),
         created: now,

@@ -8,8 +8,13 @@
 //! `-l` by the digest of the file found in the `-L` directories.
 
 use crate::toolchain::{LinkerIdentity, RustcIdentity};
-use crate::FORMAT_VERSION;
 use sha2::{Digest, Sha256};
+
+/// The version of the cache key's derivation: the inputs it covers and
+/// how they are encoded. Raised when either changes, so that a key made
+/// the new way never equals one made the old way; stored packs and index
+/// entries stay readable, they just stop being hits.
+pub const CACHE_KEY_VERSION: u32 = 1;
 
 /// Everything the key covers.
 #[derive(Debug, Clone)]
@@ -45,7 +50,7 @@ fn field(h: &mut Sha256, name: &str, value: &[u8]) {
 pub fn cache_key(inputs: &KeyInputs) -> String {
     let mut h = Sha256::new();
     field(&mut h, "domain", b"cargo-ipfs-fetch cache key");
-    field(&mut h, "format", &FORMAT_VERSION.to_le_bytes());
+    field(&mut h, "format", &CACHE_KEY_VERSION.to_le_bytes());
     field(&mut h, "rustc", inputs.rustc.verbose_version.as_bytes());
     field(&mut h, "sysroot", inputs.rustc.sysroot_digest.as_bytes());
     field(&mut h, "target", inputs.target.as_bytes());

@@ -136,7 +136,7 @@ pub fn record(
         stderr: unit.map.normalize_text(stderr),
         status: 0,
         env_deps,
-        format: crate::FORMAT_VERSION,
+        format: crate::artifact::pack::PACK_VERSION,
     };
     let packed = pack(&meta, &files);
     let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed)?;

@@ -13,7 +13,7 @@ fn meta() -> Meta {
         stderr: "warning: unused variable: `x`\n --> src/lib.rs:1:5\n".to_owned(),
         status: 0,
         env_deps: vec![("CARGO_PKG_NAME".to_owned(), Some("demo".to_owned())), ("DEMO_UNSET".to_owned(), None)],
-        format: FORMAT_VERSION,
+        format: PACK_VERSION,
     }
 }
 
@@ -84,7 +84,7 @@ fn the_order_of_files_does_not_change_the_bytes() {
 /// Pins the whole format: tar flavour, header fields, JSON layout, zstd level
 /// and parameters, and the bundled libzstd. If this fails, artifacts written
 /// by this build differ from those already published, so every CID changes:
-/// bump `FORMAT_VERSION` along with the new digest.
+/// bump `PACK_VERSION` along with the new digest.
 #[test]
 fn known_artifact_digest() {
     let artifact = pack(&meta(), &sample_files());
@@ -350,7 +350,7 @@ fn refuses_a_missing_or_misplaced_meta_entry() {
 
 #[test]
 fn refuses_a_malformed_meta_entry() {
-    let v = FORMAT_VERSION;
+    let v = PACK_VERSION;
     let unknown_field = format!(r#"{{"stdout":"","stderr":"","status":0,"env_deps":[],"format":{v},"extra":true}}"#);
     let missing_field = format!(r#"{{"stdout":"","status":0,"env_deps":[],"format":{v}}}"#);
     let wrong_type = format!(r#"{{"stdout":"","stderr":"","status":"0","env_deps":[],"format":{v}}}"#);
@@ -364,14 +364,14 @@ fn refuses_a_malformed_meta_entry() {
 
 #[test]
 fn refuses_another_format_version() {
-    let next = Meta { format: FORMAT_VERSION + 1, ..meta() };
+    let next = Meta { format: PACK_VERSION + 1, ..meta() };
     let json = serde_json::to_vec(&next).unwrap();
     let result = unpack_raw(&[reg(META_NAME, &json)]);
-    let expected = format!("version {}", FORMAT_VERSION + 1);
+    let expected = format!("version {}", PACK_VERSION + 1);
     assert_refused(result, |e| matches!(e, PackError::FormatVersion { .. }), &expected);
     // The version is checked first, so a future meta with new fields still
     // says which version it is.
-    let future = format!(r#"{{"format":{},"new_field":[]}}"#, FORMAT_VERSION + 1);
+    let future = format!(r#"{{"format":{},"new_field":[]}}"#, PACK_VERSION + 1);
     let result = unpack_raw(&[reg(META_NAME, future.as_bytes())]);
     assert_refused(result, |e| matches!(e, PackError::FormatVersion { .. }), &expected);
 }

@@ -8,7 +8,7 @@ fn manifest(keys: &[&Keypair], threshold: u32, seq: u64) -> Manifest {
     let mut names: Vec<String> = keys.iter().map(|k| k.ipns_name().to_string()).collect();
     names.sort();
     Manifest {
-        format: FORMAT_VERSION,
+        format: INDEX_FORMAT_VERSION,
         index: "example".into(),
         seq,
         created: 1_000,
@@ -75,7 +75,7 @@ fn malformed_manifests_are_refused() {
     m.threshold = 2;
     assert!(matches!(Manifest::decode(&m.encode()), Err(ManifestError::Malformed(_))));
     let mut m = manifest(&[&a], 1, 1);
-    m.format = FORMAT_VERSION + 1;
+    m.format = INDEX_FORMAT_VERSION + 1;
     assert!(matches!(Manifest::decode(&m.encode()), Err(ManifestError::Format { .. })));
     let mut text = String::from_utf8(manifest(&[&a], 1, 1).encode()).unwrap();
     text.insert_str(1, "\"extra\": true,");
