@@ -5,6 +5,7 @@
 use super::fetch::{print_summary, Source};
 use super::{Global, Status};
 use crate::report::Chain;
+use crate::vars;
 use crate::wrapper::stats;
 use anyhow::Context;
 use std::process::Command;
@@ -64,14 +65,14 @@ fn run_cargo(
     let mut cmd = Command::new(&cargo);
     cmd.arg(subcommand)
         .args(cargo_args)
-        .env("RUSTC_WRAPPER", &me)
-        .env("CARGO_IPFS_STORE", &store_dir)
-        .env("CARGO_IPFS_MODE", if record { "record" } else { "read" });
+        .env(vars::RUSTC_WRAPPER, &me)
+        .env(vars::STORE, &store_dir)
+        .env(vars::MODE, if record { "record" } else { "read" });
     if let Some(on_demand) = on_demand {
-        cmd.env("CARGO_IPFS_INDEX_SHARDS", on_demand.shards).env("CARGO_IPFS_GATEWAYS", on_demand.gateways.join(","));
+        cmd.env(vars::INDEX_SHARDS, on_demand.shards).env(vars::GATEWAYS, on_demand.gateways.join(","));
         match on_demand.kubo {
-            Some(kubo) => cmd.env("CARGO_IPFS_KUBO", kubo),
-            None => cmd.env_remove("CARGO_IPFS_KUBO"),
+            Some(kubo) => cmd.env(vars::KUBO, kubo),
+            None => cmd.env_remove(vars::KUBO),
         };
     }
     let status = cmd.status().with_context(|| format!("cannot run {}", cargo.to_string_lossy()))?;
@@ -123,47 +124,22 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<OnDemand>> {
     let store_dir = global.store_dir()?;
-    let local = crate::index::local::Local::new(&store_dir);
-    let trust = local.trust()?;
-    let trusted: Vec<String> = trust.keys().cloned().collect();
-    let file = crate::sources::config::read_config(&store_dir)?;
     let flags = crate::sources::config::Flags {
         index: source.index.as_deref(),
         gateways: &source.gateways,
         kubo: source.kubo.as_deref(),
     };
-    let settings = crate::sources::config::settings(flags, |k| std::env::var(k).ok(), &file, &trusted)?;
-    if source.offline {
+    let settings = crate::fetch::resolve::settings(&store_dir, flags)?;
+    if source.offline || (settings.gateways.is_empty() && settings.kubo.is_none()) {
         return Ok(None);
     }
     let timeout = source.options().timeout;
-    let Some(remote) = crate::sources::Sources::open(&settings.gateways, settings.kubo.as_deref(), timeout)? else {
-        return Ok(None);
-    };
-    let store = global.open_store()?;
-    let t = trust.get(&settings.index).context("the index is not trusted")?;
-    let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;
-    let now = std::time::SystemTime::now();
-    if let Ok(bytes) = remote.get_record(&name) {
-        store.records()?.put(&name, &bytes, now)?;
-    }
-    let record = store.records()?.get(&name)?;
-    let layered = crate::store::Layered::new(store.clone(), remote);
-    let seen = local.seen()?;
-    let resolved = crate::index::resolve::resolve_record(
-        &layered,
-        record.as_deref(),
-        &settings.index,
-        t,
-        seen.get(&settings.index),
-        now,
-    )?;
-    local.record_seen(&settings.index, resolved.version.manifest.seq, &resolved.version.root.to_string())?;
-    eprintln!(
-        "cargo-ipfs: index {} version {} verified; fetching on demand",
-        settings.index, resolved.version.manifest.seq
-    );
-    Ok(Some(OnDemand { shards: resolved.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
+    let head =
+        crate::fetch::resolve::resolve_index(&store_dir, settings, false, timeout, std::time::SystemTime::now())?;
+    let (index, seq) = (&head.settings.index, head.version.manifest.seq);
+    eprintln!("cargo-ipfs: index {index} version {seq} verified; fetching on demand");
+    let settings = head.settings;
+    Ok(Some(OnDemand { shards: head.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
 }
 
 /// Takes from `cargo build` arguments what the fetch must know: the

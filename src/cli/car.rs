@@ -49,9 +49,9 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                         Err(std::io::Error::other("export failed"))
                     }
                 })
-                .or_else(|e| match failed.take() {
-                    Some(export_error) => Err(export_error),
-                    None => Err(anyhow::Error::new(e).context(format!("cannot write {}", output.display()))),
+                .map_err(|e| match failed.take() {
+                    Some(export_error) => export_error,
+                    None => anyhow::Error::new(e).context(format!("cannot write {}", output.display())),
                 })?;
             }
             Ok(0)

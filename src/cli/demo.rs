@@ -58,9 +58,9 @@ impl Machine {
             .current_dir(&self.project)
             .env("CARGO_HOME", &self.home)
             .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_IPFS_STORE", &self.store)
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_BUILD_RUSTC_WRAPPER");
+            .env(crate::vars::STORE, &self.store)
+            .env_remove(crate::vars::RUSTC_WRAPPER)
+            .env_remove(crate::vars::CARGO_BUILD_RUSTC_WRAPPER);
         cmd
     }
 

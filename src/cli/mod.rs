@@ -34,7 +34,7 @@ use crate::store::DiskStore;
 #[derive(Debug, clap::Args)]
 pub struct Global {
     /// The block store directory [default: $CARGO_HOME/ipfs].
-    #[arg(long, global = true, value_name = "DIR", env = "CARGO_IPFS_STORE")]
+    #[arg(long, global = true, value_name = "DIR", env = crate::vars::STORE)]
     pub store: Option<PathBuf>,
 }
 
@@ -42,12 +42,8 @@ impl Global {
     /// The store directory: `--store`, else `CARGO_IPFS_STORE`, else
     /// `$CARGO_HOME/ipfs`.
     pub fn store_dir(&self) -> anyhow::Result<PathBuf> {
-        if let Some(dir) = &self.store {
-            return Ok(dir.clone());
-        }
-        let cargo_home =
-            home::cargo_home().context("cannot find CARGO_HOME; set CARGO_IPFS_STORE or pass --store DIR")?;
-        Ok(cargo_home.join("ipfs"))
+        crate::vars::store_dir(self.store.clone())
+            .context("cannot find CARGO_HOME; set CARGO_IPFS_STORE or pass --store DIR")
     }
 
     /// Opens (creating if needed) the block store.

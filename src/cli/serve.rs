@@ -59,7 +59,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
 /// Logs to standard error, `info` and up unless `CARGO_IPFS_LOG` says
 /// otherwise (an `EnvFilter` directive).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CARGO_IPFS_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::vars::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

@@ -17,7 +17,7 @@
 
 pub mod lockfile;
 mod lookup;
-mod resolve;
+pub mod resolve;
 mod schedule;
 
 use crate::artifact::cache::Cache;

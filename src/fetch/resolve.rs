@@ -8,12 +8,13 @@ use super::{lockfile, FetchOptions};
 use crate::formats::ipns::IpnsName;
 use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
+use crate::index::IndexVersion;
 use crate::sources::{config, Sources};
 use crate::store::{BlockStore, DiskStore, Layered};
 use anyhow::Context;
 use cid::Cid;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// What the fetch works from once the index is resolved.
 pub(super) struct Resolved {
@@ -50,30 +51,38 @@ impl Resolved {
     }
 }
 
-/// Resolves the index and reads the lockfile for a fetch into `store_dir`.
-pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) -> anyhow::Result<Resolved> {
+/// The trusted index's newest version, verified, and where it was read.
+pub struct IndexHead {
+    /// The local store.
+    pub store: DiskStore,
+    /// The local store in front of the sources; `None` offline.
+    pub layered: Option<Layered<DiskStore, Sources>>,
+    /// The settings in force (the index, the sources).
+    pub settings: config::Settings,
+    /// The version: its root, shards directory and manifest.
+    pub version: IndexVersion,
+}
+
+/// Resolves the index the settings name: its IPNS record from the
+/// sources (unless `offline`; a failure falls back to the stored one), then
+/// every subscriber check against the trusted keys and the last version
+/// seen, which is recorded; a signed key rotation updates the trust.
+pub fn resolve_index(
+    store_dir: &Path,
+    settings: config::Settings,
+    offline: bool,
+    timeout: Option<Duration>,
+    now: SystemTime,
+) -> anyhow::Result<IndexHead> {
     let store = DiskStore::open(store_dir)?;
-    // While the index resolves: the compiler's identity (a rustc run on
-    // first use)...
-    let identity_dir = store_dir.join("wrapper").join("identity");
-    let rustc = std::env::var_os(crate::vars::RUSTC).map(PathBuf::from).unwrap_or_else(|| "rustc".into());
-    let identity = std::thread::spawn(move || crate::toolchain::rustc_identity(&identity_dir, &rustc));
-    // And where the lockfile is (cargo answers that).
-    let manifest_path = opts.manifest_path.clone();
-    let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
     let local = Local::new(store_dir);
     let trust_file = local.trust()?;
-    let trusted: Vec<String> = trust_file.keys().cloned().collect();
-    let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
-    let settings = config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)?;
     let index = settings.index.as_str();
     let trust = trust_file.get(index).with_context(|| {
         format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
     })?;
     let name: IpnsName = trust.ipns.parse()?;
-
-    let sources =
-        if opts.offline { None } else { Sources::open(&settings.gateways, settings.kubo.as_deref(), opts.timeout)? };
+    let sources = if offline { None } else { Sources::open(&settings.gateways, settings.kubo.as_deref(), timeout)? };
     if let Some(sources) = &sources {
         match sources.get_record(&name) {
             Ok(bytes) => {
@@ -101,6 +110,29 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
             }
         })?;
     }
+    Ok(IndexHead { store, layered, settings, version: resolved.version })
+}
+
+/// The settings in force for a fetch into `store_dir`: `flags`, then the
+/// environment, then `<store>/config.json`, then the only trusted index.
+pub fn settings(store_dir: &Path, flags: config::Flags) -> anyhow::Result<config::Settings> {
+    let trusted: Vec<String> = Local::new(store_dir).trust()?.keys().cloned().collect();
+    config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)
+}
+
+/// Resolves the index and reads the lockfile for a fetch into `store_dir`.
+pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) -> anyhow::Result<Resolved> {
+    // While the index resolves: the compiler's identity (a rustc run on
+    // first use)...
+    let identity_dir = store_dir.join("wrapper").join("identity");
+    let rustc = std::env::var_os(crate::vars::RUSTC).map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+    let identity = std::thread::spawn(move || crate::toolchain::rustc_identity(&identity_dir, &rustc));
+    // And where the lockfile is (cargo answers that).
+    let manifest_path = opts.manifest_path.clone();
+    let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
+    let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
+    let settings = settings(store_dir, flags)?;
+    let head = resolve_index(store_dir, settings, opts.offline, opts.timeout, now)?;
 
     let identity = identity.join().map_err(|_| anyhow::anyhow!("the rustc identity thread panicked"))??;
     let lock_path = lock_path.join().map_err(|_| anyhow::anyhow!("the lockfile thread panicked"))??;
@@ -108,13 +140,13 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
     let packages = lockfile::parse(&text)?;
     let target = opts.target.clone().unwrap_or_else(|| identity.host.clone());
     Ok(Resolved {
-        index: index.to_string(),
-        version: resolved.version.manifest.seq,
-        shards: resolved.version.shards,
+        index: head.settings.index,
+        version: head.version.manifest.seq,
+        shards: head.version.shards,
         rustc: identity.short(),
         target,
         packages,
-        store,
-        layered,
+        store: head.store,
+        layered: head.layered,
     })
 }

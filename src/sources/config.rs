@@ -2,6 +2,7 @@
 //! flags, then `CARGO_IPFS_*` environment variables, then
 //! `<store>/config.json`.
 
+use crate::vars;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::path::Path;
@@ -66,8 +67,7 @@ pub fn settings(
     file: &ConfigFile,
     trusted: &[String],
 ) -> anyhow::Result<Settings> {
-    let index = match flags.index.map(str::to_string).or_else(|| env("CARGO_IPFS_INDEX")).or_else(|| file.index.clone())
-    {
+    let index = match flags.index.map(str::to_string).or_else(|| env(vars::INDEX)).or_else(|| file.index.clone()) {
         Some(index) => index,
         None => match trusted {
             [only] => only.clone(),
@@ -77,7 +77,7 @@ pub fn settings(
     };
     let gateways = if !flags.gateways.is_empty() {
         flags.gateways.to_vec()
-    } else if let Some(list) = env("CARGO_IPFS_GATEWAYS") {
+    } else if let Some(list) = env(vars::GATEWAYS) {
         gateway_list(&list)
     } else {
         file.gateways.clone()
@@ -85,7 +85,7 @@ pub fn settings(
     let kubo = flags
         .kubo
         .map(str::to_string)
-        .or_else(|| env("CARGO_IPFS_KUBO"))
+        .or_else(|| env(vars::KUBO))
         .or_else(|| file.kubo.clone())
         .filter(|k| !k.trim().is_empty());
     Ok(Settings { index, gateways, kubo })
