@@ -42,7 +42,8 @@ pub fn wrap_rustc(args: Vec<OsString>) -> ExitCode {
         return exec_plain(rustc, rustc_args);
     }
     let Some(store_dir) = env.store_dir.clone() else { return exec_plain(rustc, rustc_args) };
-    match wrap(&env, rustc, rustc_args, &store_dir, started) {
+    let call = Call { env: &env, rustc, args: rustc_args, store_dir: &store_dir, started };
+    match call.wrap() {
         Ok(code) => code,
         Err(failure) => {
             let kind = failure.kind;
@@ -97,102 +98,136 @@ pub(super) fn exit_code(status: i32) -> ExitCode {
     ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
-fn wrap(
-    env: &WrapperEnv,
-    rustc: &Path,
-    args: &[OsString],
-    store_dir: &Path,
+/// One run of the wrapper: what cargo asked for, and where the cache is.
+struct Call<'a> {
+    env: &'a WrapperEnv,
+    rustc: &'a Path,
+    args: &'a [OsString],
+    store_dir: &'a Path,
     started: Instant,
-) -> Result<ExitCode, Failure> {
-    let inv = match analyze(args) {
-        Analysis::Cacheable(inv) => inv,
-        Analysis::NotCacheable(reason) => {
-            not_cacheable(store_dir, reason.as_str());
-            return Ok(exec_plain(rustc, args));
-        }
-    };
-    let none: &[String] = &[];
-    let digests = Digests::new(store_dir);
-    let cargo_home =
-        env.cargo_home.clone().ok_or_else(|| fail("setup", none)(anyhow::anyhow!("cannot find CARGO_HOME")))?;
-    let source = match registry_source(env, &cargo_home, &digests).map_err(fail("source", none))? {
-        Some(source) => source,
-        None => match local_source(env) {
-            Some(source) if env.local && inv.emits_dep_info() => source,
-            _ => {
-                not_cacheable(store_dir, "not a registry crate");
-                return Ok(exec_plain(rustc, args));
+}
+
+impl Call<'_> {
+    /// Keys the unit, then restores it or compiles it; rustc runs as cargo
+    /// asked when the unit cannot be cached.
+    fn wrap(&self) -> Result<ExitCode, Failure> {
+        let (unit, pre_key) = match self.key()? {
+            Ok(keyed) => keyed,
+            Err(flags) => {
+                let mut all = self.args.to_vec();
+                all.extend(flags.into_iter().map(OsString::from));
+                return Ok(exec_plain(self.rustc, &all));
             }
-        },
-    };
-    let is_local = source.is_local();
-    // Incremental outputs depend on the session's history: fine for this
-    // store's path crates, never for artifacts that may be published.
-    if inv.incremental && !is_local {
-        not_cacheable(store_dir, NotCacheable::Incremental.as_str());
-        return Ok(exec_plain(rustc, args));
+        };
+        let remap = unit.remap.clone();
+        let store = DiskStore::open(self.store_dir).map_err(|e| fail("store", &remap)(e.into()))?;
+        self.restore_or_compile(&store, unit, &pre_key).map_err(fail("rustc", &remap))
     }
-    let identity_dir = store_dir.join("wrapper").join("identity");
-    let rustc_id = rustc_identity(&identity_dir, rustc).map_err(fail("rustc identity", none))?;
-    let map = path_map(env, &inv, &cargo_home, &rustc_id, is_local).map_err(|e| fail("paths", none)(e.into()))?;
-    let remap = map.remap_args();
-    let prepared =
-        Unit::prepare(env, inv, source, map, rustc_id, &digests, &identity_dir).map_err(fail("key", &remap))?;
-    let mut unit = match prepared {
-        Ok(unit) => unit,
-        Err(unkeyable) => {
-            not_cacheable(store_dir, unkeyable.as_str());
-            let mut all = args.to_vec();
-            all.extend(remap.iter().map(OsString::from));
-            return Ok(exec_plain(rustc, &all));
+
+    /// The unit and the key it had before a path crate's sources were
+    /// looked up; else, when it is not cacheable (counted in the stats), the
+    /// flags to add to rustc's arguments (the remap flags once they are
+    /// known, so that it makes the bytes other machines make).
+    fn key(&self) -> Result<Result<(Unit, String), Vec<String>>, Failure> {
+        let (env, store_dir) = (self.env, self.store_dir);
+        let inv = match analyze(self.args) {
+            Analysis::Cacheable(inv) => inv,
+            Analysis::NotCacheable(reason) => {
+                not_cacheable(store_dir, reason.as_str());
+                return Ok(Err(Vec::new()));
+            }
+        };
+        let none: &[String] = &[];
+        let digests = Digests::new(store_dir);
+        let cargo_home =
+            env.cargo_home.clone().ok_or_else(|| fail("setup", none)(anyhow::anyhow!("cannot find CARGO_HOME")))?;
+        let source = match registry_source(env, &cargo_home, &digests).map_err(fail("source", none))? {
+            Some(source) => source,
+            None => match local_source(env) {
+                Some(source) if env.local && inv.emits_dep_info() => source,
+                _ => {
+                    not_cacheable(store_dir, "not a registry crate");
+                    return Ok(Err(Vec::new()));
+                }
+            },
+        };
+        let is_local = source.is_local();
+        // Incremental outputs depend on the session's history: fine for this
+        // store's path crates, never for artifacts that may be published.
+        if inv.incremental && !is_local {
+            not_cacheable(store_dir, NotCacheable::Incremental.as_str());
+            return Ok(Err(Vec::new()));
         }
-    };
-    // A path or git crate's key also covers the sources it read last time.
-    let pre_key = unit.key.clone();
-    if is_local {
-        if let Some(key) = LocalSources::new(store_dir).resolve(&pre_key, &digests) {
-            unit.key = key;
-        }
-    }
-    let store = DiskStore::open(store_dir).map_err(|e| fail("store", &remap)(e.into()))?;
-    let cache = Cache::new(store_dir);
-    if let Some(code) = try_hit(env, &store, &cache, &unit, store_dir, started) {
-        return Ok(code);
-    }
-    match fetch_on_demand(env, &store, &cache, &unit) {
-        Ok(true) => {
-            if let Some(code) = try_hit(env, &store, &cache, &unit, store_dir, started) {
-                return Ok(code);
+        let identity_dir = store_dir.join("wrapper").join("identity");
+        let rustc_id = rustc_identity(&identity_dir, self.rustc).map_err(fail("rustc identity", none))?;
+        let map = path_map(env, &inv, &cargo_home, &rustc_id, is_local).map_err(|e| fail("paths", none)(e.into()))?;
+        let remap = map.remap_args();
+        let prepared =
+            Unit::prepare(env, inv, source, map, rustc_id, &digests, &identity_dir).map_err(fail("key", &remap))?;
+        let mut unit = match prepared {
+            Ok(unit) => unit,
+            Err(unkeyable) => {
+                not_cacheable(store_dir, unkeyable.as_str());
+                return Ok(Err(remap));
+            }
+        };
+        // A path or git crate's key also covers the sources it read last time.
+        let pre_key = unit.key.clone();
+        if is_local {
+            if let Some(key) = LocalSources::new(store_dir).resolve(&pre_key, &digests) {
+                unit.key = key;
             }
         }
-        Ok(false) => {}
-        Err(e) => {
-            eprintln!("cargo-ipfs: cannot fetch {} ({}); compiling normally", unit.inv.crate_name, Chain(&e));
-            let _ = stats::record(store_dir, &Event::Error("fetch".into()));
+        Ok(Ok((unit, pre_key)))
+    }
+
+    /// With the unit keyed: a hit (local, or fetched on demand), else rustc,
+    /// recording the outputs in record mode.
+    fn restore_or_compile(&self, store: &DiskStore, mut unit: Unit, pre_key: &str) -> anyhow::Result<ExitCode> {
+        let (env, store_dir) = (self.env, self.store_dir);
+        let cache = Cache::new(store_dir);
+        if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
+            return Ok(code);
         }
-    }
-    let mut all = args.to_vec();
-    all.extend(unit.remap.iter().map(OsString::from));
-    if env.mode != Mode::Record {
-        let _ = stats::record(store_dir, &Event::Miss { recorded: false });
-        return Ok(exec_plain(rustc, &all));
-    }
-    let started = Instant::now();
-    let (status, stdout, stderr) = run_capturing(rustc, &all).map_err(fail("rustc", &remap))?;
-    let elapsed = started.elapsed().as_millis() as u64;
-    let mut recorded = false;
-    if status == 0 {
-        // A path or git crate is filed under the key of the sources it read.
-        let keyed =
-            if is_local { local_key_after(&unit, &pre_key, store_dir).map(|key| unit.key = key) } else { Ok(()) };
-        match keyed.and_then(|()| record(env, &store, &cache, &unit, &stdout, &stderr, elapsed)) {
-            Ok(()) => recorded = true,
+        match fetch_on_demand(env, store, &cache, &unit) {
+            Ok(true) => {
+                if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
+                    return Ok(code);
+                }
+            }
+            Ok(false) => {}
             Err(e) => {
-                eprintln!("cargo-ipfs: cannot record {} ({}); the build is unaffected", unit.inv.crate_name, Chain(&e));
-                let _ = stats::record(store_dir, &Event::Error("record".into()));
+                eprintln!("cargo-ipfs: cannot fetch {} ({}); compiling normally", unit.inv.crate_name, Chain(&e));
+                let _ = stats::record(store_dir, &Event::Error("fetch".into()));
             }
         }
+        let mut all = self.args.to_vec();
+        all.extend(unit.remap.iter().map(OsString::from));
+        if env.mode != Mode::Record {
+            let _ = stats::record(store_dir, &Event::Miss { recorded: false });
+            return Ok(exec_plain(self.rustc, &all));
+        }
+        let started = Instant::now();
+        let (status, stdout, stderr) = run_capturing(self.rustc, &all)?;
+        let elapsed = started.elapsed().as_millis() as u64;
+        let mut recorded = false;
+        if status == 0 {
+            // A path or git crate is filed under the key of the sources it read.
+            let keyed = if unit.source.is_local() {
+                local_key_after(&unit, pre_key, store_dir).map(|key| unit.key = key)
+            } else {
+                Ok(())
+            };
+            match keyed.and_then(|()| record(env, store, &cache, &unit, &stdout, &stderr, elapsed)) {
+                Ok(()) => recorded = true,
+                Err(e) => {
+                    let name = &unit.inv.crate_name;
+                    eprintln!("cargo-ipfs: cannot record {name} ({}); the build is unaffected", Chain(&e));
+                    let _ = stats::record(store_dir, &Event::Error("record".into()));
+                }
+            }
+        }
+        let _ = stats::record(store_dir, &Event::Miss { recorded });
+        Ok(exit_code(status))
     }
-    let _ = stats::record(store_dir, &Event::Miss { recorded });
-    Ok(exit_code(status))
 }
