@@ -21,6 +21,7 @@ pub mod kubo;
 mod layered;
 mod memory;
 mod records;
+mod recycling;
 mod remote;
 
 pub use counting::Counting;
@@ -31,6 +32,7 @@ pub use layered::Layered;
 pub use memory::MemoryStore;
 pub(crate) use records::{write_atomic, write_atomic_cache};
 pub use records::{PutOutcome, RecordError, RecordStore};
+pub use recycling::Recycling;
 pub use remote::{CarBlocks, RemoteStore};
 
 use crate::formats::block::{Block, BlockError};
