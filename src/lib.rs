@@ -6,9 +6,10 @@
 //!   Pure functions over bytes; no I/O, no clock.
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations; the verifying trustless-gateway client and
-//!   its blocking, layered adapters.
-//! - [`buffers`]: large block buffers reused across requests and streams.
-//! - [`dag`]: walking a DAG over a store (CAR export, completeness, paths).
+//!   its blocking, layered adapters; [`store::dag`], walking a DAG over a
+//!   store (CAR export, completeness, paths).
+//! - [`buffers`]: large block buffers reused across requests and streams,
+//!   and the writer of a streamed HTTP body.
 //! - [`index`]: the signed, sharded index: entries, manifests, publishing
 //!   and resolving with every subscriber check.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
@@ -30,7 +31,6 @@
 
 pub mod buffers;
 pub mod cli;
-pub mod dag;
 pub mod fetch;
 pub mod formats;
 pub mod index;
@@ -39,6 +39,10 @@ pub mod report;
 pub mod server;
 pub mod store;
 pub mod wrapper;
+
+/// The old path of [`store::dag`], for the code that still names it.
+#[doc(hidden)]
+pub use store::dag;
 
 /// The version of every on-disk and signed format this crate writes. It goes
 /// into cache keys and signed documents so that a change of format can never

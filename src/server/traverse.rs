@@ -9,12 +9,12 @@
 
 use super::negotiate::DagScope;
 use crate::buffers::ChunkWriter;
-use crate::dag::{walk_from, WalkError};
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
 use crate::formats::car::{encode_header, section_prefix};
 use crate::formats::dagpb::PbNode;
 use crate::formats::unixfs::{DataType, UnixFsData};
+use crate::store::dag::{walk_from, WalkError};
 use crate::store::{BlockStore, Recycling, StoreError};
 use axum::body::Bytes;
 use cid::Cid;

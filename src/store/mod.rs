@@ -12,9 +12,13 @@
 //! front of another as a write-through cache. [`KuboStore`] is a kubo
 //! node's repository through its RPC API, and [`kubo::push()`] pushes DAGs
 //! into one, pinned.
+//!
+//! [`dag`] walks the DAG under a root in any store: CAR export,
+//! completeness checks, paths through directories.
 
 mod blocking;
 mod counting;
+pub mod dag;
 mod disk;
 pub mod gateway;
 pub mod kubo;
