@@ -40,6 +40,9 @@ pub mod server;
 pub mod store;
 pub mod wrapper;
 
+#[cfg(test)]
+mod boundaries;
+
 /// The old path of [`store::dag`], for the code that still names it.
 #[doc(hidden)]
 pub use store::dag;
