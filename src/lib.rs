@@ -6,9 +6,10 @@
 //!   Pure functions over bytes; no I/O, no clock.
 //! - [`store`]: the [`store::BlockStore`] trait and its embedded on-disk and
 //!   in-memory implementations; the verifying trustless-gateway client and
-//!   its blocking, layered adapters.
-//! - [`buffers`]: large block buffers reused across requests and streams.
-//! - [`dag`]: walking a DAG over a store (CAR export, completeness, paths).
+//!   its blocking, layered adapters; [`store::dag`], walking a DAG over a
+//!   store (CAR export, completeness, paths).
+//! - [`buffers`]: large block buffers reused across requests and streams,
+//!   and the writer of a streamed HTTP body.
 //! - [`index`]: the signed, sharded index: entries, manifests, publishing
 //!   and resolving with every subscriber check.
 //! - [`keystore`]: the publisher's named Ed25519 keys, owner-only files in
@@ -32,7 +33,6 @@ pub mod artifact;
 pub mod atomic_file;
 pub mod buffers;
 pub mod cli;
-pub mod dag;
 pub mod fetch;
 pub mod formats;
 pub mod index;
@@ -44,3 +44,6 @@ pub mod store;
 pub mod toolchain;
 pub mod vars;
 pub mod wrapper;
+
+#[cfg(test)]
+mod boundaries;

@@ -1,8 +1,8 @@
 //! `cargo ipfs car export|import`: move DAGs in and out as CAR v1 files.
 
 use super::{parse_cid_arg, Global, Status};
-use crate::dag::{missing_blocks, walk, WalkError};
 use crate::formats::car::{CarReader, CarWriter};
+use crate::store::dag::{missing_blocks, walk, WalkError};
 use crate::store::BlockStore;
 use anyhow::{bail, Context};
 use std::io::Write;

@@ -16,7 +16,7 @@ pub struct Args {
 /// Writes the file to stdout, verifying every block.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let store = global.open_store()?;
-    let cid = crate::dag::resolve_path(&store, &args.cid)?;
+    let cid = crate::store::dag::resolve_path(&store, &args.cid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     export_file(&cid, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |bytes| {

@@ -25,7 +25,7 @@ pub struct Args {
 /// Writes the DAG at the CID to the output path.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let store = global.open_store()?;
-    let cid = crate::dag::resolve_path(&store, &args.cid)?;
+    let cid = crate::store::dag::resolve_path(&store, &args.cid)?;
     let output = args.output.unwrap_or_else(|| PathBuf::from(cid.to_string()));
     if output.symlink_metadata().is_ok() {
         bail!("{} already exists; remove it or choose another -o PATH", output.display());

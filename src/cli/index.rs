@@ -449,7 +449,7 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
         Command::Verify { target } => {
             let opened = open(&store, &local, &target, now)?;
             let mut blocks = 0u64;
-            crate::dag::walk(&store, &opened.version.root, &mut |_| {
+            crate::store::dag::walk(&store, &opened.version.root, &mut |_| {
                 blocks += 1;
                 Ok(())
             })

@@ -92,7 +92,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         }
         // The artifact must be in the store, or subscribers could not fetch it.
         let cid = crate::formats::block::parse_cid(&entry.cid)?;
-        if !crate::dag::missing_blocks(&store, &cid)?.is_empty() {
+        if !crate::store::dag::missing_blocks(&store, &cid)?.is_empty() {
             skipped += 1;
             continue;
         }

@@ -4,6 +4,7 @@
 //! file or network I/O and reads no clock: callers feed blocks in, store what
 //! comes out, and pass the current time where validity matters. That keeps
 //! the code that decides CIDs and signatures testable with vectors alone.
+//! A test in `src/boundaries.rs` reads this module's source to keep it so.
 
 pub mod block;
 pub mod car;

@@ -16,9 +16,10 @@ use super::negotiate::{
 };
 use super::traverse::{resolve, write_car, CarJob, Ended, ResolveError, Resolved};
 use super::{blocking, text, Reply, ServerState};
-use crate::buffers::{Recycling, POOL};
+use crate::buffers::POOL;
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::IpnsName;
+use crate::store::Recycling;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};

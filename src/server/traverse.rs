@@ -8,14 +8,14 @@
 //! bytes are in the CID).
 
 use super::negotiate::DagScope;
-use crate::buffers::{ChunkWriter, Recycling};
-use crate::dag::{walk_from, WalkError};
+use crate::buffers::ChunkWriter;
 use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
 use crate::formats::car::{encode_header, section_prefix};
 use crate::formats::dagpb::PbNode;
 use crate::formats::unixfs::{DataType, UnixFsData};
-use crate::store::{BlockStore, StoreError};
+use crate::store::dag::{walk_from, WalkError};
+use crate::store::{BlockStore, Recycling, StoreError};
 use axum::body::Bytes;
 use cid::Cid;
 use std::collections::HashSet;

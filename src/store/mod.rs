@@ -12,15 +12,20 @@
 //! front of another as a write-through cache. [`KuboStore`] is a kubo
 //! node's repository through its RPC API, and [`kubo::push()`] pushes DAGs
 //! into one, pinned.
+//!
+//! [`dag`] walks the DAG under a root in any store: CAR export,
+//! completeness checks, paths through directories.
 
 mod blocking;
 mod counting;
+pub mod dag;
 mod disk;
 pub mod gateway;
 pub mod kubo;
 mod layered;
 mod memory;
 mod records;
+mod recycling;
 mod remote;
 
 pub use counting::Counting;
@@ -30,6 +35,7 @@ pub use kubo::{KuboError, KuboOptions, KuboStore};
 pub use layered::Layered;
 pub use memory::MemoryStore;
 pub use records::{PutOutcome, RecordError, RecordStore};
+pub use recycling::Recycling;
 pub use remote::{CarBlocks, RemoteStore};
 
 use crate::formats::block::{Block, BlockError};

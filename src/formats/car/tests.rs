@@ -2,8 +2,12 @@
 //! `tests/fixtures/ipfs/` (see the README there for where each one comes from).
 
 use super::*;
-use crate::formats::block::{parse_cid, RAW};
+use crate::formats::block::{parse_cid, Block, RAW};
+use crate::formats::varint;
+use bytes::Bytes;
+use cid::Cid;
 use serde_json::Value;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 fn fixture_root() -> PathBuf {

@@ -10,13 +10,17 @@
 //! `ipfs key export --format=libp2p-protobuf-cleartext` writes and
 //! `ipfs key import` reads: Type=Ed25519 and Data = 32-byte seed followed by
 //! the 32-byte public key.
+//!
+//! A key's IPNS name (`PublicKey::ipns_name`, `Keypair::ipns_name`) and a
+//! keypair's `Debug`, which shows that name, are in `name.rs`: names build
+//! on keys, not the other way round.
 
 use std::fmt;
 
+use cid::multibase::Base;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use thiserror::Error;
 
-use super::name::IpnsName;
 use crate::formats::block::{self, Multihash, IDENTITY};
 use crate::formats::pb::{PbError, Reader, Writer};
 
@@ -152,11 +156,6 @@ impl PublicKey {
         }
     }
 
-    /// The IPNS name this key controls.
-    pub fn ipns_name(&self) -> IpnsName {
-        IpnsName::from_public_key(self)
-    }
-
     /// Checks an Ed25519 `signature` over `message`. Other key types give
     /// [`KeyError::Unsupported`].
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
@@ -237,24 +236,12 @@ impl Keypair {
 
     /// The peer id in base58btc, as libp2p prints it (`12D3KooW...`).
     pub fn peer_id_base58(&self) -> String {
-        self.ipns_name().to_base58()
-    }
-
-    /// The IPNS name this keypair publishes under (shown as `k51...`).
-    pub fn ipns_name(&self) -> IpnsName {
-        self.public().ipns_name()
+        Base::Base58Btc.encode(self.peer_id().to_bytes())
     }
 
     /// Signs `message` with Ed25519.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
-    }
-}
-
-impl fmt::Debug for Keypair {
-    // Never print the secret; the name is what identifies the key.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keypair").field("name", &self.ipns_name().to_string()).finish_non_exhaustive()
     }
 }
 

@@ -5,7 +5,9 @@
 //!   [`Keypair`] that signs records, stored in the format of kubo's
 //!   `ipfs key export --format=libp2p-protobuf-cleartext`.
 //! - names: [`IpnsName`], a key's name, parsed from `k51...`, `12D3KooW...`, `Qm...`
-//!   or `/ipns/...`, and shown as base36 CIDv1.
+//!   or `/ipns/...`, and shown as base36 CIDv1; the name a [`PublicKey`] or
+//!   [`Keypair`] controls (`ipns_name`). Names build on keys, not the other
+//!   way round.
 //! - records: [`create_record`], [`verify_record`], [`better`] per the IPNS
 //!   record spec (signatureV2 over DAG-CBOR data, legacy V1 fields kept in
 //!   step).

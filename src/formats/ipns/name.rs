@@ -15,7 +15,7 @@ use cid::multibase::Base;
 use cid::{Cid, Version};
 use thiserror::Error;
 
-use super::keys::{KeyError, PublicKey};
+use super::keys::{KeyError, Keypair, PublicKey};
 use crate::formats::block::{cid_to_base36, Multihash, DAG_PB, IDENTITY, LIBP2P_KEY, SHA2_256};
 
 /// Why a string or multihash is not an IPNS name.
@@ -99,6 +99,30 @@ impl IpnsName {
         let mut key = b"/ipns/".to_vec();
         key.extend_from_slice(&self.peer_id.to_bytes());
         key
+    }
+}
+
+// The names keys control, here rather than in `keys.rs`: names build on
+// keys, not the other way round.
+
+impl PublicKey {
+    /// The IPNS name this key controls.
+    pub fn ipns_name(&self) -> IpnsName {
+        IpnsName::from_public_key(self)
+    }
+}
+
+impl Keypair {
+    /// The IPNS name this keypair publishes under (shown as `k51...`).
+    pub fn ipns_name(&self) -> IpnsName {
+        self.public().ipns_name()
+    }
+}
+
+impl fmt::Debug for Keypair {
+    // Never print the secret; the name is what identifies the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keypair").field("name", &self.ipns_name().to_string()).finish_non_exhaustive()
     }
 }
 

@@ -4,10 +4,10 @@
 //! runtime of its own (so blocking and async tests can both use it) and stops
 //! when dropped.
 
-use crate::dag::{walk, WalkError};
 use crate::formats::block::{Block, MAX_BLOCK_SIZE};
 use crate::formats::car::{CarReader, CarWriter};
 use crate::formats::ipns::{verify_record, IpnsName};
+use crate::store::dag::{walk, WalkError};
 use crate::store::{BlockStore, MemoryStore};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

@@ -13,9 +13,9 @@
 use super::api::{DagImport, ImportLine};
 use super::{KuboError, KuboStore};
 use crate::buffers::ChunkWriter;
-use crate::dag::{walk_skipping, WalkError};
 use crate::formats::block::{cid_to_string, parse_cid, Block};
 use crate::formats::car::CarWriter;
+use crate::store::dag::{walk_skipping, WalkError};
 use crate::store::BlockStore;
 use bytes::Bytes;
 use cid::Cid;

@@ -21,10 +21,10 @@
 //!
 //! It records each request for tests to check, and can misbehave.
 
-use crate::dag::missing_blocks;
 use crate::formats::block::{cid_to_string, Block, RAW, SHA2_256};
 use crate::formats::car::CarReader;
 use crate::formats::ipns::{verify_record, IpnsName};
+use crate::store::dag::missing_blocks;
 use crate::store::{BlockStore, MemoryStore};
 use axum::extract::{FromRequest, Multipart, Query, State};
 use axum::http::{header, Method, StatusCode};
@@ -301,7 +301,7 @@ async fn command(
                 return Err(error(StatusCode::INTERNAL_SERVER_ERROR, &message));
             }
             let mut car = crate::formats::car::CarWriter::new(Vec::new(), &[root]).unwrap();
-            let walked = crate::dag::walk(&shared.blocks, &root, &mut |block| {
+            let walked = crate::store::dag::walk(&shared.blocks, &root, &mut |block| {
                 let (cid, mut bytes) = block.into_parts();
                 if (faults.wrong_bytes || faults.corrupt == Some(cid)) && !bytes.is_empty() {
                     bytes[0] ^= 1;

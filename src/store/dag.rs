@@ -1,8 +1,8 @@
 //! Walking a DAG over a block store: CAR export and completeness checks.
 
+use super::{BlockStore, StoreError};
 use crate::formats::block::{verify, Block, IDENTITY};
 use crate::formats::links::{links, LinksError};
-use crate::store::{BlockStore, StoreError};
 use cid::Cid;
 use std::collections::HashSet;
 use thiserror::Error;
