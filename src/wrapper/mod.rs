@@ -19,7 +19,7 @@
 //! - [`hit`]: restoring a hit, and the on-demand fetch of `install`.
 //! - [`record`]: running rustc on a miss and recording its outputs.
 //! - [`digest`]: file digests with a cache.
-//! - [`local`]: keys of path and git crates, cached locally on request.
+//! - [`local_sources`]: keys of path and git crates, cached locally on request.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
 
 pub mod args;
@@ -28,7 +28,7 @@ pub mod digest;
 pub mod env;
 pub mod hit;
 pub mod key;
-pub mod local;
+pub mod local_sources;
 pub mod paths;
 pub mod record;
 pub mod run;

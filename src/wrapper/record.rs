@@ -5,7 +5,7 @@
 
 use super::args::{OutputKind, TargetNaming};
 use super::env::WrapperEnv;
-use super::local::LocalSources;
+use super::local_sources::LocalSources;
 use super::unit::Unit;
 use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
 use crate::artifact::pack::{check_name, file_digest, pack, Meta, PackedFile};

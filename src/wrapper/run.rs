@@ -12,7 +12,7 @@ use super::args::{analyze, Analysis, NotCacheable};
 use super::digest::Digests;
 use super::env::{Mode, WrapperEnv};
 use super::hit::{fetch_on_demand, try_hit};
-use super::local::LocalSources;
+use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
 use super::source::{local_source, registry_source};
 use super::stats::{self, Event};

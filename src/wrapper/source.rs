@@ -62,7 +62,7 @@ pub fn registry_source(env: &WrapperEnv, cargo_home: &Path, digests: &Digests) -
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
-/// [`super::local`]): named by its manifest directory (normalized with the
+/// [`super::local_sources`]): named by its manifest directory (normalized with the
 /// other paths before it enters the key), never journaled.
 pub fn local_source(env: &WrapperEnv) -> Option<Source> {
     let dir = env.manifest_dir.as_ref()?;
