@@ -9,7 +9,7 @@ use crate::index::publish::{publish, NewVersion, PublishParams};
 use crate::index::resolve::{resolve_record, verify_root, Resolved};
 use crate::index::tree::{all_shards, load_manifest, load_version, lookup, IndexVersion};
 use crate::index::{Manifest, TrustedKeys};
-use crate::store::kubo::push;
+use crate::publish::push;
 use crate::store::{BlockStore, DiskStore, KuboOptions, KuboStore};
 use anyhow::{bail, Context};
 use cid::Cid;
