@@ -19,11 +19,14 @@
 //! so does every example here. Only `http://` is spoken.
 
 mod api;
+mod import;
 #[cfg(any(test, feature = "kubo-replay"))]
 #[doc(hidden)]
 pub mod replay;
 #[cfg(test)]
 mod tests;
+
+pub use import::ImportedRoot;
 
 use super::blocking::Blocking;
 use super::gateway::CarStream;
@@ -35,28 +38,20 @@ use crate::formats::block::{
 };
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName, MAX_RECORD_SIZE};
 use api::{
-    BlockGet, BlockPut, BlockStat, BlockStatRequest, DagExport, DagImport, Global, ImportLine, QueryEvent, RoutingGet,
-    RoutingPut, QUERY_VALUE,
+    BlockGet, BlockPut, BlockStat, BlockStatRequest, DagExport, Global, QueryEvent, RoutingGet, RoutingPut, QUERY_VALUE,
 };
 use bytes::{Bytes, BytesMut};
 use cid::Cid;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use ipfs_api_backend_hyper::{Form, IpfsApi, IpfsClient, TryFromUri};
 use ipfs_api_prelude::{ApiRequest, Backend};
-use std::collections::BTreeSet;
 use std::fmt;
 use std::future::Future;
-use std::io;
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
-use tokio::sync::mpsc;
 
 /// The largest answer read for a command that answers with JSON.
 const MAX_JSON_ANSWER: usize = 1 << 20;
-
-/// The pace below which an import is given up: the node must take the CAR
-/// at least this fast, after the first timeout.
-const MIN_IMPORT_RATE: u64 = 1 << 20;
 
 /// Why a kubo request failed. `url` is the node's RPC address.
 #[derive(Debug, Error)]
@@ -171,15 +166,6 @@ impl Default for KuboOptions {
     fn default() -> Self {
         KuboOptions { timeout: Duration::from_secs(60), offline: false }
     }
-}
-
-/// How one root of an imported CAR fared ([`KuboStore::dag_import`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportedRoot {
-    /// The root, as the caller named it.
-    pub cid: Cid,
-    /// kubo's reason for not pinning it; `None` when it is pinned.
-    pub pin_error: Option<String>,
 }
 
 /// A kubo node's repository, through its RPC API. `get` verifies every
@@ -308,63 +294,6 @@ impl KuboStore {
         let answer = self.call(ENDPOINT, RoutingPut { arg: &key, allow_offline: true }, Some(form), MAX_JSON_ANSWER)?;
         let _: QueryEvent = self.last_json(ENDPOINT, &answer)?;
         Ok(())
-    }
-
-    /// Imports a CAR into the node and pins its roots (`dag/import` with
-    /// `pin-roots`). `car` carries the CAR's bytes as another thread writes
-    /// them (a [`crate::buffers::ChunkWriter`]), header first; an error on
-    /// it ends the request as an error. `roots` are the roots the header
-    /// lists, and `bytes` about how many bytes follow: the command may take
-    /// the store's timeout plus those bytes at 1 MiB/s. Every root must come
-    /// back in the answer, pinned or with kubo's reason; the answer is one
-    /// [`ImportedRoot`] per root, in the order given.
-    pub fn dag_import(
-        &self,
-        roots: &[Cid],
-        bytes: u64,
-        car: mpsc::Receiver<io::Result<Bytes>>,
-    ) -> Result<Vec<ImportedRoot>, KuboError> {
-        const ENDPOINT: &str = "dag/import";
-        let body = futures::stream::unfold(car, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
-        let mut form = Form::default();
-        form.add_async_reader_file("file", Box::pin(body).into_async_read(), "push.car");
-        let limit = 4096 + roots.len() * 512;
-        let after = self.options.timeout + Duration::from_secs(bytes / MIN_IMPORT_RATE);
-        let request = DagImport { pin_roots: true };
-        let answer = self.run_within(ENDPOINT, after, self.send(ENDPOINT, request, Some(form), limit))?;
-
-        // kubo keys blocks by multihash, and may name a root in another CID version.
-        let mut pins = BTreeSet::new();
-        let mut unpinned = Vec::new();
-        for line in answer.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
-            let line: ImportLine =
-                serde_json::from_slice(line).map_err(|e| self.faulty(ENDPOINT, format!("an unreadable line ({e})")))?;
-            let Some(root) = line.root else { continue };
-            let cid = crate::formats::block::parse_cid(&root.cid.cid)
-                .map_err(|e| self.faulty(ENDPOINT, format!("root {:?}: {e}", root.cid.cid)))?;
-            if root.pin_error_msg.is_empty() {
-                pins.insert(cid.hash().to_bytes());
-            } else {
-                unpinned.push((cid.hash().to_bytes(), root.pin_error_msg));
-            }
-        }
-        roots
-            .iter()
-            .map(|root| {
-                let key = root.hash().to_bytes();
-                let pin_error = if pins.contains(&key) {
-                    None
-                } else {
-                    let Some((_, message)) = unpinned.iter().find(|(k, _)| *k == key) else {
-                        return Err(
-                            self.faulty(ENDPOINT, format!("root {} is missing from the answer", cid_to_string(root)))
-                        );
-                    };
-                    Some(message.clone())
-                };
-                Ok(ImportedRoot { cid: *root, pin_error })
-            })
-            .collect()
     }
 
     /// Sends one command and reads its whole answer, at most `limit` bytes.
