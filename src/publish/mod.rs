@@ -12,7 +12,8 @@
 //! version is signed.
 //!
 //! - [`version`]: [`publish_version`], and the rule that no sequence number
-//!   is ever signed for two different versions.
+//!   is ever signed for two different versions; [`create_index`], checked
+//!   first as a [`NewIndex`]; a key [`Rotation`].
 //! - [`journal`]: which journaled entries may be published
 //!   ([`AllowedRegistries`], [`read_journal`]).
 //! - [`mod@push`]: the DAGs under some roots into a kubo node, pinned, in one
@@ -28,7 +29,7 @@ pub mod version;
 pub use journal::{read_journal, AllowedRegistries, Recorded};
 pub use kubo::{push_index, push_published, push_version, PushReport};
 pub use push::{push, PushError, Pushed};
-pub use version::{publish_version, published, Rotation};
+pub use version::{create_index, publish_version, published, NewIndex, Rotation};
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use crate::index::Entry;
 use crate::keystore::Keystore;
 use crate::store::{BlockStore, DiskStore};
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// A store directory that publishes index `idx`, signed by keystore key `k`.
 struct Publisher {
@@ -137,7 +137,7 @@ fn a_rotation_is_signed_by_both_key_sets_and_recorded() {
     let p = Publisher::new();
     p.publish(&[]).unwrap();
     let new = p.keystore.gen("k2").unwrap().ipns_name().to_string();
-    let rotation = Rotation { keys: vec!["k2".into()], threshold: 1 };
+    let rotation = Rotation::new(vec!["k2".into()], 1).unwrap();
     let v2 =
         publish_version(&p.store, &p.local, &p.keystore, "idx", &BTreeMap::new(), Some(&rotation), SystemTime::now())
             .unwrap()
@@ -196,4 +196,27 @@ fn the_journal_publishes_crates_io_and_only_the_registries_allowed() {
 
     let err = AllowedRegistries::new(vec!["https://registry.example.com/".into()]).unwrap_err().to_string();
     assert!(err.contains("is not a host name"), "{err}");
+}
+
+#[test]
+fn an_index_is_created_checked_with_a_first_version_its_keys_trusted() {
+    let p = Publisher::new();
+    let lifetime = Duration::from_secs(86_400);
+    let keys = || vec!["k".to_string()];
+    let refused = |name: &str, threshold| {
+        NewIndex::new(&p.local, name.into(), keys(), threshold, lifetime).unwrap_err().to_string()
+    };
+    assert!(refused("no/slash", 1).contains("invalid index name"));
+    assert!(refused("idx", 1).contains("index `idx` already exists in this store"));
+    assert!(refused("fresh", 2).contains("--threshold 2 must be between 1 and the number of keys (1)"));
+    assert!(refused("fresh", 0).contains("--threshold 0"));
+    assert!(Rotation::new(keys(), 2).is_err());
+
+    let index = NewIndex::new(&p.local, "fresh".into(), keys(), 1, lifetime).unwrap();
+    let (first, ipns) = create_index(&p.store, &p.local, &p.keystore, &index, SystemTime::now()).unwrap();
+    assert_eq!((first.version.manifest.seq, first.added, ipns), (1, 0, p.name));
+    let config = &p.local.published().unwrap()["fresh"];
+    assert_eq!((config.head.clone(), config.lifetime_secs), (first.version.root.to_string(), 86_400));
+    let trust = &p.local.trust().unwrap()["fresh"];
+    assert_eq!((trust.keys.clone(), trust.ipns.clone()), (vec![p.name.to_string()], p.name.to_string()));
 }

@@ -4,12 +4,12 @@
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::{verify_record, IpnsName};
 use crate::index::entry::Entry;
-use crate::index::local::{Local, Published};
+use crate::index::local::{IndexTrust, Local, Published};
 use crate::index::publish::{publish, NewVersion, PublishParams};
 use crate::index::tree::{load_version, IndexVersion};
 use crate::keystore::Keystore;
 use crate::store::DiskStore;
-use anyhow::Context;
+use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
@@ -17,10 +17,87 @@ use std::time::{Duration, SystemTime};
 /// the old keys and the new ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
-    /// Keystore names of the new keys.
-    pub keys: Vec<String>,
-    /// The new threshold.
-    pub threshold: u32,
+    keys: Vec<String>,
+    threshold: u32,
+}
+
+impl Rotation {
+    /// The keystore keys `keys`, `threshold` of which must sign each
+    /// version; a threshold they cannot meet is refused.
+    pub fn new(keys: Vec<String>, threshold: u32) -> anyhow::Result<Self> {
+        check_threshold(threshold, &keys)?;
+        Ok(Rotation { keys, threshold })
+    }
+}
+
+/// An index to create in this store, checked: a valid name not published
+/// from here yet, and a threshold its keys can meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIndex {
+    name: String,
+    keys: Vec<String>,
+    threshold: u32,
+    lifetime: Duration,
+}
+
+impl NewIndex {
+    /// Index `name`, signed by keystore keys `keys` (the first one's IPNS
+    /// name is the index's), `threshold` of them per version, each version
+    /// valid for `lifetime`.
+    pub fn new(
+        local: &Local,
+        name: String,
+        keys: Vec<String>,
+        threshold: u32,
+        lifetime: Duration,
+    ) -> anyhow::Result<Self> {
+        crate::index::layout::shard_path(&name).map_err(|_| {
+            anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")
+        })?;
+        if local.published()?.contains_key(&name) {
+            bail!("index `{name}` already exists in this store; use `cargo ipfs index add --name {name}` to publish entries");
+        }
+        check_threshold(threshold, &keys)?;
+        Ok(NewIndex { name, keys, threshold, lifetime })
+    }
+}
+
+fn check_threshold(threshold: u32, keys: &[String]) -> anyhow::Result<()> {
+    if threshold == 0 || threshold as usize > keys.len() {
+        bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
+    }
+    Ok(())
+}
+
+/// Creates `index`: records it in `published.json`, publishes its first,
+/// empty version, and trusts its keys here (so that this store reads its
+/// own index like a subscriber does). Returns the version and the IPNS name
+/// it is published under.
+pub fn create_index(
+    store: &DiskStore,
+    local: &Local,
+    keystore: &Keystore,
+    index: &NewIndex,
+    now: SystemTime,
+) -> anyhow::Result<(NewVersion, IpnsName)> {
+    let NewIndex { name, keys, threshold, lifetime } = index;
+    let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
+    let ipns = pairs[0].ipns_name();
+    let config = Published {
+        keys: keys.clone(),
+        ipns_key: keys[0].clone(),
+        threshold: *threshold,
+        lifetime_secs: lifetime.as_secs(),
+        head: String::new(),
+    };
+    local.update_published(|p| p.insert(name.clone(), config))?;
+    let new = publish_version(store, local, keystore, name, &BTreeMap::new(), None, now)?
+        .context("a new index always gets a first version")?;
+    let trusted: Vec<String> = pairs.iter().map(|k| k.ipns_name().to_string()).collect();
+    local.update_trust(|t| {
+        t.entry(name.clone()).or_insert(IndexTrust { keys: trusted, threshold: *threshold, ipns: ipns.to_string() });
+    })?;
+    Ok((new, ipns))
 }
 
 /// How index `index` is published from this store (`published.json`); an

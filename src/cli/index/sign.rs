@@ -5,11 +5,11 @@
 use super::Ctx;
 use crate::cli::Global;
 use crate::index::entry::Entry;
-use crate::index::local::{IndexTrust, Published};
-use crate::publish::{publish_version, published, Rotation};
-use anyhow::{bail, Context};
+use crate::publish::{create_index, publish_version, published, NewIndex, Rotation};
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 // The index a subcommand publishes.
 #[derive(Debug, clap::Args)]
@@ -58,43 +58,14 @@ pub struct RotateArgs {
     threshold: u32,
 }
 
-fn check_threshold(threshold: u32, keys: &[String]) -> anyhow::Result<()> {
-    if threshold == 0 || threshold as usize > keys.len() {
-        bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
-    }
-    Ok(())
-}
-
 /// `index init`: the index in `published.json`, its first (empty) version,
 /// and the publisher's trust in its own keys.
 pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     let InitArgs { index: IndexName { name }, keys, threshold, lifetime_days } = args;
-    crate::index::layout::shard_path(&name)
-        .map_err(|_| anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'"))?;
-    if ctx.local.published()?.contains_key(&name) {
-        bail!(
-            "index `{name}` already exists in this store; use `cargo ipfs index add --name {name}` to publish entries"
-        );
-    }
-    check_threshold(threshold, &keys)?;
+    let lifetime = Duration::from_secs(lifetime_days * 86_400);
+    let index = NewIndex::new(&ctx.local, name.clone(), keys, threshold, lifetime)?;
     let keystore = global.open_keystore()?;
-    let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
-    let ipns = pairs[0].ipns_name().to_string();
-    let config = Published {
-        keys: keys.clone(),
-        ipns_key: keys[0].clone(),
-        threshold,
-        lifetime_secs: lifetime_days * 86_400,
-        head: String::new(),
-    };
-    ctx.local.update_published(|p| p.insert(name.clone(), config))?;
-    let new = publish_version(&ctx.store, &ctx.local, &keystore, &name, &BTreeMap::new(), None, ctx.now)?
-        .context("a new index always gets a first version")?;
-    // The publisher trusts its own keys, so `index show NAME` works here.
-    let trusted: Vec<String> = pairs.iter().map(|k| k.ipns_name().to_string()).collect();
-    ctx.local.update_trust(|t| {
-        t.entry(name.clone()).or_insert(IndexTrust { keys: trusted, threshold, ipns: ipns.clone() });
-    })?;
+    let (new, ipns) = create_index(&ctx.store, &ctx.local, &keystore, &index, ctx.now)?;
     println!("index {name}: version {} at {}, published at /ipns/{ipns}", new.version.manifest.seq, new.version.root);
     Ok(())
 }
@@ -118,10 +89,9 @@ pub(super) fn add(global: &Global, ctx: &Ctx, args: AddArgs) -> anyhow::Result<(
 /// `index rotate`: a version signed by the new key set and the old one.
 pub(super) fn rotate(global: &Global, ctx: &Ctx, args: RotateArgs) -> anyhow::Result<()> {
     let RotateArgs { index: IndexName { name }, keys, threshold } = args;
-    check_threshold(threshold, &keys)?;
+    let rotation = Rotation::new(keys, threshold)?;
     published(&ctx.local, &name)?;
     let keystore = global.open_keystore()?;
-    let rotation = Rotation { keys, threshold };
     let new = publish_version(&ctx.store, &ctx.local, &keystore, &name, &BTreeMap::new(), Some(&rotation), ctx.now)?
         .context("the key set is unchanged; nothing to rotate")?;
     println!("index {name}: version {} at {} is signed by the new key set", new.version.manifest.seq, new.version.root);
