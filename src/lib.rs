@@ -16,6 +16,9 @@
 //!   kubo's libp2p-protobuf-cleartext format.
 //! - [`wrapper`]: the rustc wrapper (`RUSTC_WRAPPER` mode): argument
 //!   analysis, cache keys, packing, restoring and recording.
+//! - [`publish`]: the publisher's operations: a new signed version of an
+//!   index it publishes (never reusing a sequence number), what the
+//!   wrapper journaled, pushes into a kubo node.
 //! - [`fetch`]: resolving the trusted index and fetching a lockfile's
 //!   artifacts before compilation.
 //! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
@@ -37,6 +40,7 @@ pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod keystore;
+pub mod publish;
 pub mod report;
 pub mod server;
 pub mod sources;

@@ -3,7 +3,7 @@
 
 use super::{Global, Status};
 use crate::formats::ipns::IpnsName;
-use crate::index::local::{IndexTrust, Local};
+use crate::index::state::{IndexState, IndexTrust};
 use anyhow::{bail, Context};
 
 /// `cargo ipfs trust` subcommands.
@@ -46,7 +46,7 @@ fn ed25519_name(text: &str) -> anyhow::Result<String> {
 
 /// Runs a trust subcommand.
 pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
-    let local = Local::new(global.store_dir()?);
+    let local = IndexState::new(global.store_dir()?);
     match cmd {
         Command::Add { name, keys, threshold, ipns } => {
             crate::index::layout::shard_path(&name).map_err(|_| {

@@ -6,8 +6,8 @@
 
 use super::{lockfile, FetchOptions};
 use crate::formats::ipns::IpnsName;
-use crate::index::local::Local;
 use crate::index::resolve::resolve_record;
+use crate::index::state::IndexState;
 use crate::index::IndexVersion;
 use crate::sources::{config, Sources};
 use crate::store::{BlockStore, DiskStore, Layered};
@@ -75,7 +75,7 @@ pub fn resolve_index(
     now: SystemTime,
 ) -> anyhow::Result<IndexHead> {
     let store = DiskStore::open(store_dir)?;
-    let local = Local::new(store_dir);
+    let local = IndexState::new(store_dir);
     let trust_file = local.trust()?;
     let index = settings.index.as_str();
     let trust = trust_file.get(index).with_context(|| {
@@ -116,7 +116,7 @@ pub fn resolve_index(
 /// The settings in force for a fetch into `store_dir`: `flags`, then the
 /// environment, then `<store>/config.json`, then the only trusted index.
 pub fn settings(store_dir: &Path, flags: config::Flags) -> anyhow::Result<config::Settings> {
-    let trusted: Vec<String> = Local::new(store_dir).trust()?.keys().cloned().collect();
+    let trusted: Vec<String> = IndexState::new(store_dir).trust()?.keys().cloned().collect();
     config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)
 }
 

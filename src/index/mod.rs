@@ -12,10 +12,10 @@
 pub mod diff;
 pub mod entry;
 pub mod layout;
-pub mod local;
 pub mod manifest;
 pub mod publish;
 pub mod resolve;
+pub mod state;
 pub mod tree;
 
 pub use entry::{Entry, Output, OutputKind};

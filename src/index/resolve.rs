@@ -6,10 +6,10 @@
 //! seen, and the same sequence never with another root → not expired → the
 //! shards directory is the one signed. Blocks are verified as they are read.
 
-use super::local::{IndexTrust, Seen};
 use super::manifest::{
     check_manifest, check_rotation_chain, check_trusted, Manifest, ManifestError, TrustedKeys, MAX_ROTATION_WALK,
 };
+use super::state::{IndexTrust, Seen};
 use super::tree::{load_manifest, load_version, IndexVersion, TreeError};
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName};

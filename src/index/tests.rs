@@ -2,10 +2,10 @@
 //! each with a tampered or stale input built here.
 
 use super::entry::tests::sample;
-use super::local::{IndexTrust, Seen};
 use super::manifest::ManifestError;
 use super::publish::{publish, NewVersion, PublishParams};
 use super::resolve::{resolve_record, ResolveError};
+use super::state::{IndexTrust, Seen};
 use super::tree::{lookup, TreeError};
 use super::Entry;
 use crate::formats::ipns::{create_record, Keypair};

@@ -10,8 +10,8 @@
 //! and delegated routing protocols (async), [`RemoteStore`] makes it a
 //! blocking, read-only `BlockStore`, and [`Layered`] puts a local store in
 //! front of another as a write-through cache. [`KuboStore`] is a kubo
-//! node's repository through its RPC API, and [`kubo::push()`] pushes DAGs
-//! into one, pinned.
+//! node's repository through its RPC API; [`crate::publish::push()`] pushes
+//! DAGs into one, pinned.
 //!
 //! [`dag`] walks the DAG under a root in any store: CAR export,
 //! completeness checks, paths through directories.

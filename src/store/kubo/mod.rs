@@ -3,8 +3,8 @@
 //!
 //! What it is for: a pinning CI job or a mirror operator that runs kubo
 //! pushes each index version and its artifacts into the node, pinned, and
-//! hands it the IPNS record to publish ([`push()`],
-//! [`KuboStore::put_record`]). A developer or a mirror that runs kubo
+//! hands it the IPNS record to publish ([`KuboStore::dag_import`], which
+//! [`crate::publish::push()`] feeds, and [`KuboStore::put_record`]). A developer or a mirror that runs kubo
 //! fetches through it: the record from [`KuboStore::get_record`], each
 //! artifact's DAG in one [`KuboStore::export`], and index blocks through the
 //! [`BlockStore`] methods; kubo looks on the IPFS network for what its
@@ -19,14 +19,14 @@
 //! so does every example here. Only `http://` is spoken.
 
 mod api;
-mod push;
+mod import;
 #[cfg(any(test, feature = "kubo-replay"))]
 #[doc(hidden)]
 pub mod replay;
 #[cfg(test)]
 mod tests;
 
-pub use push::{push, Pushed};
+pub use import::ImportedRoot;
 
 use super::blocking::Blocking;
 use super::gateway::CarStream;
@@ -170,7 +170,8 @@ impl Default for KuboOptions {
 
 /// A kubo node's repository, through its RPC API. `get` verifies every
 /// block; `has` asks the node's repository only; `put` stores a block
-/// unpinned (pin with [`push()`]).
+/// unpinned (pin with [`KuboStore::dag_import`], through
+/// [`crate::publish::push()`]).
 pub struct KuboStore {
     client: IpfsClient,
     url: String,

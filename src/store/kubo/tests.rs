@@ -6,21 +6,11 @@ use super::*;
 use crate::formats::block::{parse_cid, Block, DAG_PB, RAW};
 use crate::formats::ipns::{create_record, Keypair};
 use crate::store::gateway::test_server::{fixture_blocks, HELLO, MULTIBLOCK, ROOT};
-use crate::store::kubo::push::PushError;
-use crate::store::MemoryStore;
 use std::collections::HashSet;
 use std::time::Duration;
 
 fn store(node: &KuboReplay) -> KuboStore {
     KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(5), offline: false }).unwrap()
-}
-
-fn local_with_fixture() -> MemoryStore {
-    let local = MemoryStore::new();
-    for block in fixture_blocks() {
-        local.put(&block).unwrap();
-    }
-    local
 }
 
 #[test]
@@ -170,66 +160,46 @@ fn contract_dag_export_streams_the_dag_verified_and_checked_complete() {
     assert!(results.iter().all(Result::is_err) && results.len() == 1, "{results:?}");
 }
 
+/// The CAR of `blocks` with `roots` in its header, as one chunk on a channel.
+fn car_of(roots: &[Cid], blocks: &[Block]) -> (u64, tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>) {
+    let mut car = crate::formats::car::CarWriter::new(Vec::new(), roots).unwrap();
+    for block in blocks {
+        car.write_block(block).unwrap();
+    }
+    let bytes = car.finish().unwrap();
+    let (sender, receiver) = tokio::sync::mpsc::channel(1);
+    sender.try_send(Ok(Bytes::from(bytes))).unwrap();
+    (blocks.iter().map(|b| b.len() as u64).sum(), receiver)
+}
+
 #[test]
-fn contract_push_sends_what_the_node_lacks_and_pins_every_root() {
+fn contract_dag_import_pins_the_roots_and_answers_for_each() {
     let node = KuboReplay::start();
     let kubo = store(&node);
-    let local = local_with_fixture();
     let blocks = fixture_blocks();
-    let total: u64 = blocks.iter().map(|b| b.len() as u64).sum();
-    let hello = parse_cid(HELLO).unwrap();
-    node.hold(&[Block::verified(hello, b"hello world\n".to_vec())]);
-
-    let root = parse_cid(ROOT).unwrap();
-    let pushed = push(&local, &kubo, &[root], &[]).unwrap();
-    assert_eq!(pushed.pinned, 1);
-    assert_eq!(pushed.blocks, blocks.len() as u64 - 1, "hello.txt was in the node already");
-    assert_eq!(pushed.bytes, total - 12);
-    assert!(blocks.iter().all(|b| node.holds(b.cid())));
+    let [root, multiblock] = [ROOT, MULTIBLOCK].map(|c| parse_cid(c).unwrap());
+    let (bytes, car) = car_of(&[root], &blocks);
+    let answer = kubo.dag_import(&[root], bytes, car).unwrap();
+    assert_eq!(answer, [ImportedRoot { cid: root, pin_error: None }]);
     assert_eq!(node.pins(), [root].into());
     let import = node.seen().into_iter().find(|s| s.path == "/api/v0/dag/import").unwrap();
-    assert_eq!(import.param("pin-roots"), Some("true"));
+    assert_eq!((import.method.as_str(), import.param("pin-roots")), ("POST", Some("true")));
     assert_eq!(import.files, ["file"]);
 
-    // Again: the root is there, nothing is sent, the root is pinned again.
-    let again = push(&local, &kubo, &[root], &[parse_cid(MULTIBLOCK).unwrap()]).unwrap();
-    assert_eq!(again, Pushed { pinned: 2, ..Pushed::default() });
-}
-
-#[test]
-fn contract_push_sends_a_dag_whole_when_the_node_held_only_its_root() {
+    // A root whose DAG the node does not hold whole comes back with kubo's reason.
     let node = KuboReplay::start();
     let kubo = store(&node);
-    let local = local_with_fixture();
-    let root = parse_cid(ROOT).unwrap();
-    node.hold(&[Block::verified(root, local.get(&root).unwrap().unwrap())]);
-    let pushed = push(&local, &kubo, &[root], &[]).unwrap();
-    assert_eq!(pushed.pinned, 1);
-    assert_eq!(pushed.blocks, fixture_blocks().len() as u64);
-    assert_eq!(node.pins(), [root].into());
-    assert_eq!(node.seen().iter().filter(|s| s.path == "/api/v0/dag/import").count(), 2);
-}
-
-#[test]
-fn contract_push_of_an_incomplete_local_dag_names_the_block_and_pins_nothing() {
-    let node = KuboReplay::start();
-    let kubo = store(&node);
-    let local = MemoryStore::new();
-    let multiblock = parse_cid(MULTIBLOCK).unwrap();
-    let node_block = fixture_blocks().into_iter().find(|b| b.cid() == &multiblock).unwrap();
-    local.put(&node_block).unwrap();
-    let err = push(&local, &kubo, &[multiblock], &[]).unwrap_err();
-    assert!(matches!(err, PushError::Local { .. }), "{err:?}");
-    assert!(err.to_string().contains("is not in the store"), "{err}");
+    let some: Vec<Block> = blocks.iter().filter(|b| b.cid() == &multiblock).cloned().collect();
+    let (bytes, car) = car_of(&[multiblock], &some);
+    let answer = kubo.dag_import(&[multiblock], bytes, car).unwrap();
+    assert!(answer[0].pin_error.as_deref().is_some_and(|m| m.contains("could not find")), "{answer:?}");
     assert!(node.pins().is_empty());
 
-    // Optional, it is left out, and a complete root beside it is pushed.
-    let hello = Block::verified(parse_cid(HELLO).unwrap(), b"hello world\n".to_vec());
-    local.put(&hello).unwrap();
-    let pushed = push(&local, &kubo, &[*hello.cid()], &[multiblock]).unwrap();
-    assert_eq!(pushed, Pushed { pinned: 1, blocks: 1, bytes: 12, incomplete: vec![multiblock] });
-    assert_eq!(node.pins(), [*hello.cid()].into());
-    assert!(!node.holds(&multiblock), "no block of the left-out DAG is sent");
+    // A root the answer leaves out is a faulty answer.
+    let (bytes, car) = car_of(&[multiblock], &some);
+    let err = kubo.dag_import(&[multiblock, root], bytes, car).unwrap_err();
+    assert!(matches!(err, KuboError::Faulty { .. }), "{err:?}");
+    assert!(err.to_string().contains(&format!("root {ROOT} is missing from the answer")), "{err}");
 }
 
 #[test]

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 /// Why a local index file could not be used.
 #[derive(Debug, Error)]
-pub enum LocalError {
+pub enum StateError {
     /// Reading, writing or locking failed.
     #[error("cannot use {path}: {source}")]
     Io {
@@ -90,14 +90,14 @@ pub type PublishedFile = BTreeMap<String, Published>;
 
 /// The local index files of one store directory.
 #[derive(Debug, Clone)]
-pub struct Local {
+pub struct IndexState {
     dir: PathBuf,
 }
 
-impl Local {
+impl IndexState {
     /// The files in `dir` (the store directory).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Local { dir: dir.into() }
+        IndexState { dir: dir.into() }
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -105,23 +105,23 @@ impl Local {
     }
 
     /// Reads `trust.json` (empty if absent).
-    pub fn trust(&self) -> Result<TrustFile, LocalError> {
+    pub fn trust(&self) -> Result<TrustFile, StateError> {
         read(&self.file("trust.json"))
     }
 
     /// Changes `trust.json` under its lock.
-    pub fn update_trust<R>(&self, f: impl FnOnce(&mut TrustFile) -> R) -> Result<R, LocalError> {
+    pub fn update_trust<R>(&self, f: impl FnOnce(&mut TrustFile) -> R) -> Result<R, StateError> {
         update(&self.file("trust.json"), f)
     }
 
     /// Reads `seen.json` (empty if absent).
-    pub fn seen(&self) -> Result<SeenFile, LocalError> {
+    pub fn seen(&self) -> Result<SeenFile, StateError> {
         read(&self.file("seen.json"))
     }
 
     /// Records that version `seq` at `root` of `index` was accepted; an
     /// older sequence never replaces a newer one.
-    pub fn record_seen(&self, index: &str, seq: u64, root: &str) -> Result<(), LocalError> {
+    pub fn record_seen(&self, index: &str, seq: u64, root: &str) -> Result<(), StateError> {
         update(&self.file("seen.json"), |seen: &mut SeenFile| {
             let newer = seen.get(index).is_none_or(|s| seq > s.seq);
             if newer {
@@ -131,33 +131,33 @@ impl Local {
     }
 
     /// Reads `published.json` (empty if absent).
-    pub fn published(&self) -> Result<PublishedFile, LocalError> {
+    pub fn published(&self) -> Result<PublishedFile, StateError> {
         read(&self.file("published.json"))
     }
 
     /// Changes `published.json` under its lock.
-    pub fn update_published<R>(&self, f: impl FnOnce(&mut PublishedFile) -> R) -> Result<R, LocalError> {
+    pub fn update_published<R>(&self, f: impl FnOnce(&mut PublishedFile) -> R) -> Result<R, StateError> {
         update(&self.file("published.json"), f)
     }
 }
 
-fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T, LocalError> {
+fn read<T: DeserializeOwned + Default>(path: &Path) -> Result<T, StateError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| LocalError::Json { path: path.into(), source }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Json { path: path.into(), source }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
-        Err(source) => Err(LocalError::Io { path: path.into(), source }),
+        Err(source) => Err(StateError::Io { path: path.into(), source }),
     }
 }
 
 fn update<T: DeserializeOwned + Serialize + Default, R>(
     path: &Path,
     f: impl FnOnce(&mut T) -> R,
-) -> Result<R, LocalError> {
+) -> Result<R, StateError> {
     let io = |source: std::io::Error| {
         if crate::store::is_full(&source) {
-            LocalError::Full { path: path.into() }
+            StateError::Full { path: path.into() }
         } else {
-            LocalError::Io { path: path.into(), source }
+            StateError::Io { path: path.into(), source }
         }
     };
     if let Some(dir) = path.parent() {
@@ -187,7 +187,7 @@ mod tests {
     #[test]
     fn seen_never_goes_down_and_updates_are_serialized() {
         let dir = tempfile::tempdir().unwrap();
-        let local = Local::new(dir.path());
+        let local = IndexState::new(dir.path());
         std::thread::scope(|s| {
             for t in 0..8u64 {
                 let local = local.clone();
@@ -207,7 +207,7 @@ mod tests {
     fn an_update_that_changes_nothing_writes_nothing() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
-        let local = Local::new(dir.path());
+        let local = IndexState::new(dir.path());
         let inode = || std::fs::metadata(dir.path().join("seen.json")).unwrap().ino();
         local.record_seen("idx", 5, "root").unwrap();
         let first = inode();
@@ -225,7 +225,7 @@ mod tests {
     fn malformed_files_name_themselves() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("trust.json"), b"{not json").unwrap();
-        let err = Local::new(dir.path()).trust().unwrap_err().to_string();
+        let err = IndexState::new(dir.path()).trust().unwrap_err().to_string();
         assert!(err.contains("trust.json") && err.contains("fix or remove it"), "{err}");
     }
 }

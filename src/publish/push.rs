@@ -9,28 +9,26 @@
 //! pinned it; a node holding part of a DAG fails to pin its root, and that
 //! root is pushed again whole. So a new index version costs the blocks that
 //! changed, not the whole index.
+//!
+//! The request itself, and the check of kubo's answer, are
+//! [`KuboStore::dag_import`]'s; this module decides what to send and
+//! writes the CAR.
 
-use super::api::{DagImport, ImportLine};
-use super::{KuboError, KuboStore};
 use crate::buffers::ChunkWriter;
-use crate::formats::block::{cid_to_string, parse_cid, Block};
+use crate::formats::block::Block;
 use crate::formats::car::CarWriter;
 use crate::store::dag::{walk_skipping, WalkError};
-use crate::store::BlockStore;
+use crate::store::{BlockStore, KuboError, KuboStore};
 use bytes::Bytes;
 use cid::Cid;
-use futures::TryStreamExt;
-use ipfs_api_backend_hyper::Form;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::{self, Write};
-use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-/// The pace below which a push is given up: the node must take the CAR at
-/// least this fast, after the first timeout.
-const MIN_RATE: u64 = 1 << 20;
+#[cfg(test)]
+mod tests;
 
 /// What a push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,15 +151,9 @@ fn import(
     // The CAR goes out as it is written: a thread reads the blocks again and
     // writes them into a bounded channel that the request's body drains.
     let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(8);
-    let body = futures::stream::unfold(receiver, |mut r| async move { r.recv().await.map(|chunk| (chunk, r)) });
-    let mut form = Form::default();
-    form.add_async_reader_file("file", Box::pin(body).into_async_read(), "push.car");
-    let limit = 4096 + roots.len() * 512;
-    let after = kubo.options.timeout + Duration::from_secs(bytes / MIN_RATE);
     let (answer, written) = std::thread::scope(|scope| {
         let writer = scope.spawn(|| write_car(local, &included, &plan, sender));
-        let request = DagImport { pin_roots: true };
-        let answer = kubo.run_within("dag/import", after, kubo.send("dag/import", request, Some(form), limit));
+        let answer = kubo.dag_import(&included, bytes, receiver);
         (answer, writer.join().expect("the CAR writer does not panic"))
     });
     // A local failure says more than the request it aborted; the writer
@@ -171,31 +163,8 @@ fn import(
         Err(e) => return Err(local_error(e)),
         Ok(()) => answer?,
     };
-
-    let mut pins = BTreeSet::new();
-    let mut unpinned = Vec::new();
-    for line in answer.split(|&b| b == b'\n').filter(|l| !l.iter().all(u8::is_ascii_whitespace)) {
-        let line: ImportLine =
-            serde_json::from_slice(line).map_err(|e| kubo.faulty("dag/import", format!("an unreadable line ({e})")))?;
-        let Some(root) = line.root else { continue };
-        let cid =
-            parse_cid(&root.cid.cid).map_err(|e| kubo.faulty("dag/import", format!("root {:?}: {e}", root.cid.cid)))?;
-        if root.pin_error_msg.is_empty() {
-            pins.insert(cid.hash().to_bytes());
-        } else {
-            unpinned.push((cid, root.pin_error_msg));
-        }
-    }
-    // Every root must come back, pinned or with the reason it was not.
-    for root in &included {
-        let key = root.hash().to_bytes();
-        if !pins.contains(&key) && !unpinned.iter().any(|(c, _)| c.hash().to_bytes() == key) {
-            return Err(kubo
-                .faulty("dag/import", format!("root {} is missing from the answer", cid_to_string(root)))
-                .into());
-        }
-    }
-    unpinned.retain(|(c, _)| !pins.contains(&c.hash().to_bytes()));
+    let unpinned: Vec<(Cid, String)> =
+        answer.into_iter().filter_map(|root| root.pin_error.map(|message| (root.cid, message))).collect();
     let pinned = included.len() - unpinned.len();
     Ok(Import { done: Pushed { pinned, blocks, bytes, incomplete }, unpinned })
 }

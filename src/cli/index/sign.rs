@@ -1,0 +1,114 @@
+//! `index init|add|rotate`: new signed versions of an index published from
+//! this store. The rules (which version to build on, who signs, what is
+//! stored) are [`crate::publish`]'s; this parses and prints.
+
+use super::Ctx;
+use crate::cli::Global;
+use crate::index::entry::Entry;
+use crate::publish::{create_index, publish_version, published, NewIndex, Rotation};
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+// The index a subcommand publishes.
+#[derive(Debug, clap::Args)]
+pub struct IndexName {
+    /// The index name.
+    #[arg(long)]
+    name: String,
+}
+
+// `index init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    index: IndexName,
+    /// Keystore keys that sign the index (repeat for several).
+    #[arg(long = "key", required = true, value_name = "KEY")]
+    keys: Vec<String>,
+    /// How many keys must sign each version.
+    #[arg(long, default_value_t = 1)]
+    threshold: u32,
+    /// How many days each version stays valid.
+    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    lifetime_days: u64,
+}
+
+// `index add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    index: IndexName,
+    /// Files of entries.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+// `index rotate`.
+#[derive(Debug, clap::Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    index: IndexName,
+    /// The new keystore keys.
+    #[arg(long = "key", required = true, value_name = "KEY")]
+    keys: Vec<String>,
+    /// The new threshold.
+    #[arg(long, default_value_t = 1)]
+    threshold: u32,
+}
+
+/// `index init`: the index in `published.json`, its first (empty) version,
+/// and the publisher's trust in its own keys.
+pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
+    let InitArgs { index: IndexName { name }, keys, threshold, lifetime_days } = args;
+    let lifetime = Duration::from_secs(lifetime_days * 86_400);
+    let index = NewIndex::new(&ctx.local, name.clone(), keys, threshold, lifetime)?;
+    let keystore = global.open_keystore()?;
+    let (new, ipns) = create_index(&ctx.store, &ctx.local, &keystore, &index, ctx.now)?;
+    println!("index {name}: version {} at {}, published at /ipns/{ipns}", new.version.manifest.seq, new.version.root);
+    Ok(())
+}
+
+/// `index add`: the entries of JSON lines files, in a new version.
+pub(super) fn add(global: &Global, ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
+    let name = args.index.name;
+    published(&ctx.local, &name)?;
+    let changes = read_entries(&args.files)?;
+    let keystore = global.open_keystore()?;
+    match publish_version(&ctx.store, &ctx.local, &keystore, &name, &changes, None, ctx.now)? {
+        Some(new) => println!(
+            "index {name}: version {} at {} ({} new entries)",
+            new.version.manifest.seq, new.version.root, new.added
+        ),
+        None => println!("index {name}: no new entries; the current version is unchanged"),
+    }
+    Ok(())
+}
+
+/// `index rotate`: a version signed by the new key set and the old one.
+pub(super) fn rotate(global: &Global, ctx: &Ctx, args: RotateArgs) -> anyhow::Result<()> {
+    let RotateArgs { index: IndexName { name }, keys, threshold } = args;
+    let rotation = Rotation::new(keys, threshold)?;
+    published(&ctx.local, &name)?;
+    let keystore = global.open_keystore()?;
+    let new = publish_version(&ctx.store, &ctx.local, &keystore, &name, &BTreeMap::new(), Some(&rotation), ctx.now)?
+        .context("the key set is unchanged; nothing to rotate")?;
+    println!("index {name}: version {} at {} is signed by the new key set", new.version.manifest.seq, new.version.root);
+    Ok(())
+}
+
+/// Entries from JSON lines files, each checked, by lower-case crate name.
+fn read_entries(files: &[PathBuf]) -> anyhow::Result<BTreeMap<String, Vec<Entry>>> {
+    let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let entry: Entry = serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a valid index entry", file.display(), i + 1))?;
+            entry.validate().with_context(|| format!("{}:{}", file.display(), i + 1))?;
+            changes.entry(entry.name.to_ascii_lowercase()).or_default().push(entry);
+        }
+    }
+    Ok(changes)
+}

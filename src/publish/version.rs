@@ -1,0 +1,205 @@
+//! A new version of an index this store publishes: the version it builds
+//! on, the keys that sign it, and what is stored once it is signed.
+
+use crate::formats::block::parse_cid;
+use crate::formats::ipns::{verify_record, IpnsName};
+use crate::index::entry::Entry;
+use crate::index::publish::{publish, NewVersion, PublishParams};
+use crate::index::state::{IndexState, IndexTrust, Published};
+use crate::index::tree::{load_version, IndexVersion};
+use crate::keystore::Keystore;
+use crate::store::DiskStore;
+use anyhow::{bail, Context};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+/// A new key set for an index: the version that rotates to it is signed by
+/// the old keys and the new ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    keys: Vec<String>,
+    threshold: u32,
+}
+
+impl Rotation {
+    /// The keystore keys `keys`, `threshold` of which must sign each
+    /// version; a threshold they cannot meet is refused.
+    pub fn new(keys: Vec<String>, threshold: u32) -> anyhow::Result<Self> {
+        check_threshold(threshold, &keys)?;
+        Ok(Rotation { keys, threshold })
+    }
+}
+
+/// An index to create in this store, checked: a valid name not published
+/// from here yet, and a threshold its keys can meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIndex {
+    name: String,
+    keys: Vec<String>,
+    threshold: u32,
+    lifetime: Duration,
+}
+
+impl NewIndex {
+    /// Index `name`, signed by keystore keys `keys` (the first one's IPNS
+    /// name is the index's), `threshold` of them per version, each version
+    /// valid for `lifetime`.
+    pub fn new(
+        local: &IndexState,
+        name: String,
+        keys: Vec<String>,
+        threshold: u32,
+        lifetime: Duration,
+    ) -> anyhow::Result<Self> {
+        crate::index::layout::shard_path(&name).map_err(|_| {
+            anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")
+        })?;
+        if local.published()?.contains_key(&name) {
+            bail!("index `{name}` already exists in this store; use `cargo ipfs index add --name {name}` to publish entries");
+        }
+        check_threshold(threshold, &keys)?;
+        Ok(NewIndex { name, keys, threshold, lifetime })
+    }
+}
+
+fn check_threshold(threshold: u32, keys: &[String]) -> anyhow::Result<()> {
+    if threshold == 0 || threshold as usize > keys.len() {
+        bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
+    }
+    Ok(())
+}
+
+/// Creates `index`: records it in `published.json`, publishes its first,
+/// empty version, and trusts its keys here (so that this store reads its
+/// own index like a subscriber does). Returns the version and the IPNS name
+/// it is published under.
+pub fn create_index(
+    store: &DiskStore,
+    local: &IndexState,
+    keystore: &Keystore,
+    index: &NewIndex,
+    now: SystemTime,
+) -> anyhow::Result<(NewVersion, IpnsName)> {
+    let NewIndex { name, keys, threshold, lifetime } = index;
+    let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
+    let ipns = pairs[0].ipns_name();
+    let config = Published {
+        keys: keys.clone(),
+        ipns_key: keys[0].clone(),
+        threshold: *threshold,
+        lifetime_secs: lifetime.as_secs(),
+        head: String::new(),
+    };
+    local.update_published(|p| p.insert(name.clone(), config))?;
+    let new = publish_version(store, local, keystore, name, &BTreeMap::new(), None, now)?
+        .context("a new index always gets a first version")?;
+    let trusted: Vec<String> = pairs.iter().map(|k| k.ipns_name().to_string()).collect();
+    local.update_trust(|t| {
+        t.entry(name.clone()).or_insert(IndexTrust { keys: trusted, threshold: *threshold, ipns: ipns.to_string() });
+    })?;
+    Ok((new, ipns))
+}
+
+/// How index `index` is published from this store (`published.json`); an
+/// error that says how to create it when it is not.
+pub fn published(local: &IndexState, index: &str) -> anyhow::Result<Published> {
+    local.published()?.remove(index).with_context(|| {
+        format!("index `{index}` is not published from this store; create it with `cargo ipfs index init`")
+    })
+}
+
+/// Signs and stores a new version of index `index`, published from this
+/// store: `changes` added, signed by its keys from `keystore` (and, at a
+/// `rotate_to`, by the new ones too). Stores the record last, so a crash
+/// leaves the previous version published; then records the new head (and
+/// key set) in `published.json`. `None` when nothing would change.
+///
+/// The version it builds on is the newer of the one the stored record
+/// points at and the head this store published last: no sequence number
+/// is ever signed twice, even when the stored record went back to an older
+/// version (restored from a backup) or was lost.
+pub fn publish_version(
+    store: &DiskStore,
+    local: &IndexState,
+    keystore: &Keystore,
+    index: &str,
+    changes: &BTreeMap<String, Vec<Entry>>,
+    rotate_to: Option<&Rotation>,
+    now: SystemTime,
+) -> anyhow::Result<Option<NewVersion>> {
+    let config = published(local, index)?;
+    let ipns_key = keystore.get(&config.ipns_key)?;
+    let prev = base_version(store, index, &ipns_key.ipns_name(), &config.head, now)?;
+    let mut signer_names = config.keys.clone();
+    let (key_names, threshold) = match rotate_to {
+        Some(Rotation { keys, threshold }) => {
+            signer_names.extend(keys.iter().cloned());
+            (keys.clone(), *threshold)
+        }
+        None => (config.keys.clone(), config.threshold),
+    };
+    signer_names.sort();
+    signer_names.dedup();
+    let signers = signer_names.iter().map(|n| keystore.get(n)).collect::<Result<Vec<_>, _>>()?;
+    let keys =
+        key_names.iter().map(|n| keystore.get(n).map(|k| k.ipns_name().to_string())).collect::<Result<Vec<_>, _>>()?;
+    let params = PublishParams {
+        index,
+        signers: &signers,
+        ipns_key: &ipns_key,
+        keys,
+        threshold,
+        lifetime: Duration::from_secs(config.lifetime_secs),
+        ttl: Duration::from_secs(300),
+        now,
+    };
+    let Some(new) = publish(store, prev.as_ref(), changes, &params)? else { return Ok(None) };
+    store.records()?.put(&ipns_key.ipns_name(), &new.record, now)?;
+    local.update_published(|p| {
+        if let Some(entry) = p.get_mut(index) {
+            entry.head = new.version.root.to_string();
+            if let Some(Rotation { keys, threshold }) = rotate_to {
+                entry.keys = keys.clone();
+                entry.threshold = *threshold;
+            }
+        }
+    })?;
+    Ok(Some(new))
+}
+
+/// The version a new version of `index` builds on: the one the stored
+/// record of `name` points at (the record is written last, so it is the
+/// last complete publication), unless `head` (the root this store recorded
+/// as published last) is a newer version. A record older than the head (the
+/// store's records restored from an older backup, say) is passed over, so
+/// that no sequence number is ever signed for two different versions.
+fn base_version(
+    store: &DiskStore,
+    index: &str,
+    name: &IpnsName,
+    head: &str,
+    now: SystemTime,
+) -> anyhow::Result<Option<IndexVersion>> {
+    let record = store.records()?.get(name)?;
+    let prev = match record {
+        Some(bytes) => {
+            let rec = verify_record(name, &bytes, now)
+                .with_context(|| format!("the stored record of index `{index}` is invalid"))?;
+            let root = parse_cid(rec.value().trim_start_matches("/ipfs/"))?;
+            Some(
+                load_version(store, &root)
+                    .with_context(|| format!("cannot read the current version of index `{index}`"))?,
+            )
+        }
+        None => None,
+    };
+    let head = parse_cid(head)
+        .ok()
+        .filter(|h| prev.as_ref().is_none_or(|p| p.root != *h))
+        .and_then(|h| load_version(store, &h).ok());
+    Ok(match (prev, head) {
+        (Some(record), Some(head)) if head.manifest.seq > record.manifest.seq => Some(head),
+        (None, Some(head)) => Some(head),
+        (record, _) => record,
+    })
+}
