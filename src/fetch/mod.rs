@@ -9,10 +9,10 @@
 //! build compiles what is missing.
 
 //!
-//! The steps: [`resolve`](resolve::resolve) the index and read the lockfile;
-//! [`schedule`](schedule::run) lookups ([`lookup`]) and downloads on
-//! parallel workers; then check, unpack and file each artifact downloaded
-//! ([`crate::artifact::download`]) on every core. A [`Pass`] holds what the
+//! The steps: resolve the index and read the lockfile ([`resolve`]);
+//! schedule lookups and downloads on parallel workers (`schedule.rs`,
+//! `lookup.rs`); then check, unpack and file each artifact downloaded
+//! ([`crate::artifact::download`]) on every core. A `Pass` holds what the
 //! steps share.
 
 pub mod lockfile;

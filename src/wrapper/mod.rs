@@ -4,12 +4,12 @@
 //! lockfile-wide fetch ([`crate::fetch`]) is its neighbour, not its user.
 //!
 //! - [`run`]: the entry point and the decision flow of one rustc run.
-//! - [`env`]: the environment, read once per run.
+//! - [`env`](mod@env): the environment, read once per run.
 //! - [`args`]: [`args::analyze`] decides whether a rustc command line is a
 //!   cacheable compilation and extracts an [`args::Invocation`]; it also
 //!   predicts the output file names (pure).
 //! - [`source`]: where the crate comes from (registry, path or git).
-//! - [`unit`]: a unit's inputs digested and keyed.
+//! - [`unit`](mod@unit): a unit's inputs digested and keyed.
 //! - [`key`]: the cache key over every input (pure).
 //! - [`paths`]: [`paths::PathMap`], machine paths replaced by placeholders in
 //!   keys, dep-info files and diagnostics, and `--remap-path-prefix` for the
