@@ -195,6 +195,25 @@ fn top_level_modules_import_each_other_in_no_circle() {
 }
 
 #[test]
+fn only_vars_spells_the_tools_environment_variables() {
+    // The names the tool reads or sets; the variables cargo sets for rustc
+    // (`CARGO_MANIFEST_DIR`, `OUT_DIR`, ...) are cargo's, not ours.
+    let ours = ["\"CARGO_IPFS_", "\"RUSTC_WRAPPER\"", "\"CARGO_BUILD_RUSTC_WRAPPER\"", "\"RUSTC\""];
+    let mut found = Vec::new();
+    for file in rust_files(&src()) {
+        if file.ends_with("vars.rs") || file.ends_with("boundaries.rs") {
+            continue;
+        }
+        for (number, line) in code_lines(&file) {
+            if ours.iter().any(|name| line.contains(name)) {
+                found.push(format!("{}:{number}: {}", shown(&file), line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "name these through crate::vars:\n{}", found.join("\n"));
+}
+
+#[test]
 fn crate_paths_reads_plain_and_grouped_imports() {
     let code = "use crate::a::b;\nuse crate::{c::{d, e::f}, g,\n    h::i};\nlet x = crate::j::k();";
     let names: Vec<String> = crate_paths(code).into_iter().collect();

@@ -60,7 +60,7 @@ pub struct PushArgs {
 pub struct KuboArgs {
     /// The kubo node's RPC API: `http://127.0.0.1:5001` or a multiaddr such
     /// as `/ip4/127.0.0.1/tcp/5001`.
-    #[arg(long = "kubo", env = "CARGO_IPFS_KUBO", value_name = "ADDR")]
+    #[arg(long = "kubo", env = crate::vars::KUBO, value_name = "ADDR")]
     pub addr: Option<String>,
 }
 
