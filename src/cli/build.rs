@@ -129,13 +129,14 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
         gateways: &source.gateways,
         kubo: source.kubo.as_deref(),
     };
-    let settings = crate::fetch::resolve::settings(&store_dir, flags)?;
+    let trust_file = crate::index::state::IndexState::new(&store_dir).trust()?;
+    let settings = crate::fetch::resolve::settings(&store_dir, &trust_file, flags)?;
     if source.offline || (settings.gateways.is_empty() && settings.kubo.is_none()) {
         return Ok(None);
     }
     let timeout = source.options().timeout;
-    let head =
-        crate::fetch::resolve::resolve_index(&store_dir, settings, false, timeout, std::time::SystemTime::now())?;
+    let now = std::time::SystemTime::now();
+    let head = crate::fetch::resolve::resolve_index(&store_dir, &trust_file, settings, false, timeout, now)?;
     let (index, seq) = (&head.settings.index, head.version.manifest.seq);
     eprintln!("cargo-ipfs: index {index} version {seq} verified; fetching on demand");
     let settings = head.settings;

@@ -7,7 +7,7 @@
 use super::{lockfile, FetchOptions};
 use crate::formats::ipns::IpnsName;
 use crate::index::resolve::resolve_record;
-use crate::index::state::IndexState;
+use crate::index::state::{IndexState, TrustFile};
 use crate::index::IndexVersion;
 use crate::sources::{config, Sources};
 use crate::store::{BlockStore, DiskStore, Layered};
@@ -69,6 +69,7 @@ pub struct IndexHead {
 /// seen, which is recorded; a signed key rotation updates the trust.
 pub fn resolve_index(
     store_dir: &Path,
+    trust_file: &TrustFile,
     settings: config::Settings,
     offline: bool,
     timeout: Option<Duration>,
@@ -76,7 +77,6 @@ pub fn resolve_index(
 ) -> anyhow::Result<IndexHead> {
     let store = DiskStore::open(store_dir)?;
     let local = IndexState::new(store_dir);
-    let trust_file = local.trust()?;
     let index = settings.index.as_str();
     let trust = trust_file.get(index).with_context(|| {
         format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
@@ -114,9 +114,10 @@ pub fn resolve_index(
 }
 
 /// The settings in force for a fetch into `store_dir`: `flags`, then the
-/// environment, then `<store>/config.json`, then the only trusted index.
-pub fn settings(store_dir: &Path, flags: config::Flags) -> anyhow::Result<config::Settings> {
-    let trusted: Vec<String> = IndexState::new(store_dir).trust()?.keys().cloned().collect();
+/// environment, then `<store>/config.json`, then the only index of
+/// `trust_file` (the store's `trust.json`).
+pub fn settings(store_dir: &Path, trust_file: &TrustFile, flags: config::Flags) -> anyhow::Result<config::Settings> {
+    let trusted: Vec<String> = trust_file.keys().cloned().collect();
     config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)
 }
 
@@ -131,8 +132,9 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
     let manifest_path = opts.manifest_path.clone();
     let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
     let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
-    let settings = settings(store_dir, flags)?;
-    let head = resolve_index(store_dir, settings, opts.offline, opts.timeout, now)?;
+    let trust_file = IndexState::new(store_dir).trust()?;
+    let settings = settings(store_dir, &trust_file, flags)?;
+    let head = resolve_index(store_dir, &trust_file, settings, opts.offline, opts.timeout, now)?;
 
     let identity = identity.join().map_err(|_| anyhow::anyhow!("the rustc identity thread panicked"))??;
     let lock_path = lock_path.join().map_err(|_| anyhow::anyhow!("the lockfile thread panicked"))??;
