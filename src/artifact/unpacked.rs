@@ -76,14 +76,22 @@ impl Unpacked {
         Unpacked { dir: store_dir.join("wrapper").join("unpacked") }
     }
 
-    fn path(&self, cid: &str) -> PathBuf {
-        self.dir.join(cid)
+    /// Where the copy of `cid` lives. Only a CID in its canonical text form
+    /// names a directory, so that no string from an entry or a cache file
+    /// (`/ipfs/...`, `../...`) can lead outside the unpacked copies.
+    fn path(&self, cid: &str) -> std::io::Result<PathBuf> {
+        let canonical = cid::Cid::try_from(cid).is_ok_and(|parsed| parsed.to_string() == cid);
+        if !canonical {
+            let why = format!("{cid:?} is not a CID in its canonical form; no unpacked copy is named by it");
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, why));
+        }
+        Ok(self.dir.join(cid))
     }
 
     /// The copy of `cid`, if it is there and whole (every file present with
     /// its recorded size). A damaged copy is removed, and reads as absent.
     pub fn get(&self, cid: &str) -> Option<Copy> {
-        let dir = self.path(cid);
+        let dir = self.path(cid).ok()?;
         let bytes = match std::fs::read(dir.join("manifest.json")) {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -112,6 +120,7 @@ impl Unpacked {
     /// Writes the copy of `cid` from its unpacked contents, unless a whole
     /// one is there already, and returns it.
     pub fn put(&self, cid: &str, meta: &Meta, files: &[PackedFile]) -> std::io::Result<Copy> {
+        self.path(cid)?;
         if let Some(copy) = self.get(cid) {
             return Ok(copy);
         }
@@ -134,7 +143,7 @@ impl Unpacked {
         }
         let manifest = Manifest { meta: meta.clone(), files: infos };
         std::fs::write(tmp.path().join("manifest.json"), serde_json::to_vec(&manifest).expect("manifests serialize"))?;
-        let dest = self.path(cid);
+        let dest = self.path(cid)?;
         let kept = tmp.keep();
         match std::fs::rename(&kept, &dest) {
             Ok(()) => Ok(Copy { dir: dest, manifest }),
@@ -149,7 +158,7 @@ impl Unpacked {
     /// Removes the copy of `cid` (moved aside first, so that no reader sees
     /// it half removed).
     pub fn discard(&self, cid: &str) {
-        let dir = self.path(cid);
+        let Ok(dir) = self.path(cid) else { return };
         if !dir.exists() {
             return;
         }
@@ -174,61 +183,39 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     }
 }
 
-/// How a file was placed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placed {
-    /// As a hard link to the unpacked copy.
-    Linked,
-    /// As a copy.
-    Copied,
-}
-
-/// Puts `src` (a file of an unpacked copy) at `dest`, replacing what is
-/// there in one rename: linked when `link` and the file systems allow it,
-/// copied otherwise. The result has the current modification time and is
-/// writable by its owner when it is a copy.
-pub fn place(src: &Path, dest: &Path, link: bool, executable: bool) -> std::io::Result<Placed> {
+/// Puts a copy of `src` (a file of an unpacked copy) at `dest`, replacing
+/// what is there in one rename, with the current modification time, mode
+/// `0755` when `executable` else `0644`.
+///
+/// Never a hard link: a linker that rewrites its output in place (mold
+/// reuses the inode) would write through a link into the store's copy,
+/// and the next hit would place those bytes and file their digest as the
+/// artifact's. The copy is made by `std::fs::copy`, which on Linux is
+/// `copy_file_range`: in the kernel, and a reflink where the file system
+/// has them.
+pub fn place(src: &Path, dest: &Path, executable: bool) -> std::io::Result<()> {
     let dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".cargo-ipfs-{}-{name}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    if link && std::fs::hard_link(src, &tmp).is_ok() {
-        let touched = std::fs::File::open(&tmp).and_then(|f| f.set_modified(std::time::SystemTime::now()));
-        if touched.is_ok() {
-            return match std::fs::rename(&tmp, dest) {
-                Ok(()) => Ok(Placed::Linked),
-                Err(err) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    Err(err)
-                }
-            };
-        }
-        // Not ours to touch (a store shared between users): copy instead.
-        let _ = std::fs::remove_file(&tmp);
-    }
     let copied = std::fs::copy(src, &tmp)
         .and_then(|_| set_mode(&tmp, if executable { 0o755 } else { 0o644 }))
         .and_then(|()| std::fs::File::open(&tmp)?.set_modified(std::time::SystemTime::now()))
         .and_then(|()| std::fs::rename(&tmp, dest));
-    match copied {
-        Ok(()) => Ok(Placed::Copied),
-        Err(err) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(err)
-        }
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-}
-
-/// Whether an output may be placed as a link: everything rustc replaces
-/// rather than rewrites in place (not `.rmeta`), and not dep-info, which is
-/// rewritten for this machine anyway.
-pub fn linkable(name: &str) -> bool {
-    !(name.ends_with(".rmeta") || name.ends_with(".d"))
+    copied
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CID in its canonical form, as artifacts are named.
+    fn cid() -> String {
+        crate::formats::block::Block::encode(crate::formats::block::RAW, false, b"artifact".to_vec()).cid().to_string()
+    }
 
     fn sample() -> (Meta, Vec<PackedFile>) {
         let meta = Meta { stdout: String::new(), stderr: "warning".into(), status: 0, env_deps: vec![], format: 1 };
@@ -244,70 +231,83 @@ mod tests {
         let store = tempfile::tempdir().unwrap();
         let unpacked = Unpacked::new(store.path());
         let (meta, files) = sample();
-        assert!(unpacked.get("bafyx").is_none());
-        let copy = unpacked.put("bafyx", &meta, &files).unwrap();
+        let bafyx = cid();
+        let bafyx = bafyx.as_str();
+        assert!(unpacked.get(bafyx).is_none());
+        let copy = unpacked.put(bafyx, &meta, &files).unwrap();
         assert_eq!(copy.manifest.meta, meta);
         assert_eq!(copy.manifest.files[0].sha256, file_digest(b"rlib bytes"));
         assert_eq!(std::fs::read(copy.file("libx.rlib")).unwrap(), b"rlib bytes");
-        assert!(unpacked.get("bafyx").is_some());
+        assert!(unpacked.get(bafyx).is_some());
         // A putting twice keeps the first copy.
-        unpacked.put("bafyx", &meta, &files).unwrap();
+        unpacked.put(bafyx, &meta, &files).unwrap();
         // A truncated file makes the copy read as absent, and it is removed.
         let path = copy.file("libx.rlib");
         std::fs::write(&path, b"short").unwrap();
-        assert!(unpacked.get("bafyx").is_none());
+        assert!(unpacked.get(bafyx).is_none());
         assert!(!copy.dir.exists());
         // A missing manifest also reads as absent.
-        let copy = unpacked.put("bafyx", &meta, &files).unwrap();
+        let copy = unpacked.put(bafyx, &meta, &files).unwrap();
         std::fs::remove_file(copy.dir.join("manifest.json")).unwrap();
-        assert!(unpacked.get("bafyx").is_none());
-        let copy = unpacked.put("bafyx", &meta, &files).unwrap();
+        assert!(unpacked.get(bafyx).is_none());
+        let copy = unpacked.put(bafyx, &meta, &files).unwrap();
         assert_eq!(std::fs::read(copy.file("x")).unwrap(), b"\x7fELF");
     }
 
     #[cfg(unix)]
     #[test]
-    fn placing_links_or_copies_and_never_shares_a_rewritable_file() {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fn placing_copies_so_that_no_write_to_an_output_reaches_the_store() {
+        use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
         let store = tempfile::tempdir().unwrap();
         let target = tempfile::tempdir().unwrap();
         let (meta, files) = sample();
-        let copy = Unpacked::new(store.path()).put("bafyx", &meta, &files).unwrap();
+        let unpacked = Unpacked::new(store.path());
+        let copy = unpacked.put(&cid(), &meta, &files).unwrap();
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
         std::fs::File::open(copy.file("libx.rlib")).unwrap().set_modified(old).unwrap();
 
         let dest = target.path().join("libx.rlib");
         std::fs::write(&dest, b"stale output").unwrap();
-        assert_eq!(place(&copy.file("libx.rlib"), &dest, true, false).unwrap(), Placed::Linked);
+        place(&copy.file("libx.rlib"), &dest, false).unwrap();
         let (src_meta, dest_meta) =
             (std::fs::metadata(copy.file("libx.rlib")).unwrap(), std::fs::metadata(&dest).unwrap());
-        assert_eq!(src_meta.ino(), dest_meta.ino());
+        assert_ne!(src_meta.ino(), dest_meta.ino());
         assert!(dest_meta.modified().unwrap() > old + std::time::Duration::from_secs(3000));
+        assert_eq!(dest_meta.permissions().mode() & 0o777, 0o644);
         assert_eq!(std::fs::read(&dest).unwrap(), b"rlib bytes");
 
-        let rmeta = target.path().join("libx.rmeta");
-        assert_eq!(place(&copy.file("libx.rlib"), &rmeta, false, false).unwrap(), Placed::Copied);
-        let rmeta_meta = std::fs::metadata(&rmeta).unwrap();
-        assert_ne!(rmeta_meta.ino(), src_meta.ino());
-        assert_eq!(rmeta_meta.permissions().mode() & 0o777, 0o644);
-        // Writing the copy in place leaves the unpacked file alone.
-        std::fs::write(&rmeta, b"rewritten").unwrap();
-        assert_eq!(std::fs::read(copy.file("libx.rlib")).unwrap(), b"rlib bytes");
+        // A linker that rewrites its output in place, same size (mold
+        // reuses the inode): the store's copy keeps its bytes, and the next
+        // hit places them again.
+        std::fs::OpenOptions::new().write(true).open(&dest).unwrap().write_all_at(b"RLIB", 0).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"RLIB bytes");
+        let again = unpacked.get(&cid()).unwrap();
+        assert_eq!(std::fs::read(again.file("libx.rlib")).unwrap(), b"rlib bytes");
+        place(&again.file("libx.rlib"), &dest, false).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"rlib bytes");
 
         let exe = target.path().join("x");
-        place(&copy.file("x"), &exe, false, true).unwrap();
+        place(&copy.file("x"), &exe, true).unwrap();
+        place(&copy.file("x"), &exe, true).unwrap();
         assert_eq!(std::fs::metadata(&exe).unwrap().permissions().mode() & 0o777, 0o755);
-        // No temporary file is left behind.
-        let names: Vec<_> = std::fs::read_dir(target.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names.len(), 3, "{names:?}");
+        // Placed twice over the same outputs, and no temporary file is left.
+        let mut names: Vec<_> = std::fs::read_dir(target.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["libx.rlib", "x"]);
     }
 
     #[test]
-    fn rewritable_outputs_are_never_linked() {
-        assert!(linkable("libserde-0123.rlib"));
-        assert!(linkable("libserde_derive-0123.so"));
-        assert!(linkable("build_script_build-0123"));
-        assert!(!linkable("libserde-0123.rmeta"));
-        assert!(!linkable("serde-0123.d"));
+    fn only_a_canonical_cid_names_a_copy() {
+        let store = tempfile::tempdir().unwrap();
+        let unpacked = Unpacked::new(store.path());
+        let (meta, files) = sample();
+        let good = cid();
+        for bad in [format!("/ipfs/{good}"), format!(" {good}"), "../escape".into(), "/tmp/x".into(), String::new()] {
+            let err = unpacked.put(&bad, &meta, &files).unwrap_err();
+            assert!(err.to_string().contains("canonical"), "{err}");
+            assert!(unpacked.get(&bad).is_none());
+        }
+        assert!(!store.path().join("wrapper").join("escape").exists());
+        assert!(unpacked.put(&good, &meta, &files).is_ok());
     }
 }

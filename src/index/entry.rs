@@ -142,7 +142,12 @@ impl Entry {
         if self.key.is_empty() || !self.key.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid("key must be hex"));
         }
-        crate::formats::block::parse_cid(&self.cid).map_err(|e| invalid(&e.to_string()))?;
+        // Only the canonical text form, which is what names the artifact's
+        // files here (never `/ipfs/...`, another base or white space).
+        let cid = crate::formats::block::parse_cid(&self.cid).map_err(|e| invalid(&e.to_string()))?;
+        if cid.to_string() != self.cid {
+            return Err(invalid(&format!("cid {:?} must be written in its canonical form, {cid}", self.cid)));
+        }
         Ok(())
     }
 }
@@ -249,5 +254,19 @@ pub(crate) mod tests {
         let mut extra = String::from_utf8(shard).unwrap();
         extra.insert_str(1, "\"surprise\":1,");
         assert!(decode_shard("serde", extra.as_bytes()).is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn a_cid_not_in_its_canonical_form_is_refused() {
+        let good = sample("serde", "1.0.0", "01");
+        assert!(good.validate().is_ok());
+        let cid = good.cid.clone();
+        let other_base =
+            cid::Cid::try_from(cid.as_str()).unwrap().to_string_of_base(cid::multibase::Base::Base58Btc).unwrap();
+        for bad in [format!("/ipfs/{cid}"), format!("ipfs://{cid}"), format!(" {cid}\n"), other_base] {
+            let entry = Entry { cid: bad.clone(), ..good.clone() };
+            let err = entry.validate().unwrap_err().to_string();
+            assert!(err.contains("canonical form") && err.contains(&cid), "{bad:?}: {err}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
 use crate::artifact::download::Downloader;
 use crate::artifact::pack::{unpack, Meta, PackedFile};
 use crate::artifact::read::read_artifact;
-use crate::artifact::unpacked::{linkable, place, Unpacked};
+use crate::artifact::unpacked::{place, Unpacked};
 use crate::artifact::MAX_ARTIFACT;
 use crate::atomic_file::{replace_with, Durability, Options};
 use crate::report::Chain;
@@ -105,8 +105,7 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &U
             write_output(&unit.inv.out_dir, &file.name, &bytes, file.executable)?;
             let _ = unit.digests.remember(&dest, &bytes);
         } else {
-            place(&src, &dest, linkable(&file.name), file.executable)
-                .with_context(|| format!("cannot place {}", dest.display()))?;
+            place(&src, &dest, file.executable).with_context(|| format!("cannot place {}", dest.display()))?;
             // Dependents key on this file's digest: file it now, while known.
             let _ = unit.digests.remember_digest(&dest, &file.sha256);
         }
