@@ -76,6 +76,19 @@ fn recorded_build_is_restored_on_another_machine_with_other_paths() {
     assert_eq!(ca, cc, "artifact CIDs differ between machines");
 }
 
+/// A `.crate` file: a gzipped tar of `files` under `top/`.
+fn dot_crate(top: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default()));
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{top}/{name}"), *bytes).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
 /// A crate laid out as a registry package in a CARGO_HOME, compiled by the
 /// wrapper the way cargo would compile it.
 struct FakeCrate {
@@ -94,7 +107,8 @@ impl FakeCrate {
         std::fs::write(pkg.join("src/lib.rs"), source).unwrap();
         let cache = cargo_home.join("registry/cache/index.crates.io-0000000000000000");
         std::fs::create_dir_all(&cache).unwrap();
-        std::fs::write(cache.join("probe-0.1.0.crate"), b"stand-in for the .crate file").unwrap();
+        std::fs::write(cache.join("probe-0.1.0.crate"), dot_crate("probe-0.1.0", &[("src/lib.rs", source.as_bytes())]))
+            .unwrap();
         let out = tmp.path().join("target/debug/deps");
         std::fs::create_dir_all(&out).unwrap();
         std::fs::write(tmp.path().join("target/CACHEDIR.TAG"), b"Signature: 8a477f597d28d172789f06886806bc55").unwrap();
@@ -519,4 +533,76 @@ fn a_crate_of_another_registry_is_journaled_under_that_registry() {
     // Journaled, for `publish --allow-registry registry.example.com` to send;
     // never under crates.io's name.
     assert_eq!(sources, [format!("registry+local:{registry}")]);
+}
+
+#[test]
+fn a_patched_registry_source_misses_and_is_never_journaled() {
+    let c = FakeCrate::new(PROBE);
+    let store = c.tmp.path().join("store");
+    let env = [("PROBE_VALUE", "one")];
+    assert!(!c.hit(&[], &env), "recorded");
+    assert!(c.hit(&[], &env));
+    let pristine_rlib = c.rlib();
+    assert_eq!(journal_cids(&store).len(), 1);
+
+    // The package's source edited in place, as users do while debugging:
+    // the `.crate` no longer says what is compiled. A miss, compiled from
+    // the patched source, not journaled, and counted with its reason.
+    std::fs::write(&c.src, format!("{PROBE}\npub fn patched() -> u32 {{ 7 }}\n")).unwrap();
+    let before = c.counts();
+    let out = c.compile(&[], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(c.counts(), before, "not cacheable, so neither a hit nor a miss");
+    assert_eq!(stats_of(&c)["not_cacheable"]["registry source modified"], 1);
+    assert_ne!(c.rlib(), pristine_rlib, "the patched source was compiled");
+    assert_eq!(journal_cids(&store).len(), 1, "nothing journaled under the registry's source");
+
+    // With path crates cached here, the patched package is keyed by the
+    // content it read, like a path crate, and still never journaled.
+    let local = [("PROBE_VALUE", "one"), ("CARGO_IPFS_LOCAL", "1")];
+    assert!(!c.hit(&[], &local));
+    assert!(c.hit(&[], &local));
+    assert_ne!(c.rlib(), pristine_rlib);
+    assert_eq!(journal_cids(&store).len(), 1);
+
+    // Put back as the `.crate` has it: the registry artifact hits again.
+    std::fs::write(&c.src, PROBE).unwrap();
+    assert!(c.hit(&[], &env));
+    assert_eq!(c.rlib(), pristine_rlib);
+}
+
+#[test]
+fn a_registry_source_patched_to_fail_fails_the_build_as_plain_cargo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let a = Machine::new(&tmp.path().join("a"), "work/demo", &store);
+    let out = a.build(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Machine B restores everything, then patches itoa's registry source so
+    // that it cannot compile, and builds again into an empty target dir.
+    let b = Machine::new(&tmp.path().join("b"), "elsewhere/demo", &store);
+    assert!(b.build(false).status.success());
+    let itoa = std::fs::read_dir(b.cargo_home.join("registry/src"))
+        .unwrap()
+        .flat_map(|registry| std::fs::read_dir(registry.unwrap().path()).unwrap())
+        .map(|package| package.unwrap().path())
+        .find(|package| package.file_name().unwrap().to_string_lossy().starts_with("itoa-"))
+        .expect("itoa is extracted");
+    let lib = itoa.join("src/lib.rs");
+    let pristine = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("compile_error!(\"patched\");\n{pristine}")).unwrap();
+    std::fs::remove_dir_all(&b.target).unwrap();
+    let out = b.build(false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the pristine itoa was restored over the patched one: {stderr}");
+    assert!(stderr.contains("patched"), "{stderr}");
+
+    // Put back: every unit hits again.
+    std::fs::write(&lib, pristine).unwrap();
+    std::fs::remove_dir_all(&b.target).unwrap();
+    b.cmd(&["stats", "--zero"]).output().unwrap();
+    let out = b.build(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(b.stats()["hits"].as_u64().unwrap() >= 9, "{}", b.stats());
 }

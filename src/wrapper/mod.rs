@@ -9,6 +9,8 @@
 //!   cacheable compilation and extracts an [`args::Invocation`]; it also
 //!   predicts the output file names (pure).
 //! - [`source`]: where the crate comes from (registry, path or git).
+//! - [`pristine`]: whether a registry package's extracted sources are its
+//!   `.crate`'s, so that a patched one is never keyed by the checksum.
 //! - [`unit`](mod@unit): a unit's inputs digested and keyed.
 //! - [`key`]: the cache key over every input (pure).
 //! - [`paths`]: [`paths::PathMap`], machine paths replaced by placeholders in
@@ -30,6 +32,7 @@ pub mod hit;
 pub mod key;
 pub mod local_sources;
 pub mod paths;
+pub mod pristine;
 pub mod record;
 pub mod run;
 pub mod source;

@@ -14,7 +14,7 @@ use super::env::{Mode, WrapperEnv};
 use super::hit::{fetch_on_demand, try_hit};
 use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
-use super::source::{local_source, registry_source};
+use super::source::{local_source, registry_source, Registry};
 use super::stats::{self, Event};
 use super::unit::{path_map, Unit};
 use crate::artifact::cache::Cache;
@@ -141,12 +141,20 @@ impl Call<'_> {
         let digests = Digests::new(store_dir);
         let cargo_home =
             env.cargo_home.clone().ok_or_else(|| fail("setup", none)(anyhow::anyhow!("cannot find CARGO_HOME")))?;
-        let source = match registry_source(env, &cargo_home, &digests).map_err(fail("source", none))? {
-            Some(source) => source,
-            None => match local_source(env) {
+        // A registry crate whose sources were changed is keyed like a path
+        // crate, by the content of the files it reads, when path crates are
+        // cached here; it is never journaled.
+        let registry = registry_source(env, &cargo_home, &digests, store_dir).map_err(fail("source", none))?;
+        let source = match registry {
+            Registry::Crate(source) => source,
+            Registry::Modified | Registry::No => match local_source(env) {
                 Some(source) if env.local && inv.emits_dep_info() => source,
                 _ => {
-                    not_cacheable(store_dir, "not a registry crate");
+                    let reason = match registry {
+                        Registry::Modified => "registry source modified",
+                        _ => "not a registry crate",
+                    };
+                    not_cacheable(store_dir, reason);
                     return Ok(Err(Vec::new()));
                 }
             },

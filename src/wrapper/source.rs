@@ -33,32 +33,55 @@ impl Source {
     }
 }
 
+/// What the registry says of the crate being compiled.
+#[derive(Debug, Clone)]
+pub enum Registry {
+    /// A registry crate whose package directory holds exactly its `.crate`.
+    Crate(Source),
+    /// A registry crate whose extracted sources were changed: the `.crate`
+    /// does not say what is compiled, so it is no registry crate here.
+    Modified,
+    /// Not a registry crate.
+    No,
+}
+
 /// A registry crate's identity: its package directory sits at
 /// `$CARGO_HOME/registry/src/<registry>/<name>-<version>`, and the `.crate`
 /// file cargo verified against the lockfile checksum at
-/// `$CARGO_HOME/registry/cache/<registry>/<name>-<version>.crate`.
-pub fn registry_source(env: &WrapperEnv, cargo_home: &Path, digests: &Digests) -> anyhow::Result<Option<Source>> {
-    let Some(manifest_dir) = &env.manifest_dir else { return Ok(None) };
-    let Ok(rel) = manifest_dir.strip_prefix(cargo_home.join("registry").join("src")) else { return Ok(None) };
+/// `$CARGO_HOME/registry/cache/<registry>/<name>-<version>.crate`. The
+/// package directory must hold exactly the `.crate`'s files
+/// ([`super::pristine`]).
+pub fn registry_source(
+    env: &WrapperEnv,
+    cargo_home: &Path,
+    digests: &Digests,
+    store_dir: &Path,
+) -> anyhow::Result<Registry> {
+    let Some(manifest_dir) = &env.manifest_dir else { return Ok(Registry::No) };
+    let Ok(rel) = manifest_dir.strip_prefix(cargo_home.join("registry").join("src")) else { return Ok(Registry::No) };
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
-    let (Some(registry), Some(package)) = (parts.next(), parts.next()) else { return Ok(None) };
+    let (Some(registry), Some(package)) = (parts.next(), parts.next()) else { return Ok(Registry::No) };
     let name = env.pkg_name.clone().unwrap_or_default();
     let version = env.pkg_version.clone().unwrap_or_default();
     if package != format!("{name}-{version}") {
-        return Ok(None);
+        return Ok(Registry::No);
     }
     let crate_file = cargo_home.join("registry").join("cache").join(&registry).join(format!("{package}.crate"));
     if !crate_file.is_file() {
-        return Ok(None);
+        return Ok(Registry::No);
     }
     let checksum = digests.of(&crate_file).with_context(|| format!("cannot hash {}", crate_file.display()))?;
+    let package_dir = cargo_home.join("registry").join("src").join(&registry).join(&package);
+    if !super::pristine::is_pristine(store_dir, &package_dir, &crate_file, &checksum) {
+        return Ok(Registry::Modified);
+    }
     let crates_io = registry.starts_with("index.crates.io-") || registry.starts_with("github.com-");
     let source = if crates_io {
         crate::index::entry::CRATES_IO_SOURCE.to_string()
     } else {
         format!("registry+local:{registry}")
     };
-    Ok(Some(Source { name, version, source, checksum, registry: true }))
+    Ok(Registry::Crate(Source { name, version, source, checksum, registry: true }))
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
