@@ -9,6 +9,7 @@
 
 use crate::atomic_file::Durability;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,14 +24,22 @@ pub struct RustcIdentity {
     pub commit_hash: String,
     /// The `host` line.
     pub host: String,
-    /// sha256 over the names and sizes of every file in the sysroot's
-    /// `lib/rustlib` (the standard library a crate links against).
-    pub sysroot_digest: String,
+    /// Per target installed in the sysroot's `lib/rustlib`, sha256 over the
+    /// names and sizes of the files rustc reads when it compiles for that
+    /// target (its standard library, and the host's codegen backends and
+    /// shipped linkers); see `sysroot_digests`.
+    pub sysroot_digests: BTreeMap<String, String>,
     /// The sysroot path on this machine (normalized out of artifacts).
     pub sysroot: PathBuf,
 }
 
 impl RustcIdentity {
+    /// The sysroot digest for compiling to `target`; `-` when the sysroot
+    /// has no standard library for it (a target built with `build-std`).
+    pub fn sysroot_digest(&self, target: &str) -> &str {
+        self.sysroot_digests.get(target).map_or("-", String::as_str)
+    }
+
     /// The short form written into index entries: `release commit-hash`.
     pub fn short(&self) -> String {
         format!("{} {}", self.release, self.commit_hash)
@@ -100,7 +109,9 @@ fn output(cmd: &mut Command) -> anyhow::Result<String> {
 /// The identity of `rustc` (cached in `dir`).
 pub fn rustc_identity(dir: &Path, rustc: &Path) -> anyhow::Result<RustcIdentity> {
     let rustc = resolve_program(rustc);
-    cached(dir, "rustc", &rustc, || {
+    // `rustc2`: identities cached before the sysroot digest left out
+    // rustup's files are not read again.
+    cached(dir, "rustc2", &rustc, || {
         // Both questions at once: each is a rustc start-up.
         let (verbose_version, sysroot) = std::thread::scope(|s| {
             let sysroot = s.spawn(|| output(Command::new(&rustc).args(["--print", "sysroot"])));
@@ -112,22 +123,52 @@ pub fn rustc_identity(dir: &Path, rustc: &Path) -> anyhow::Result<RustcIdentity>
         let field = |name: &str| {
             verbose_version.lines().find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string())).unwrap_or_default()
         };
-        let mut files = Vec::new();
-        list_files(&sysroot.join("lib/rustlib"), &sysroot, &mut files);
-        files.sort();
-        let mut h = Sha256::new();
-        for (name, size) in &files {
-            h.update(format!("{name}\t{size}\n"));
-        }
+        let host = field("host:");
         Ok(RustcIdentity {
             release: field("release:"),
             commit_hash: field("commit-hash:"),
-            host: field("host:"),
+            sysroot_digests: sysroot_digests(&sysroot, &host),
+            host,
             verbose_version,
-            sysroot_digest: hex::encode(h.finalize()),
             sysroot,
         })
     })
+}
+
+/// Per target under `lib/rustlib/`, sha256 over the names and sizes of
+/// what rustc reads from the sysroot when it compiles for that target: the
+/// target's libraries (`lib/`), and the host's codegen backends and the
+/// linkers it ships (`bin/`, but the `llvm-*` tools of the `llvm-tools`
+/// component). Not rustup's own files beside them (`components`,
+/// `manifest-*`, `multirust-*`), which differ between installation
+/// profiles, nor sources and documentation (`src`, `doc`, `etc`), nor other
+/// targets' libraries: a CI with the minimal profile and a developer with
+/// `rust-src` and a wasm target share hits.
+fn sysroot_digests(sysroot: &Path, host: &str) -> BTreeMap<String, String> {
+    let rustlib = sysroot.join("lib/rustlib");
+    let mut host_tools = Vec::new();
+    for part in ["codegen-backends", "bin"] {
+        list_files(&rustlib.join(host).join(part), sysroot, &mut host_tools);
+    }
+    let mut digests = BTreeMap::new();
+    for target in std::fs::read_dir(&rustlib).into_iter().flatten().flatten() {
+        let name = target.file_name().to_string_lossy().into_owned();
+        if !target.path().is_dir() || ["src", "doc", "etc"].contains(&name.as_str()) {
+            continue;
+        }
+        let mut files = host_tools.clone();
+        list_files(&target.path().join("lib"), sysroot, &mut files);
+        files
+            .retain(|(file, _)| !Path::new(file).file_name().is_some_and(|f| f.to_string_lossy().starts_with("llvm-")));
+        files.sort();
+        files.dedup();
+        let mut h = Sha256::new();
+        for (file, size) in &files {
+            h.update(format!("{file}\t{size}\n"));
+        }
+        digests.insert(name, hex::encode(h.finalize()));
+    }
+    digests
 }
 
 fn list_files(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
@@ -136,11 +177,7 @@ fn list_files(dir: &Path, base: &Path, out: &mut Vec<(String, u64)>) {
         let path = entry.path();
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            // Documentation and sources do not reach artifacts.
-            let name = entry.file_name();
-            if name != "src" && name != "doc" && name != "etc" {
-                list_files(&path, base, out);
-            }
+            list_files(&path, base, out);
         } else {
             let rel = path.strip_prefix(base).unwrap_or(&path).to_string_lossy().into_owned();
             out.push((rel, meta.len()));
@@ -177,4 +214,55 @@ pub fn linker_identity(dir: &Path, linker: &Path) -> anyhow::Result<LinkerIdenti
         }
         Ok(LinkerIdentity { version, files })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sysroot with a standard library and what rustup puts beside it.
+    fn sysroot(root: &Path) -> PathBuf {
+        let lib = root.join("lib/rustlib/x86_64-unknown-linux-gnu/lib");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libstd-0123.rlib"), b"std").unwrap();
+        let bin = root.join("lib/rustlib/x86_64-unknown-linux-gnu/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("rust-lld"), b"lld").unwrap();
+        std::fs::write(root.join("lib/rustlib/components"), b"rustc\nrust-std\n").unwrap();
+        root.to_path_buf()
+    }
+
+    #[test]
+    fn the_sysroot_digest_covers_what_rustc_reads_and_not_rustups_files() {
+        const HOST: &str = "x86_64-unknown-linux-gnu";
+        let tmp = tempfile::tempdir().unwrap();
+        let root = sysroot(tmp.path());
+        let digest = |root: &Path| sysroot_digests(root, HOST)[HOST].clone();
+        let first = digest(&root);
+        // Another installation profile: more components listed, manifests,
+        // sources, documentation, the llvm tools, another target.
+        let rustlib = root.join("lib/rustlib");
+        std::fs::write(rustlib.join("components"), b"rustc\nrust-std\nrust-src\nclippy-preview\n").unwrap();
+        std::fs::write(rustlib.join("manifest-rust-src"), b"file:lib/rustlib/src/rust/library/core/src/lib.rs")
+            .unwrap();
+        std::fs::write(rustlib.join("multirust-channel-manifest.toml"), b"[pkg]").unwrap();
+        std::fs::create_dir_all(rustlib.join("src/rust/library/core/src")).unwrap();
+        std::fs::write(rustlib.join("src/rust/library/core/src/lib.rs"), b"//! core").unwrap();
+        std::fs::create_dir_all(rustlib.join("etc")).unwrap();
+        std::fs::write(rustlib.join("etc/gdb_load_rust_pretty_printers.py"), b"#").unwrap();
+        std::fs::write(rustlib.join(HOST).join("bin/llvm-objdump"), b"llvm").unwrap();
+        std::fs::create_dir_all(rustlib.join("wasm32-unknown-unknown/lib")).unwrap();
+        std::fs::write(rustlib.join("wasm32-unknown-unknown/lib/libstd-4567.rlib"), b"std").unwrap();
+        assert_eq!(digest(&root), first, "the same compiler and standard library");
+        let all = sysroot_digests(&root, HOST);
+        assert_ne!(all["wasm32-unknown-unknown"], first, "each target its own");
+        assert!(!all.contains_key("src") && !all.contains_key("etc"), "{all:?}");
+        // What rustc reads: the standard library, a shipped linker.
+        let std_rlib = rustlib.join(HOST).join("lib/libstd-0123.rlib");
+        std::fs::write(&std_rlib, b"std, rebuilt").unwrap();
+        assert_ne!(digest(&root), first);
+        std::fs::write(&std_rlib, b"std").unwrap();
+        std::fs::write(rustlib.join(HOST).join("bin/rust-lld"), b"lld, other").unwrap();
+        assert_ne!(digest(&root), first);
+    }
 }

@@ -52,7 +52,7 @@ pub fn cache_key(inputs: &KeyInputs) -> String {
     field(&mut h, "domain", b"cargo-ipfs-fetch cache key");
     field(&mut h, "format", &CACHE_KEY_VERSION.to_le_bytes());
     field(&mut h, "rustc", inputs.rustc.verbose_version.as_bytes());
-    field(&mut h, "sysroot", inputs.rustc.sysroot_digest.as_bytes());
+    field(&mut h, "sysroot", inputs.rustc.sysroot_digest(inputs.target).as_bytes());
     field(&mut h, "target", inputs.target.as_bytes());
     field(&mut h, "source", inputs.source.as_bytes());
     field(&mut h, "args", &(inputs.args.len() as u64).to_le_bytes());
@@ -94,7 +94,7 @@ mod tests {
             release: version.into(),
             commit_hash: "abc".into(),
             host: "x86_64-unknown-linux-gnu".into(),
-            sysroot_digest: "00".into(),
+            sysroot_digests: [("t".to_string(), "00".to_string())].into(),
             sysroot: PathBuf::from("/sysroot"),
         }
     }

@@ -154,7 +154,7 @@ impl Unit {
         // out why two machines (or two builds) do not share a hit.
         if let Some(dir) = &env.explain {
             let explain = serde_json::json!({
-                "key": key, "crate": inv.crate_name, "rustc": rustc.verbose_version, "sysroot": rustc.sysroot_digest,
+                "key": key, "crate": inv.crate_name, "rustc": rustc.verbose_version, "sysroot": rustc.sysroot_digest(&target),
                 "target": target, "source": source_id, "args": args, "externs": externs, "out_dir": out_dir,
                 "native": native, "linker": linker,
             });
