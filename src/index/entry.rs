@@ -165,19 +165,55 @@ pub fn encode_shard(entries: &[Entry]) -> Vec<u8> {
     out
 }
 
-/// Decodes a shard file of crate `name`, validating every entry.
+/// A shard as a reader takes it: the entries it understands, and why each
+/// other line was left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadShard {
+    /// The valid entries of the shard's crate.
+    pub entries: Vec<Entry>,
+    /// For each line left out: its number and why (an unknown field, a
+    /// field missing or malformed, another crate's entry).
+    pub skipped: Vec<(usize, String)>,
+}
+
+/// Decodes a shard file of crate `name` for reading: an entry this build
+/// cannot fully understand (a field added by a newer publisher within the
+/// same index format, a malformed one) is left out and said why, never
+/// used, while the shard's other entries stay usable. A publisher decodes
+/// with [`decode_shard`] instead, which refuses the shard, so that a
+/// version it writes never drops what it did not understand.
+pub fn read_shard(name: &str, bytes: &[u8]) -> ReadShard {
+    let mut shard = ReadShard::default();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match decode_line(name, i + 1, line) {
+            Ok(entry) => shard.entries.push(entry),
+            Err(e) => shard.skipped.push((i + 1, e.to_string())),
+        }
+    }
+    shard
+}
+
+fn decode_line(name: &str, number: usize, line: &[u8]) -> Result<Entry, EntryError> {
+    let entry: Entry = serde_json::from_slice(line).map_err(|source| EntryError::Json { line: number, source })?;
+    if !entry.name.eq_ignore_ascii_case(name) {
+        return Err(EntryError::WrongShard { expected: name.to_string(), found: entry.name });
+    }
+    entry.validate()?;
+    Ok(entry)
+}
+
+/// Decodes a shard file of crate `name`, validating every entry; any line
+/// it cannot fully understand refuses the shard.
 pub fn decode_shard(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, EntryError> {
     let mut out = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let entry: Entry = serde_json::from_slice(line).map_err(|source| EntryError::Json { line: i + 1, source })?;
-        if !entry.name.eq_ignore_ascii_case(name) {
-            return Err(EntryError::WrongShard { expected: name.to_string(), found: entry.name });
-        }
-        entry.validate()?;
-        out.push(entry);
+        out.push(decode_line(name, i + 1, line)?);
     }
     Ok(out)
 }
@@ -268,5 +304,23 @@ pub(crate) mod tests {
             let err = entry.validate().unwrap_err().to_string();
             assert!(err.contains("canonical form") && err.contains(&cid), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_reader_leaves_out_only_the_entries_it_cannot_understand() {
+        let good = sample("serde", "1.0.0", "01");
+        let shard = encode_shard(&[good.clone(), sample("serde", "1.0.1", "02")]);
+        let mut text = String::from_utf8(shard).unwrap();
+        // A field a newer publisher added, on the second entry only.
+        let second = text.find("\n").unwrap() + 2;
+        text.insert_str(second, "\"attestations\":[],");
+        text.push_str(&String::from_utf8(encode_shard(&[sample("tokio", "1.0.0", "03")])).unwrap());
+        let read = read_shard("serde", text.as_bytes());
+        assert_eq!(read.entries, [good]);
+        let reasons: Vec<&str> = read.skipped.iter().map(|(_, why)| why.as_str()).collect();
+        assert_eq!(read.skipped.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2, 3]);
+        assert!(reasons[0].contains("attestations") && reasons[1].contains("tokio"), "{reasons:?}");
+        // A publisher refuses the same shard whole.
+        assert!(decode_shard("serde", text.as_bytes()).is_err());
     }
 }

@@ -324,3 +324,31 @@ fn subscriber_refuses_a_rotation_the_old_keys_did_not_sign() {
     let err = resolve_record(&store, Some(&record), "example", &trust, None, at(T0 + 30)).unwrap_err();
     assert!(matches!(err, ResolveError::Manifest(ManifestError::BadRotation { seq: 4, .. })), "{err}");
 }
+
+#[test]
+fn an_entry_a_reader_cannot_understand_leaves_the_rest_of_its_shard_usable() {
+    use crate::formats::unixfs::{build_directory, import_bytes, DirEntry, ImportParams};
+    // The shard of `serde` as a newer publisher might write it: one entry
+    // with a field this build does not know, one it does.
+    let (newer, known) = (sample("serde", "1.0.1", "02"), sample("serde", "1.0.0", "01"));
+    let mut text = String::from_utf8(super::entry::encode_shard(&[newer])).unwrap();
+    text.insert_str(1, "\"attestations\":[],");
+    text.push_str(&String::from_utf8(super::entry::encode_shard(std::slice::from_ref(&known))).unwrap());
+    let store = MemoryStore::new();
+    let params = ImportParams::UNIXFS_V1_2025;
+    let (file, blocks) = import_bytes(params, text.as_bytes()).unwrap();
+    for block in &blocks {
+        store.put(block).unwrap();
+    }
+    // se/rd/serde, as the sparse layout puts it.
+    let (mut cid, mut tsize) = (file.cid, file.tsize);
+    for name in ["serde", "rd", "se"] {
+        let (dir, size) = build_directory(&params, vec![DirEntry { name: name.into(), cid, tsize }]).unwrap();
+        store.put(&dir).unwrap();
+        (cid, tsize) = (*dir.cid(), size);
+    }
+    assert_eq!(lookup(&store, &cid, "serde").unwrap(), [known]);
+    let shard = super::tree::lookup_shard(&store, &cid, "serde").unwrap();
+    assert_eq!(shard.skipped.len(), 1);
+    assert!(shard.skipped[0].1.contains("attestations"), "{:?}", shard.skipped);
+}

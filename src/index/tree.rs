@@ -6,7 +6,7 @@
 //! the paths of changed shards, each once however many of its shards
 //! changed; every other block is shared with the previous version.
 
-use super::entry::{decode_shard, encode_shard, merge, Entry, EntryError};
+use super::entry::{decode_shard, encode_shard, merge, read_shard, Entry, EntryError, ReadShard};
 use super::layout::{shard_path, BadCrateName};
 use super::manifest::{Manifest, ManifestError};
 use crate::formats::block::Block;
@@ -150,15 +150,31 @@ pub fn load_manifest(store: &dyn BlockStore, cid: &Cid) -> Result<Manifest, Tree
     Ok(Manifest::decode(&read_file(store, cid)?)?)
 }
 
-/// The entries of crate `name`, empty when the index has none.
+/// The entries of crate `name` this build understands, empty when the
+/// index has none. An entry it cannot fully understand is left out (see
+/// [`read_shard`]) with one warning line on stderr, and is never used.
 pub fn lookup(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<Entry>, TreeError> {
+    let shard = lookup_shard(store, shards, name)?;
+    if let Some((line, why)) = shard.skipped.first() {
+        eprintln!(
+            "cargo-ipfs: {} entr{} of {name} in the index left out (line {line}: {why}); \
+             a newer cargo-ipfs-fetch may understand them",
+            shard.skipped.len(),
+            if shard.skipped.len() == 1 { "y" } else { "ies" }
+        );
+    }
+    Ok(shard.entries)
+}
+
+/// The shard of crate `name` as a reader takes it (empty when the index
+/// has none): the entries understood, and the lines left out.
+pub fn lookup_shard(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<ReadShard, TreeError> {
     let path = shard_path(name)?;
     let mut dir = *shards;
     for (i, part) in path.iter().enumerate() {
-        let Some(entry) = find(store, &dir, part)? else { return Ok(Vec::new()) };
+        let Some(entry) = find(store, &dir, part)? else { return Ok(ReadShard::default()) };
         if i + 1 == path.len() {
-            let bytes = read_file(store, &entry.cid)?;
-            return decode_shard(name, &bytes).map_err(|source| TreeError::Shard { krate: name.into(), source });
+            return Ok(read_shard(name, &read_file(store, &entry.cid)?));
         }
         dir = entry.cid;
     }

@@ -6,7 +6,7 @@ use crate::formats::ipns::rfc3339;
 use crate::index::entry::Entry;
 use crate::index::resolve::{resolve_record, verify_root, Resolved};
 use crate::index::state::IndexState;
-use crate::index::tree::{all_shards, load_manifest, load_version, lookup, IndexVersion};
+use crate::index::tree::{all_shards, load_manifest, load_version, lookup, lookup_shard, IndexVersion};
 use crate::index::{Manifest, TrustedKeys};
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
@@ -191,7 +191,17 @@ pub(super) fn verify(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
     let shards = all_shards(store, &opened.version.shards)?;
     let mut entries = 0;
     for (krate, _) in &shards {
-        entries += lookup(store, &opened.version.shards, krate)?.len();
+        // A verification reads every entry: one it cannot understand is a
+        // failure here, not a line left out.
+        let shard = lookup_shard(store, &opened.version.shards, krate)?;
+        if let Some((line, why)) = shard.skipped.first() {
+            anyhow::bail!(
+                "index version {}: entry on line {line} of crate {krate}'s shard is not understood ({why}); \
+                 a newer cargo-ipfs-fetch may read it",
+                opened.version.root
+            );
+        }
+        entries += shard.entries.len();
     }
     let m = &opened.version.manifest;
     println!(
