@@ -606,3 +606,34 @@ fn a_registry_source_patched_to_fail_fails_the_build_as_plain_cargo_does() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(b.stats()["hits"].as_u64().unwrap() >= 9, "{}", b.stats());
 }
+
+#[test]
+fn arguments_naming_files_outside_the_key_are_not_cacheable_and_hit_again_without_them() {
+    let c = FakeCrate::new(PROBE);
+    let env = [("PROBE_VALUE", "one")];
+    assert!(!c.hit(&[], &env));
+    let reason = |c: &FakeCrate, label: &str| stats_of(c)["not_cacheable"][label].as_u64().unwrap_or(0);
+
+    // A custom sysroot (the identity is the default one's), even when it is
+    // the default one: refused before rustc runs, and rustc still compiles.
+    let sysroot = String::from_utf8(Command::new("rustc").args(["--print", "sysroot"]).output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let out = c.compile(&["--sysroot", &sysroot], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(reason(&c, "file-argument"), 1);
+
+    // A target name that RUST_TARGET_PATH resolves to a spec file.
+    let specs = c.tmp.path().join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::write(specs.join("my-target.json"), b"{}").unwrap();
+    let spec_env = [("PROBE_VALUE", "one"), ("RUST_TARGET_PATH", specs.to_str().unwrap())];
+    let before = c.counts();
+    let _ = c.compile(&["--target", "my-target"], &spec_env);
+    assert_eq!(reason(&c, "target-spec-file"), 1);
+    assert_eq!(c.counts(), before, "neither a hit nor a miss");
+
+    // Without them, the recorded artifact hits again.
+    assert!(c.hit(&[], &env));
+}

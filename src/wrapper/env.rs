@@ -65,6 +65,8 @@ pub struct WrapperEnv {
     pub gateways: String,
     /// `CARGO_IPFS_KUBO`, when not blank.
     pub kubo: Option<String>,
+    /// `RUST_TARGET_PATH`: where rustc finds target spec files by name.
+    pub rust_target_path: Option<std::ffi::OsString>,
 }
 
 impl WrapperEnv {
@@ -88,6 +90,7 @@ impl WrapperEnv {
             index_shards: var(vars::INDEX_SHARDS),
             gateways: var(vars::GATEWAYS).unwrap_or_default(),
             kubo: var(vars::KUBO).filter(|k| !k.trim().is_empty()),
+            rust_target_path: std::env::var_os("RUST_TARGET_PATH"),
         }
     }
 

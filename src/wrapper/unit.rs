@@ -88,6 +88,9 @@ fn target_dir(env: &WrapperEnv, out_dir: &Path) -> Option<PathBuf> {
 pub enum Unkeyable {
     /// OUT_DIR holds more files than are hashed for a key.
     OutDirTooLarge,
+    /// `--target NAME` names a target spec file found through
+    /// `RUST_TARGET_PATH`, a file outside the key.
+    TargetSpecFile,
 }
 
 impl Unkeyable {
@@ -95,6 +98,7 @@ impl Unkeyable {
     pub fn as_str(self) -> &'static str {
         match self {
             Unkeyable::OutDirTooLarge => "OUT_DIR too large",
+            Unkeyable::TargetSpecFile => "target-spec-file",
         }
     }
 }
@@ -112,6 +116,12 @@ impl Unit {
         identity_dir: &Path,
     ) -> anyhow::Result<Result<Unit, Unkeyable>> {
         let target = inv.target.clone().unwrap_or_else(|| rustc.host.clone());
+        // Rustc reads `NAME.json` from RUST_TARGET_PATH for a target name
+        // it does not know; such a file would enter the key by name only.
+        let spec = |dir: std::path::PathBuf| dir.join(format!("{target}.json")).is_file();
+        if env.rust_target_path.as_ref().is_some_and(|path| std::env::split_paths(path).any(spec)) {
+            return Ok(Err(Unkeyable::TargetSpecFile));
+        }
         let mut externs = Vec::new();
         for ext in &inv.externs {
             if let Some(path) = &ext.path {

@@ -147,6 +147,11 @@ pub enum NotCacheable {
     TargetCpuNative,
     /// `--target FILE.json`: the target is defined by a file outside the key.
     TargetSpecFile,
+    /// An argument that names a file rustc reads, which the key would hold
+    /// by name only: `--sysroot` (the identity is the default sysroot's),
+    /// `-Z codegen-backend=PATH`, a `-l` library with the `verbatim`
+    /// modifier, a `-C link-arg(s)` path on a linked output.
+    FileArgument(String),
     /// A `-Z` flag that writes extra files or does not compile
     /// (`unpretty`, `self-profile`, `dump-*`, `ls`).
     UnstableFlag(String),
@@ -185,6 +190,7 @@ impl NotCacheable {
             NotCacheable::ProfileGuided => "profile-guided",
             NotCacheable::TargetCpuNative => "target-cpu-native",
             NotCacheable::TargetSpecFile => "target-spec-file",
+            NotCacheable::FileArgument(_) => "file-argument",
             NotCacheable::UnstableFlag(_) => "unstable-flag",
             NotCacheable::CrateType(_) => "crate-type",
             NotCacheable::NoCrateType => "no-crate-type",
@@ -206,6 +212,7 @@ impl fmt::Display for NotCacheable {
             NotCacheable::EmitKind(kind) => write!(f, "unsupported emit kind `{kind}`"),
             NotCacheable::UnstableFlag(flag) => write!(f, "unsupported flag `-Z {flag}`"),
             NotCacheable::CrateType(kind) => write!(f, "unsupported crate type `{kind}`"),
+            NotCacheable::FileArgument(flag) => write!(f, "`{flag}` names a file outside the key"),
             other => f.write_str(other.as_str()),
         }
     }

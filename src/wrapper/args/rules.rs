@@ -95,7 +95,15 @@ impl Parts {
                 let (kind, path) = split_search(text);
                 inv.lib_search.push((kind.map(str::to_string), PathBuf::from(path)));
             }
-            Flag::Lib => inv.libs.push(text.to_string()),
+            Flag::Lib => {
+                // `KIND:MODIFIERS=NAME`: with `verbatim` the name is a file
+                // name that the library search does not resolve here.
+                let modifiers = text.split_once('=').and_then(|(kind, _)| kind.split_once(':')).map(|(_, m)| m);
+                if modifiers.is_some_and(|m| m.split(',').any(|m| m.trim_start_matches(['+', '-']) == "verbatim")) {
+                    refuse(&mut self.refused, NotCacheable::FileArgument(format!("-l {text}")));
+                }
+                inv.libs.push(text.to_string())
+            }
             Flag::Extern => inv.externs.push(split_extern(text)),
             Flag::Target => {
                 if text.ends_with(".json") {
@@ -113,11 +121,16 @@ impl Parts {
                 }
             }
             Flag::Test => inv.test = true,
-            Flag::Sysroot => inv.sysroot = Some(PathBuf::from(text)),
+            Flag::Sysroot => {
+                refuse(&mut self.refused, NotCacheable::FileArgument("--sysroot".into()));
+                inv.sysroot = Some(PathBuf::from(text))
+            }
             Flag::Unstable => {
-                let (name, _) = split_option(text);
+                let (name, value) = split_option(text);
                 if name == "help" {
                     self.print = true;
+                } else if name == "codegen-backend" && value.is_some_and(|v| v.contains(['/', '\\'])) {
+                    refuse(&mut self.refused, NotCacheable::FileArgument("-Z codegen-backend".into()));
                 } else if UNSTABLE_DENY.iter().any(|d| name == *d || (d.ends_with('-') && name.starts_with(d))) {
                     refuse(&mut self.refused, NotCacheable::UnstableFlag(name));
                 }
@@ -167,6 +180,14 @@ impl Parts {
         if inv.emit.is_empty() {
             inv.emit.push("link".to_string());
         }
+        // A path among the linker's arguments names a file the linker reads
+        // (an archive, a version script) by name only.
+        let link_path = |(name, value): &(String, Option<String>)| {
+            matches!(name.as_str(), "link-arg" | "link-args") && value.as_deref().is_some_and(|v| v.contains('/'))
+        };
+        if inv.is_linked() && inv.codegen.iter().any(link_path) {
+            return Err(NotCacheable::FileArgument("-C link-arg".into()));
+        }
         inv.input = PathBuf::from(input);
         inv.args = args;
         Ok(inv)
@@ -213,6 +234,15 @@ mod tests {
             (format!("{BASE} --codegen=profile_use=/tmp/x.profdata"), ProfileGuided),
             (format!("{BASE} -Ctarget-cpu=native"), TargetCpuNative),
             (format!("{BASE} --target /x/my-target.json"), TargetSpecFile),
+            (format!("{BASE} --sysroot /opt/my-sysroot"), FileArgument("--sysroot".into())),
+            (format!("{BASE} -Zcodegen-backend=/x/libcg.so"), FileArgument("-Z codegen-backend".into())),
+            (format!("{BASE} -l static:+verbatim=libfoo.a"), FileArgument("-l static:+verbatim=libfoo.a".into())),
+            (format!("{BASE} -lstatic:-bundle,+verbatim=foo"), FileArgument("-l static:-bundle,+verbatim=foo".into())),
+            (format!("{BASE} --crate-type bin -C link-arg=/abs/libx.a"), FileArgument("-C link-arg".into())),
+            (
+                format!("{BASE} --crate-type bin -Clink-args=-Wl,--version-script=v/x.map"),
+                FileArgument("-C link-arg".into()),
+            ),
             (format!("{BASE} -Z unpretty=expanded"), UnstableFlag("unpretty".into())),
             (format!("{BASE} -Zself_profile"), UnstableFlag("self-profile".into())),
             (format!("{BASE} -Zdump-mir=all"), UnstableFlag("dump-mir".into())),
