@@ -195,6 +195,7 @@ fn correctness_matrix_every_key_input_misses() {
         ("opt-level", vec!["-C", "opt-level=2"], env.to_vec()),
         ("the target", vec!["--target", "x86_64-unknown-linux-gnu"], env.to_vec()),
         ("an environment variable read with env!", vec![], vec![("PROBE_VALUE", "two")]),
+        ("RUSTC_BOOTSTRAP", vec![], vec![("PROBE_VALUE", "one"), ("RUSTC_BOOTSTRAP", "1")]),
     ];
     for (what, extra, env) in &cases {
         assert!(!c.hit(extra, env), "changing {what} must miss");

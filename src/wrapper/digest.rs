@@ -33,12 +33,27 @@ impl Digests {
         Digests { dir: store_dir.join("wrapper").join("digests") }
     }
 
+    /// The cache file of `path`, named after its absolute form: a relative
+    /// path (a path crate's dep-info names its files relative to the
+    /// workspace) means another file in each workspace.
     fn slot(&self, path: &Path) -> PathBuf {
-        self.dir.join(&hex::encode(Sha256::digest(path.as_os_str().as_encoded_bytes()))[..32])
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        self.dir.join(&hex::encode(Sha256::digest(absolute.as_os_str().as_encoded_bytes()))[..32])
     }
 
+    /// What must be unchanged for a cached digest to hold: size and
+    /// modification time, and on Unix the change time, inode and device,
+    /// which no copy or edit keeps, so that trees whose modification times
+    /// are normalized (`cp -a`, Nix, container layers) are not misread.
     fn stamp(meta: &std::fs::Metadata) -> std::io::Result<String> {
         let mtime = meta.modified()?.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let ctime = (meta.ctime(), meta.ctime_nsec());
+            Ok(format!("{} {} {}.{} {} {}", meta.len(), mtime, ctime.0, ctime.1, meta.ino(), meta.dev()))
+        }
+        #[cfg(not(unix))]
         Ok(format!("{} {}", meta.len(), mtime))
     }
 
@@ -98,5 +113,22 @@ mod tests {
         std::fs::write(&file, b"three").unwrap();
         digests.remember(&file, b"three").unwrap();
         assert_eq!(digests.of(&file).unwrap(), hash_file(&file).unwrap());
+    }
+
+    #[test]
+    fn a_file_replaced_under_the_same_size_and_time_is_hashed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let digests = Digests::new(&dir.path().join("store"));
+        let path = dir.path().join("lib.rs");
+        // A normalized modification time, as `cp -a` of a tree, Nix or a
+        // container layer leaves: old enough for the digest to be cached.
+        let normalized = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1);
+        std::fs::write(&path, b"one").unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(normalized).unwrap();
+        assert_eq!(digests.of(&path).unwrap(), hex::encode(Sha256::digest(b"one")));
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"two").unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(normalized).unwrap();
+        assert_eq!(digests.of(&path).unwrap(), hex::encode(Sha256::digest(b"two")));
     }
 }

@@ -67,7 +67,15 @@ pub struct WrapperEnv {
     pub kubo: Option<String>,
     /// `RUST_TARGET_PATH`: where rustc finds target spec files by name.
     pub rust_target_path: Option<std::ffi::OsString>,
+    /// The variables of [`TOOLCHAIN_VARS`] that are set, by name.
+    pub toolchain: Vec<(String, String)>,
 }
+
+/// Variables the compiler or the linker read, which change what they write
+/// without appearing in the arguments: `RUSTC_BOOTSTRAP` lets a stable
+/// compiler accept unstable features; `LIBRARY_PATH` and `LD_RUN_PATH` are
+/// where the system linker finds libraries and what run path it records.
+pub const TOOLCHAIN_VARS: &[&str] = &["RUSTC_BOOTSTRAP", "LIBRARY_PATH", "LD_RUN_PATH"];
 
 impl WrapperEnv {
     /// Reads the process's environment.
@@ -91,6 +99,7 @@ impl WrapperEnv {
             gateways: var(vars::GATEWAYS).unwrap_or_default(),
             kubo: var(vars::KUBO).filter(|k| !k.trim().is_empty()),
             rust_target_path: std::env::var_os("RUST_TARGET_PATH"),
+            toolchain: TOOLCHAIN_VARS.iter().filter_map(|name| Some((name.to_string(), var(name)?))).collect(),
         }
     }
 

@@ -36,6 +36,10 @@ pub struct KeyInputs<'a> {
     pub native: &'a [(String, String)],
     /// The linker, when the output is linked by the system linker.
     pub linker: Option<&'a LinkerIdentity>,
+    /// Environment variables the compiler or linker read that are set
+    /// (`RUSTC_BOOTSTRAP`; `LIBRARY_PATH`, `LD_RUN_PATH` for linked
+    /// outputs), values normalized; none set adds nothing to the key.
+    pub toolchain_env: &'a [(String, String)],
 }
 
 /// A length-prefixed field, so that no two different inputs hash alike.
@@ -80,6 +84,12 @@ pub fn cache_key(inputs: &KeyInputs) -> String {
         }
         None => field(&mut h, "linker", b"(not linked)"),
     }
+    if !inputs.toolchain_env.is_empty() {
+        field(&mut h, "toolchain env", &(inputs.toolchain_env.len() as u64).to_le_bytes());
+        for (name, value) in inputs.toolchain_env {
+            field(&mut h, name, value.as_bytes());
+        }
+    }
     hex::encode(h.finalize())
 }
 
@@ -116,6 +126,7 @@ mod tests {
             out_dir: &out,
             native: &[],
             linker: None,
+            toolchain_env: &[],
         };
         let key = cache_key(&base);
         assert_eq!(key.len(), 64);
@@ -126,6 +137,7 @@ mod tests {
         let out2 = vec![("gen.rs".to_string(), "d9".to_string())];
         let native = vec![("static=z".to_string(), "d4".to_string())];
         let linker2 = LinkerIdentity { version: "gcc 13".into(), files: linker.files.clone() };
+        let bootstrap = vec![("RUSTC_BOOTSTRAP".to_string(), "1".to_string())];
         let variants = [
             KeyInputs { rustc: &r2, ..base.clone() },
             KeyInputs { target: "u", ..base.clone() },
@@ -135,6 +147,7 @@ mod tests {
             KeyInputs { out_dir: &out2, ..base.clone() },
             KeyInputs { native: &native, ..base.clone() },
             KeyInputs { linker: Some(&linker), ..base.clone() },
+            KeyInputs { toolchain_env: &bootstrap, ..base.clone() },
         ];
         let mut seen = std::collections::BTreeSet::from([key]);
         for v in &variants {
@@ -159,6 +172,7 @@ mod tests {
                 out_dir: &[],
                 native: &[],
                 linker: None,
+                toolchain_env: &[],
             })
         };
         assert_ne!(k(&a), k(&b));

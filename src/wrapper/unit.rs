@@ -144,6 +144,14 @@ impl Unit {
             None
         };
         let args = normalize_args(&inv, &map);
+        // The linker's variables matter only to a linked output.
+        let linker_var = |name: &str| name != "RUSTC_BOOTSTRAP";
+        let toolchain_env: Vec<(String, String)> = env
+            .toolchain
+            .iter()
+            .filter(|(name, _)| inv.is_linked() || !linker_var(name))
+            .map(|(name, value)| (name.clone(), map.normalize_text(value)))
+            .collect();
         let origin = match source.source.strip_prefix("local:") {
             Some(dir) => format!("local:{}", map.normalize_path(Path::new(dir))),
             None => source.source.clone(),
@@ -158,6 +166,7 @@ impl Unit {
             out_dir: &out_dir,
             native: &native,
             linker: linker.as_ref(),
+            toolchain_env: &toolchain_env,
         };
         let key = cache_key(&inputs);
         // `CARGO_IPFS_EXPLAIN=DIR` writes every key's inputs there, to find
@@ -166,7 +175,7 @@ impl Unit {
             let explain = serde_json::json!({
                 "key": key, "crate": inv.crate_name, "rustc": rustc.verbose_version, "sysroot": rustc.sysroot_digest(&target),
                 "target": target, "source": source_id, "args": args, "externs": externs, "out_dir": out_dir,
-                "native": native, "linker": linker,
+                "native": native, "linker": linker, "toolchain_env": toolchain_env,
             });
             let _ = std::fs::create_dir_all(dir);
             let name = format!("{}-{}.json", inv.crate_name, &key[..12]);

@@ -142,8 +142,8 @@ pub enum NotCacheable {
     /// `-C profile-generate`, `profile-use` or `profile-sample-use`: the
     /// profile is a file outside the key, or the binary writes one.
     ProfileGuided,
-    /// `-C target-cpu=native`: the code depends on the CPU of the machine
-    /// that built it, which the arguments do not name.
+    /// `-C target-cpu=native` or `-Z tune-cpu=native`: the code depends on
+    /// the CPU of the machine that built it, which the arguments do not name.
     TargetCpuNative,
     /// `--target FILE.json`: the target is defined by a file outside the key.
     TargetSpecFile,

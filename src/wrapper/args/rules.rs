@@ -129,6 +129,8 @@ impl Parts {
                 let (name, value) = split_option(text);
                 if name == "help" {
                     self.print = true;
+                } else if name == "tune-cpu" && value == Some("native") {
+                    refuse(&mut self.refused, NotCacheable::TargetCpuNative);
                 } else if name == "codegen-backend" && value.is_some_and(|v| v.contains(['/', '\\'])) {
                     refuse(&mut self.refused, NotCacheable::FileArgument("-Z codegen-backend".into()));
                 } else if UNSTABLE_DENY.iter().any(|d| name == *d || (d.ends_with('-') && name.starts_with(d))) {
@@ -233,6 +235,7 @@ mod tests {
             (format!("{BASE} -C profile-generate=/tmp/pgo"), ProfileGuided),
             (format!("{BASE} --codegen=profile_use=/tmp/x.profdata"), ProfileGuided),
             (format!("{BASE} -Ctarget-cpu=native"), TargetCpuNative),
+            (format!("{BASE} -Z tune-cpu=native"), TargetCpuNative),
             (format!("{BASE} --target /x/my-target.json"), TargetSpecFile),
             (format!("{BASE} --sysroot /opt/my-sysroot"), FileArgument("--sysroot".into())),
             (format!("{BASE} -Zcodegen-backend=/x/libcg.so"), FileArgument("-Z codegen-backend".into())),
