@@ -109,6 +109,7 @@ fn matches_crate(dir: &Path, crate_file: &Path) -> std::io::Result<bool> {
     let mut archive = tar::Archive::new(GzDecoder::new(std::fs::File::open(crate_file)?));
     let mut expected = BTreeSet::new();
     let mut total = 0u64;
+    let mut buffers = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let kind = entry.header().entry_type();
@@ -125,8 +126,9 @@ fn matches_crate(dir: &Path, crate_file: &Path) -> std::io::Result<bool> {
         if rel.as_os_str().is_empty() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
             return Ok(false);
         }
-        total += entry.size();
-        if total > MAX_BYTES || !same_bytes(&mut entry, &dir.join(&rel))? {
+        let size = entry.size();
+        total += size;
+        if total > MAX_BYTES || !same_bytes(&mut entry, size, &dir.join(&rel), &mut buffers)? {
             return Ok(false);
         }
         expected.insert(rel);
@@ -148,16 +150,21 @@ fn matches_crate(dir: &Path, crate_file: &Path) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// Whether `path` is a regular file holding exactly what `reader` reads.
-fn same_bytes(reader: &mut impl Read, path: &Path) -> std::io::Result<bool> {
+/// Whether `path` is a regular file of `size` bytes holding exactly what
+/// `reader` reads, compared through `buffers`.
+fn same_bytes(
+    reader: &mut impl Read,
+    size: u64,
+    path: &Path,
+    (a, b): &mut (Vec<u8>, Vec<u8>),
+) -> std::io::Result<bool> {
     let Ok(meta) = std::fs::symlink_metadata(path) else { return Ok(false) };
-    if !meta.is_file() {
+    if !meta.is_file() || meta.len() != size {
         return Ok(false);
     }
     let mut file = std::fs::File::open(path)?;
-    let (mut a, mut b) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
     loop {
-        let n = read_full(reader, &mut a)?;
+        let n = read_full(reader, a)?;
         let m = read_full(&mut file, &mut b[..n.max(1)])?;
         if n != m || a[..n] != b[..m] {
             return Ok(false);
