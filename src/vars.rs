@@ -23,6 +23,9 @@ pub const KUBO: &str = "CARGO_IPFS_KUBO";
 /// The shards directory of a verified index version, which `install` hands
 /// the wrapper so that a miss can be fetched on demand.
 pub const INDEX_SHARDS: &str = "CARGO_IPFS_INDEX_SHARDS";
+/// More proc-macro crates whose dependents are not cacheable, comma-separated
+/// (see `crate::wrapper::hidden`).
+pub const HIDDEN_INPUT_MACROS: &str = "CARGO_IPFS_HIDDEN_INPUT_MACROS";
 /// A directory to write every cache key's inputs into (why two builds do not share).
 pub const EXPLAIN: &str = "CARGO_IPFS_EXPLAIN";
 /// Who built the artifacts recorded, written into their entries.

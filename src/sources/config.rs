@@ -20,6 +20,10 @@ pub struct ConfigFile {
     /// A kubo node's RPC API to fetch through instead of the gateways.
     #[serde(default)]
     pub kubo: Option<String>,
+    /// More proc-macro crates whose dependents the wrapper does not cache
+    /// (see `crate::wrapper::hidden`).
+    #[serde(default)]
+    pub hidden_input_macros: Vec<String>,
 }
 
 /// The settings in force.
@@ -106,6 +110,7 @@ mod tests {
             index: Some("from-file".into()),
             gateways: vec!["http://file".into()],
             kubo: Some("/ip4/127.0.0.1/tcp/5001".into()),
+            hidden_input_macros: vec![],
         };
         let env = |k: &str| match k {
             "CARGO_IPFS_INDEX" => Some("from-env".to_string()),

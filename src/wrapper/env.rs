@@ -69,6 +69,8 @@ pub struct WrapperEnv {
     pub rust_target_path: Option<std::ffi::OsString>,
     /// The variables of [`TOOLCHAIN_VARS`] that are set, by name.
     pub toolchain: Vec<(String, String)>,
+    /// `CARGO_IPFS_HIDDEN_INPUT_MACROS`, split at commas.
+    pub hidden_input_macros: Vec<String>,
 }
 
 /// Variables the compiler or the linker read, which change what they write
@@ -100,6 +102,9 @@ impl WrapperEnv {
             kubo: var(vars::KUBO).filter(|k| !k.trim().is_empty()),
             rust_target_path: std::env::var_os("RUST_TARGET_PATH"),
             toolchain: TOOLCHAIN_VARS.iter().filter_map(|name| Some((name.to_string(), var(name)?))).collect(),
+            hidden_input_macros: crate::sources::config::gateway_list(
+                &var(vars::HIDDEN_INPUT_MACROS).unwrap_or_default(),
+            ),
         }
     }
 

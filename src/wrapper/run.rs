@@ -8,9 +8,10 @@
 //! environment is read once, at the start ([`super::env`]). No async
 //! runtime and no network here, but for the on-demand fetch of `install`.
 
-use super::args::{analyze, Analysis, NotCacheable};
+use super::args::{analyze, Analysis, Invocation, NotCacheable};
 use super::digest::Digests;
 use super::env::{Mode, WrapperEnv};
+use super::hidden::hidden_input_dependency;
 use super::hit::{fetch_on_demand, try_hit};
 use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
@@ -93,6 +94,25 @@ fn not_cacheable(store_dir: &Path, reason: &str) {
     let _ = stats::record(store_dir, &Event::NotCacheable(reason.to_string()));
 }
 
+/// The statistics reason when the unit depends on a proc-macro that reads
+/// inputs dep-info does not show ([`super::hidden`]): the built-in list,
+/// the environment's and the store's `config.json`'s. A `config.json` that
+/// cannot be read leaves the user's list unknown, so nothing is cached.
+fn hidden_inputs(env: &WrapperEnv, inv: &Invocation, store_dir: &Path) -> Option<String> {
+    if inv.externs.is_empty() {
+        return None;
+    }
+    let mut extra = env.hidden_input_macros.clone();
+    match crate::sources::config::read_config(store_dir) {
+        Ok(file) => extra.extend(file.hidden_input_macros),
+        Err(e) => {
+            eprintln!("cargo-ipfs: {}; compiling without the cache", Chain(&e));
+            return Some("config.json unreadable".into());
+        }
+    }
+    hidden_input_dependency(&inv.externs, &extra).map(|name| format!("hidden inputs ({name})"))
+}
+
 /// A process exit status as an exit code (anything out of range is 1).
 pub(super) fn exit_code(status: i32) -> ExitCode {
     ExitCode::from(u8::try_from(status).unwrap_or(1))
@@ -137,6 +157,10 @@ impl Call<'_> {
                 return Ok(Err(Vec::new()));
             }
         };
+        if let Some(reason) = hidden_inputs(env, &inv, store_dir) {
+            not_cacheable(store_dir, &reason);
+            return Ok(Err(Vec::new()));
+        }
         let none: &[String] = &[];
         let digests = Digests::new(store_dir);
         let cargo_home =
