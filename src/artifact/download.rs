@@ -5,7 +5,7 @@
 //! parallel; the wrapper for one unit on demand (`cargo ipfs install`).
 
 use super::cache::{env_digest, ArtifactRef, Cache};
-use super::pack::{file_digest, unpack};
+use super::pack::{file_digest, unpack, Meta, PackedFile};
 use super::read::read_artifact;
 use super::unpacked::Unpacked;
 use super::MAX_ARTIFACT;
@@ -131,6 +131,7 @@ impl Downloader<'_> {
         let (meta, files) = unpack(&bytes, MAX_ARTIFACT)
             .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
         drop(bytes);
+        matches_entry(entry, &meta, &files)?;
         // Without room for the unpacked copy, the first hit unpacks instead.
         let _ = Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
         let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
@@ -142,6 +143,24 @@ impl Downloader<'_> {
         self.cache.put(base_key(entry), &names, &env, artifact).map_err(|e| StoreError::io(store.root(), e))?;
         Ok(())
     }
+}
+
+/// Refuses an artifact whose files are not the outputs its signed entry
+/// names, or whose stored status is not a success: the entry is what was
+/// signed, and the wrapper restores only successful compilations.
+fn matches_entry(entry: &Entry, meta: &Meta, files: &[PackedFile]) -> anyhow::Result<()> {
+    let what = || format!("artifact {} of {} {}", entry.cid, entry.name, entry.version);
+    if meta.status != 0 {
+        bail!("{} stores exit status {}, not a success; refused", what(), meta.status);
+    }
+    let mut held: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let mut named: Vec<&str> = entry.outputs.iter().map(|o| o.name.as_str()).collect();
+    held.sort_unstable();
+    named.sort_unstable();
+    if held != named {
+        bail!("{} holds the files {held:?} where its signed entry names {named:?}; refused", what());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -175,7 +194,7 @@ pub(crate) mod tests {
             cid: file.cid.to_string(),
             size: packed.len() as u64,
             sha256: file_digest(&packed),
-            outputs: vec![],
+            outputs: vec![crate::index::Output { name: "libx-0.rlib".into(), kind: crate::index::OutputKind::Rlib }],
             rustc: "1.0.0".into(),
             target: "t".into(),
             profile: Default::default(),
@@ -223,6 +242,13 @@ pub(crate) mod tests {
         let short = Entry { size: entry.size - 1, ..entry.clone() };
         assert!(downloader.fetch(&short, Instant::now()).is_err());
         assert!(cache.get(base_key(&entry)).is_none());
+        // And one that names other outputs than the pack holds.
+        let mut other = entry.clone();
+        other.outputs[0].name = "libmine-0.rlib".into();
+        let err = downloader.fetch(&other, Instant::now()).unwrap_err();
+        assert!(format!("{err:#}").contains("where its signed entry names"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none());
+        assert!(Unpacked::new(dir.path()).get(&entry.cid).is_none(), "no copy made");
 
         assert!(downloader.fetch(&entry, Instant::now()).unwrap().is_some());
         let record = cache.get(base_key(&entry)).unwrap();
@@ -232,6 +258,24 @@ pub(crate) mod tests {
         assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
         // A second time, it is already there.
         assert!(downloader.fetch(&entry, Instant::now()).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_artifact_of_a_failed_compilation_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let (entry, rlib) = artifact(&store);
+        let files = [PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: rlib.into() }];
+        let meta = |status| Meta {
+            stdout: String::new(),
+            stderr: String::new(),
+            status,
+            env_deps: vec![],
+            format: crate::artifact::pack::PACK_VERSION,
+        };
+        matches_entry(&entry, &meta(0), &files).unwrap();
+        let err = matches_entry(&entry, &meta(101), &files).unwrap_err();
+        assert!(format!("{err:#}").contains("exit status 101"), "{err:#}");
     }
 
     #[test]

@@ -57,6 +57,11 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 /// BSDs, and no real output comes near it.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// The most files an artifact holds. A compilation writes at most one file
+/// per crate type and emit kind (seven in all); a hit restores exactly
+/// those, so a pack with more is refused before its entries are read.
+pub const MAX_FILES: usize = 64;
+
 /// The size of a tar block; entries are padded to it.
 const BLOCK: u64 = 512;
 
@@ -128,6 +133,9 @@ pub enum PackError {
         /// The caller's bound on the decompressed size.
         limit: u64,
     },
+    /// The archive holds more files than [`MAX_FILES`].
+    #[error("the artifact holds more than {MAX_FILES} files; no compilation writes so many, so it is refused")]
+    TooManyFiles,
     /// The tar archive inside is malformed.
     #[error("the artifact's tar archive is malformed: {reason}")]
     Tar {
@@ -357,6 +365,9 @@ fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
             return Err(PackError::MissingMeta);
         }
         if meta.is_some() {
+            if files.len() == MAX_FILES {
+                return Err(PackError::TooManyFiles);
+            }
             if name == META_NAME || seen.contains(&name) {
                 return Err(PackError::Duplicate { name });
             }

@@ -1,6 +1,6 @@
 //! Unpacked artifacts: the output files of each artifact kept ready to be
-//! placed into a target directory, so that a cache hit costs a few links and
-//! small writes instead of a decompression.
+//! placed into a target directory, so that a cache hit costs a few copies
+//! (reflinks where the file system has them) instead of a decompression.
 //!
 //! An artifact travels as a zstd-compressed tar (see [`super::pack`]) in the
 //! block store; that form is the one addressed, signed and served. Next to
@@ -12,15 +12,13 @@
 //! again from the verified blocks. Copies are made when an artifact is
 //! recorded or fetched, or on the first hit that lacks one.
 //!
-//! Placing a file ([`place`]): a hard link where the store and the target
-//! directory share a file system, else a copy (which file systems with
-//! copy-on-write turn into a reflink). rustc replaces `.rlib`, proc-macro
-//! and executable outputs by writing a new file, so they are linked; it
-//! rewrites `.rmeta` files in place, so those are always copied. The files
-//! keep their usual modes: rustc refuses to replace an output it cannot
-//! write, even though it replaces rather than writes it. Placed
-//! files get the current modification time, since cargo compares the
-//! times of a unit's outputs with its dependencies' outputs.
+//! Placing a file ([`place`]) is a copy, never a hard link (see there); on
+//! file systems with copy-on-write the copy is a reflink. The files keep
+//! their usual modes: rustc refuses to replace an output it cannot write,
+//! even though it replaces rather than writes it. Placed files get the
+//! current modification time, since cargo compares the times of a unit's
+//! outputs with its dependencies' outputs. What a hit may place is checked
+//! by the wrapper first (`crate::wrapper::replay`).
 
 use super::pack::{file_digest, Meta, PackedFile};
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,10 @@
 //! local miss under `cargo ipfs install`, the unit's entry is looked up in
 //! the index handed down and its artifact fetched first.
 
+use super::args::{OutputKind, TargetNaming};
 use super::env::WrapperEnv;
 use super::paths::Escaping;
+use super::replay::{check_files, check_output, check_status, Refused};
 use super::stats::{self, Event};
 use super::unit::Unit;
 use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
@@ -81,8 +83,10 @@ pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit:
 
 /// Places every output of the artifact into the out-dir (each by one
 /// rename) from its unpacked copy, making the copy first when it is missing,
-/// and replays rustc's output.
+/// and replays rustc's output. Nothing is placed unless the artifact passes
+/// [`checked`].
 fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &Unit) -> anyhow::Result<ExitCode> {
+    let expected = unit.inv.expected_outputs(&TargetNaming::for_target(&unit.target));
     let unpacked = Unpacked::new(store_dir);
     let copy = match unpacked.get(&artifact.cid) {
         Some(copy) => copy,
@@ -92,8 +96,18 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &U
                 Ok(copy) => copy,
                 // No room for the copy (or no right to write it): restore
                 // from memory this time.
-                Err(_) => return restore_files(&meta, &files, unit),
+                Err(_) => return restore_files(&meta, &files, unit, &expected),
             }
+        }
+    };
+    let names = copy.manifest.files.iter().map(|f| f.name.as_str());
+    let output = match checked(&copy.manifest.meta, names, unit, &expected) {
+        Ok(output) => output,
+        Err(refused) => {
+            // Made again from the verified blocks next time, in case only
+            // this copy was damaged.
+            unpacked.discard(&artifact.cid);
+            return Err(refused.into());
         }
     };
     for file in &copy.manifest.files {
@@ -110,7 +124,28 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &U
             let _ = unit.digests.remember_digest(&dest, &file.sha256);
         }
     }
-    replay(&copy.manifest.meta, unit)
+    replay(&output)
+}
+
+/// The checks of [`super::replay`] on an artifact about to be restored:
+/// its files are exactly this invocation's outputs, its status a success,
+/// and its output, expanded to this machine's paths, what rustc prints.
+/// Returns that output.
+fn checked<'a>(
+    meta: &Meta,
+    names: impl IntoIterator<Item = &'a str>,
+    unit: &Unit,
+    expected: &[(String, OutputKind)],
+) -> Result<(String, String), Refused> {
+    check_status(meta.status)?;
+    check_files(names, expected)?;
+    // With --error-format=json, paths sit inside JSON strings.
+    let json = unit.inv.error_format.as_deref() == Some("json");
+    let escaping = if json { Escaping::Json } else { Escaping::Plain };
+    let stdout = unit.map.expand_text(&meta.stdout);
+    let stderr = unit.map.expand_text_escaped(&meta.stderr, escaping);
+    check_output(&stdout, &stderr, json, &unit.inv.out_dir, expected)?;
+    Ok((stdout, stderr))
 }
 
 /// Reads and unpacks an artifact from the store, every block verified (by
@@ -121,8 +156,15 @@ fn read_unpacked(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(M
     Ok(unpack(&packed, MAX_ARTIFACT)?)
 }
 
-/// Writes every output from memory and replays rustc's output.
-fn restore_files(meta: &Meta, files: &[PackedFile], unit: &Unit) -> anyhow::Result<ExitCode> {
+/// Writes every output from memory and replays rustc's output, after the
+/// same checks as [`restore`].
+fn restore_files(
+    meta: &Meta,
+    files: &[PackedFile],
+    unit: &Unit,
+    expected: &[(String, OutputKind)],
+) -> anyhow::Result<ExitCode> {
+    let output = checked(meta, files.iter().map(|f| f.name.as_str()), unit, expected)?;
     for file in files {
         let bytes = if file.name.ends_with(".d") {
             unit.map.expand_text_escaped(&String::from_utf8_lossy(&file.bytes), Escaping::DepInfo).into_bytes().into()
@@ -132,16 +174,15 @@ fn restore_files(meta: &Meta, files: &[PackedFile], unit: &Unit) -> anyhow::Resu
         write_output(&unit.inv.out_dir, &file.name, &bytes, file.executable)?;
         let _ = unit.digests.remember(&unit.inv.out_dir.join(&file.name), &bytes);
     }
-    replay(meta, unit)
+    replay(&output)
 }
 
-/// Replays rustc's standard output and error with this machine's paths.
-fn replay(meta: &Meta, unit: &Unit) -> anyhow::Result<ExitCode> {
-    // With --error-format=json, paths sit inside JSON strings.
-    let escaping = if unit.inv.error_format.as_deref() == Some("json") { Escaping::Json } else { Escaping::Plain };
-    std::io::stdout().write_all(unit.map.expand_text(&meta.stdout).as_bytes())?;
-    std::io::stderr().write_all(unit.map.expand_text_escaped(&meta.stderr, escaping).as_bytes())?;
-    Ok(super::run::exit_code(meta.status))
+/// Replays rustc's standard output and error, checked; a hit is always a
+/// success.
+fn replay((stdout, stderr): &(String, String)) -> anyhow::Result<ExitCode> {
+    std::io::stdout().write_all(stdout.as_bytes())?;
+    std::io::stderr().write_all(stderr.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn write_output(dir: &Path, name: &str, bytes: &[u8], executable: bool) -> anyhow::Result<()> {

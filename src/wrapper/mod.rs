@@ -9,6 +9,8 @@
 //!   cacheable compilation and extracts an [`args::Invocation`]; it also
 //!   predicts the output file names (pure).
 //! - [`source`]: where the crate comes from (registry, path or git).
+//! - [`hidden`]: proc-macros that read inputs dep-info does not show; their
+//!   dependents are not cached (pure).
 //! - [`pristine`]: whether a registry package's extracted sources are its
 //!   `.crate`'s, so that a patched one is never keyed by the checksum.
 //! - [`unit`](mod@unit): a unit's inputs digested and keyed.
@@ -20,6 +22,8 @@
 //!   variables a compilation read (pure).
 //! - [`hit`]: restoring a hit, and the on-demand fetch of `install`.
 //! - [`record`]: running rustc on a miss and recording its outputs.
+//! - [`replay`]: what a hit may place and print, checked before anything
+//!   is placed (pure).
 //! - [`digest`]: file digests with a cache.
 //! - [`local_sources`]: keys of path and git crates, cached locally on request.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
@@ -28,12 +32,14 @@ pub mod args;
 pub mod depinfo;
 pub mod digest;
 pub mod env;
+pub mod hidden;
 pub mod hit;
 pub mod key;
 pub mod local_sources;
 pub mod paths;
 pub mod pristine;
 pub mod record;
+pub mod replay;
 pub mod run;
 pub mod source;
 pub mod stats;
@@ -57,6 +63,9 @@ mod tests {
             ("depinfo.rs", include_str!("depinfo.rs")),
             ("paths.rs", include_str!("paths.rs")),
             ("key.rs", include_str!("key.rs")),
+            ("hidden.rs", include_str!("hidden.rs")),
+            ("replay.rs", include_str!("replay.rs")),
+            ("replay/tests.rs", include_str!("replay/tests.rs")),
         ];
         let forbidden = ["std::fs", "std::env", "std::process", "std::net", "std::time", "tokio", "File::"];
         for (name, source) in sources {

@@ -94,7 +94,9 @@ pub fn record(
     let mut env_deps = Vec::new();
     for (name, kind) in unit.inv.expected_outputs(&naming) {
         let path = unit.inv.out_dir.join(&name);
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        // A hit restores exactly these outputs: one rustc did not write
+        // would make an artifact that never hits.
+        let bytes = std::fs::read(&path).with_context(|| format!("rustc did not write {}", path.display()))?;
         // Read in full just after rustc wrote it: file its digest for the
         // dependents that key on it.
         let _ = unit.digests.remember(&path, &bytes);
@@ -112,7 +114,7 @@ pub fn record(
         files.push(PackedFile { name, executable, bytes: bytes.into() });
     }
     if files.is_empty() {
-        bail!("rustc wrote none of the expected outputs in {}", unit.inv.out_dir.display());
+        bail!("this invocation writes no output to record");
     }
     // Dep-info order is rustc's; sort so the pack's bytes never depend on it.
     env_deps.sort();

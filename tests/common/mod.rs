@@ -2,6 +2,8 @@
 //! "machine" is a CARGO_HOME, a target directory, a project path and a store.
 #![allow(dead_code)]
 
+pub mod fake_crate;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -488,3 +488,13 @@ fn refuses_a_damaged_tar() {
     bad_checksum[0] ^= 1;
     assert_refused(unpack(&zst(&bad_checksum), LIMIT), |e| matches!(e, PackError::Tar { .. }), "checksum");
 }
+
+#[test]
+fn an_artifact_of_too_many_files_is_refused() {
+    let names: Vec<String> = (0..=MAX_FILES).map(|i| format!("f{i}")).collect();
+    let files: Vec<PackedFile> = names.iter().map(|n| file(n, false, b"x")).collect();
+    let artifact = pack(&meta(), &files[..MAX_FILES]);
+    assert_eq!(unpack(&artifact, 1 << 20).unwrap().1.len(), MAX_FILES);
+    let artifact = pack(&meta(), &files);
+    assert!(matches!(unpack(&artifact, 1 << 20), Err(PackError::TooManyFiles)));
+}
