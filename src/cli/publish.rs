@@ -24,7 +24,8 @@ pub struct Args {
     /// Also publish crates from the registry at HOST (its folder under
     /// `$CARGO_HOME/registry/src/` is `HOST-<hash>`); by default only crates
     /// from crates.io are published, so that no private crate leaves by
-    /// accident. Repeatable.
+    /// accident. `vendored` names the crates compiled from a vendor
+    /// directory (`cargo vendor`). Repeatable.
     #[arg(long = "allow-registry", value_name = "HOST")]
     allow_registry: Vec<String>,
     /// Also push the version and its artifacts into this kubo node, pinned,

@@ -46,6 +46,10 @@ pub struct Output {
 /// wrapper records and what `publish` sends by default.
 pub const CRATES_IO_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-index";
 
+/// The `source` of a vendored crate's entry (`cargo vendor`): its registry
+/// is not known from the vendor directory; the checksum says what it is.
+pub const VENDORED_SOURCE: &str = "vendored";
+
 /// One artifact in the index.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@
 
 use crate::artifact::cache::Cache;
 use crate::formats::block::parse_cid;
-use crate::index::entry::CRATES_IO_SOURCE;
+use crate::index::entry::{CRATES_IO_SOURCE, VENDORED_SOURCE};
 use crate::index::Entry;
 use crate::store::BlockStore;
 use anyhow::Context;
@@ -41,10 +41,14 @@ impl AllowedRegistries {
 
 /// Whether an entry from `source` may be published: crates.io's, or a
 /// registry whose host `allowed` names (`registry+local:HOST-<hex>`, as the
-/// wrapper records it). Path and git crates never.
+/// wrapper records it), or vendored crates when `allowed` names `vendored`.
+/// Path and git crates never.
 fn publishable(source: &str, allowed: &[String]) -> bool {
     if source == CRATES_IO_SOURCE {
         return true;
+    }
+    if source == VENDORED_SOURCE {
+        return allowed.iter().any(|a| a == VENDORED_SOURCE);
     }
     let Some(dir) = source.strip_prefix("registry+local:") else { return false };
     let Some((host, hash)) = dir.rsplit_once('-') else { return false };
@@ -135,6 +139,9 @@ mod tests {
         assert!(!publishable("registry+local:evil-registry.example.com-0123456789abcdef", &allowed));
         assert!(!publishable("registry+local:registry.example.com", &allowed));
         assert!(!publishable("local:/home/me/project", &allowed));
+        // Vendored crates, only when named.
+        assert!(!publishable(VENDORED_SOURCE, &allowed));
+        assert!(publishable(VENDORED_SOURCE, &["vendored".to_string()]));
         assert!(!publishable("registry+https://github.com/rust-lang/crates.io-index.evil", &[]));
     }
 

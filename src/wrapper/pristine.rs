@@ -1,4 +1,5 @@
-//! Whether a registry package's extracted sources are the `.crate`'s.
+//! Whether a registry package's extracted sources are the `.crate`'s, and
+//! whether a vendored package's files are those its checksums list.
 //!
 //! A registry crate is keyed by its `.crate` file's checksum, but rustc
 //! compiles the files cargo extracted under `$CARGO_HOME/registry/src/`,
@@ -8,6 +9,16 @@
 //! patched one under the registry's name. So before a registry crate is
 //! keyed, its package directory is compared with the `.crate`: the same
 //! files (cargo's own `.cargo-ok` aside) with the same bytes.
+//!
+//! A vendored package (`cargo vendor`, or any directory source that
+//! replaces a registry) has no `.crate` beside it, but cargo's
+//! `.cargo-checksum.json` names the `.crate`'s checksum (`package`) and
+//! lists every file with its sha256 (`files`). It is taken as the crate
+//! only while its files are exactly the listed ones with the listed
+//! content: the usual way of patching a vendored crate, emptying `files`
+//! so that cargo stops checking, reads as modified. (Editing a file and
+//! its listed checksum together would pass, as it passes cargo: the list is
+//! what cargo itself trusts.)
 //!
 //! Decompressing the `.crate` on every rustc run would cost more than a
 //! hit, so a verdict is kept under `<store>/wrapper/pristine/`, named
@@ -20,12 +31,14 @@
 use crate::atomic_file::{replace, Durability};
 use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The file cargo writes into a package directory once it is extracted.
 const CARGO_OK: &str = ".cargo-ok";
+/// The file that lists a vendored package's files and checksums.
+pub const CARGO_CHECKSUM: &str = ".cargo-checksum.json";
 /// Bounds on what a `.crate` may unpack to before it is taken as not
 /// matching (a miss, never an error): files, and bytes in all.
 const MAX_FILES: usize = 100_000;
@@ -35,6 +48,30 @@ const MAX_BYTES: u64 = 1 << 30;
 /// sha256 is `checksum`), from the verdict kept in `store_dir` while the
 /// directory's stamp is unchanged, else by comparing them now.
 pub fn is_pristine(store_dir: &Path, package_dir: &Path, crate_file: &Path, checksum: &str) -> bool {
+    verdict(store_dir, package_dir, checksum, || matches_crate(package_dir, crate_file))
+}
+
+/// Whether a vendored package (`cargo vendor`, or any directory source)
+/// holds exactly the files its `.cargo-checksum.json` lists, each with the
+/// sha256 listed (`files`), kept like [`is_pristine`]'s verdict. The stamp
+/// covers `.cargo-checksum.json` too, and `checksum` is its `package`.
+pub fn is_vendored_pristine(
+    store_dir: &Path,
+    package_dir: &Path,
+    files: &BTreeMap<String, String>,
+    checksum: &str,
+) -> bool {
+    verdict(store_dir, package_dir, checksum, || matches_checksums(package_dir, files))
+}
+
+/// The kept verdict for `package_dir` while its stamp is unchanged, else
+/// `compare`'s, kept.
+fn verdict(
+    store_dir: &Path,
+    package_dir: &Path,
+    checksum: &str,
+    compare: impl FnOnce() -> std::io::Result<bool>,
+) -> bool {
     let Ok(stamp) = stamp(package_dir, checksum) else { return false };
     let verdict_file = verdict_path(store_dir, package_dir);
     match std::fs::read_to_string(&verdict_file) {
@@ -42,7 +79,7 @@ pub fn is_pristine(store_dir: &Path, package_dir: &Path, crate_file: &Path, chec
         Ok(kept) if kept == format!("modified {stamp}") => return false,
         _ => {}
     }
-    let pristine = matches_crate(package_dir, crate_file).unwrap_or(false);
+    let pristine = compare().unwrap_or(false);
     let verdict = format!("{} {stamp}", if pristine { "pristine" } else { "modified" });
     // A verdict that cannot be kept is made again next time.
     let _ = replace(&verdict_file, verdict.as_bytes(), Durability::Unsynced);
@@ -148,6 +185,52 @@ fn matches_crate(dir: &Path, crate_file: &Path) -> std::io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Whether the regular files under `dir` (but `.cargo-checksum.json`) are
+/// exactly those `files` lists (paths relative to `dir`, `/`-separated),
+/// each with the sha256 listed.
+fn matches_checksums(dir: &Path, files: &BTreeMap<String, String>) -> std::io::Result<bool> {
+    if files.len() > MAX_FILES {
+        return Ok(false);
+    }
+    let mut found = 0;
+    let mut total = 0u64;
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        for entry in std::fs::read_dir(&current)? {
+            let path = entry?.path();
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(dir).unwrap_or(&path);
+            let Some(rel) = rel.to_str().map(|r| r.replace(std::path::MAIN_SEPARATOR, "/")) else { return Ok(false) };
+            if rel == CARGO_CHECKSUM {
+                continue;
+            }
+            let Some(expected) = files.get(&rel) else { return Ok(false) };
+            total += meta.len();
+            if !meta.is_file() || total > MAX_BYTES {
+                return Ok(false);
+            }
+            let mut hasher = Sha256::new();
+            let mut file = std::fs::File::open(&path)?;
+            loop {
+                match file.read(&mut buffer)? {
+                    0 => break,
+                    n => hasher.update(&buffer[..n]),
+                }
+            }
+            if hex::encode(hasher.finalize()) != *expected {
+                return Ok(false);
+            }
+            found += 1;
+        }
+    }
+    Ok(found == files.len())
 }
 
 /// Whether `path` is a regular file of `size` bytes holding exactly what

@@ -15,7 +15,7 @@ use super::hidden::hidden_input_dependency;
 use super::hit::{fetch_on_demand, try_hit};
 use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
-use super::source::{local_source, registry_source, Registry};
+use super::source::{local_source, registry_source, vendored_source, Registry, VENDORED_SOURCE};
 use super::stats::{self, Event};
 use super::unit::{path_map, Unit};
 use crate::artifact::cache::Cache;
@@ -168,7 +168,10 @@ impl Call<'_> {
         // A registry crate whose sources were changed is keyed like a path
         // crate, by the content of the files it reads, when path crates are
         // cached here; it is never journaled.
-        let registry = registry_source(env, &cargo_home, &digests, store_dir).map_err(fail("source", none))?;
+        let registry = match registry_source(env, &cargo_home, &digests, store_dir).map_err(fail("source", none))? {
+            Registry::No => vendored_source(env, store_dir),
+            known => known,
+        };
         let source = match registry {
             Registry::Crate(source) => source,
             Registry::Modified | Registry::No => match local_source(env) {
@@ -192,7 +195,13 @@ impl Call<'_> {
         }
         let identity_dir = store_dir.join("wrapper").join("identity");
         let rustc_id = rustc_identity(&identity_dir, self.rustc).map_err(fail("rustc identity", none))?;
-        let map = path_map(env, &inv, &cargo_home, &rustc_id, is_local).map_err(|e| fail("paths", none)(e.into()))?;
+        // A vendored package sits in the project: its directory gets a
+        // placeholder of its own, so that other clones share its hits.
+        let vendored = (source.source == VENDORED_SOURCE)
+            .then(|| env.manifest_dir.clone().map(|dir| (dir, format!("/vendor/{}-{}", source.name, source.version))))
+            .flatten();
+        let map = path_map(env, &inv, &cargo_home, &rustc_id, is_local, vendored)
+            .map_err(|e| fail("paths", none)(e.into()))?;
         let remap = map.remap_args();
         let prepared =
             Unit::prepare(env, inv, source, map, rustc_id, &digests, &identity_dir).map_err(fail("key", &remap))?;

@@ -1,6 +1,7 @@
 //! Where the crate being compiled comes from: a registry crate, named by
-//! its `.crate` file's checksum anywhere, or a path or git crate, named by
-//! its manifest directory and cached only in this store.
+//! its `.crate` file's checksum anywhere (extracted by cargo, or vendored
+//! with the checksum in `.cargo-checksum.json`), or a path or git crate,
+//! named by its manifest directory and cached only in this store.
 
 use super::digest::Digests;
 use super::env::WrapperEnv;
@@ -82,6 +83,34 @@ pub fn registry_source(
         format!("registry+local:{registry}")
     };
     Ok(Registry::Crate(Source { name, version, source, checksum, registry: true }))
+}
+
+pub use crate::index::entry::VENDORED_SOURCE;
+
+/// `.cargo-checksum.json`.
+#[derive(serde::Deserialize)]
+struct Checksums {
+    files: std::collections::BTreeMap<String, String>,
+    package: Option<String>,
+}
+
+/// A vendored crate's identity (`cargo vendor`, or any directory source):
+/// its package directory holds `.cargo-checksum.json`, whose `package` is
+/// the `.crate`'s checksum (absent for a git dependency, which is then no
+/// registry crate). The directory must hold exactly the files listed
+/// there, with their listed digests ([`super::pristine`]).
+pub fn vendored_source(env: &WrapperEnv, store_dir: &Path) -> Registry {
+    let Some(package_dir) = &env.manifest_dir else { return Registry::No };
+    let Ok(bytes) = std::fs::read(package_dir.join(super::pristine::CARGO_CHECKSUM)) else { return Registry::No };
+    let Ok(Checksums { files, package: Some(checksum) }) = serde_json::from_slice::<Checksums>(&bytes) else {
+        return Registry::No;
+    };
+    let (Some(name), Some(version)) = (env.pkg_name.clone(), env.pkg_version.clone()) else { return Registry::No };
+    let is_sha256 = checksum.len() == 64 && checksum.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !is_sha256 || !super::pristine::is_vendored_pristine(store_dir, package_dir, &files, &checksum) {
+        return Registry::Modified;
+    }
+    Registry::Crate(Source { name, version, source: VENDORED_SOURCE.to_string(), checksum, registry: true })
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see

@@ -39,15 +39,18 @@ pub struct Unit {
 }
 
 /// The machine paths of this unit with their placeholders: CARGO_HOME, the
-/// target directory, the sysroot, and for a path crate the workspace.
+/// target directory, the sysroot, a vendored `package` directory (with its
+/// placeholder), and for a path crate the workspace.
 pub fn path_map(
     env: &WrapperEnv,
     inv: &Invocation,
     cargo_home: &Path,
     rustc: &RustcIdentity,
     local: bool,
+    package: Option<(PathBuf, String)>,
 ) -> Result<PathMap, PathMapError> {
     let mut prefixes = vec![(cargo_home.to_path_buf(), "/cargo-home".to_string())];
+    prefixes.extend(package);
     if let Some(target) = target_dir(env, &inv.out_dir) {
         prefixes.push((target, "/target".to_string()));
     }
