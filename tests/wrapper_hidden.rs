@@ -6,19 +6,11 @@
 mod common;
 
 use common::fake_crate::{FakeCrate, PROBE};
-use common::BIN;
-use std::process::Command;
 
 const ENV: [(&str, &str); 1] = [("PROBE_VALUE", "one")];
 
 fn not_cacheable(c: &FakeCrate, reason: &str) -> u64 {
-    let out = Command::new(BIN)
-        .args(["stats", "--json"])
-        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
-        .output()
-        .unwrap();
-    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    stats["not_cacheable"][reason].as_u64().unwrap_or(0)
+    c.stats()["not_cacheable"][reason].as_u64().unwrap_or(0)
 }
 
 /// Compiles with `extra` arguments and `env`, checks success, and says

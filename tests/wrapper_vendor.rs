@@ -6,10 +6,8 @@
 mod common;
 
 use common::fake_crate::{FakeCrate, PROBE};
-use common::BIN;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const ENV: [(&str, &str); 1] = [("PROBE_VALUE", "one")];
 
@@ -30,21 +28,12 @@ fn vendor(project: &Path, source: &str) -> PathBuf {
     dir.join("src/lib.rs")
 }
 
-fn stats(c: &FakeCrate) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["stats", "--json"])
-        .env("CARGO_IPFS_STORE", c.tmp.path().join("store"))
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// Compiles `src` through the wrapper; whether it hit.
 fn hit(c: &FakeCrate, src: &Path) -> bool {
-    let before = stats(c)["hits"].as_u64().unwrap();
+    let before = c.stats()["hits"].as_u64().unwrap();
     let out = c.command(Path::new("rustc"), src).envs(ENV).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    stats(c)["hits"].as_u64().unwrap() > before
+    c.stats()["hits"].as_u64().unwrap() > before
 }
 
 fn journal(c: &FakeCrate) -> Vec<serde_json::Value> {
@@ -83,7 +72,7 @@ fn a_vendored_crate_hits_across_clones_while_its_files_are_the_listed_ones() {
     std::fs::write(&b, PROBE).unwrap();
     std::fs::write(dir.join("src/extra.rs"), "// more").unwrap();
     assert!(!hit(&c, &b), "a file not listed misses");
-    assert_eq!(stats(&c)["not_cacheable"]["registry source modified"], 3);
+    assert_eq!(c.stats()["not_cacheable"]["registry source modified"], 3);
     assert_eq!(journal(&c).len(), 1, "nothing patched is journaled");
     std::fs::remove_file(dir.join("src/extra.rs")).unwrap();
     assert!(hit(&c, &b), "the files restored, the crate hits again");
@@ -93,5 +82,5 @@ fn a_vendored_crate_hits_across_clones_while_its_files_are_the_listed_ones() {
     git["package"] = serde_json::Value::Null;
     std::fs::write(&checksums, git.to_string()).unwrap();
     assert!(!hit(&c, &b));
-    assert_eq!(stats(&c)["not_cacheable"]["not a registry crate"], 1);
+    assert_eq!(c.stats()["not_cacheable"]["not a registry crate"], 1);
 }

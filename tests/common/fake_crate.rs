@@ -93,6 +93,16 @@ impl FakeCrate {
         after.0 > before.0
     }
 
+    /// What `cargo ipfs stats --json` says of this store.
+    pub fn stats(&self) -> serde_json::Value {
+        let out = Command::new(BIN)
+            .args(["stats", "--json"])
+            .env("CARGO_IPFS_STORE", self.tmp.path().join("store"))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     pub fn rlib(&self) -> Vec<u8> {
         std::fs::read(self.out.join("libprobe-0123456789abcdef.rlib")).unwrap()
     }
