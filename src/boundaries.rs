@@ -198,7 +198,8 @@ fn top_level_modules_import_each_other_in_no_circle() {
 fn only_vars_spells_the_tools_environment_variables() {
     // The names the tool reads or sets; the variables cargo sets for rustc
     // (`CARGO_MANIFEST_DIR`, `OUT_DIR`, ...) are cargo's, not ours.
-    let ours = ["\"CARGO_IPFS_", "\"RUSTC_WRAPPER\"", "\"CARGO_BUILD_RUSTC_WRAPPER\"", "\"RUSTC\""];
+    let ours =
+        ["\"CARGO_IPFS_", "\"RUSTC_WRAPPER\"", "\"CARGO_BUILD_RUSTC_WRAPPER\"", "\"CARGO_BUILD_RUSTC\"", "\"RUSTC\""];
     let mut found = Vec::new();
     for file in rust_files(&src()) {
         if file.ends_with("vars.rs") || file.ends_with("boundaries.rs") {

@@ -34,6 +34,8 @@ pub const BUILDER: &str = "CARGO_IPFS_BUILDER";
 pub const LOG: &str = "CARGO_IPFS_LOG";
 /// The compiler cargo runs (and a fetch asks for its identity).
 pub const RUSTC: &str = "RUSTC";
+/// Cargo's configuration form of [`RUSTC`] (`build.rustc`).
+pub const CARGO_BUILD_RUSTC: &str = "CARGO_BUILD_RUSTC";
 /// The wrapper cargo runs rustc through.
 pub const RUSTC_WRAPPER: &str = "RUSTC_WRAPPER";
 /// Cargo's configuration form of [`RUSTC_WRAPPER`].

@@ -18,6 +18,7 @@
 pub mod lockfile;
 mod lookup;
 pub mod resolve;
+mod rustc;
 mod schedule;
 
 use crate::artifact::cache::Cache;
@@ -79,6 +80,11 @@ pub struct Summary {
     pub index: String,
     /// Its version.
     pub version: u64,
+    /// The compiler whose artifacts were selected (`release commit-hash`):
+    /// the one a build started here runs.
+    pub rustc: String,
+    /// The target whose artifacts were selected.
+    pub target: String,
     /// Artifacts downloaded.
     pub fetched: Vec<Fetched>,
     /// Artifacts that were already local.
@@ -249,7 +255,13 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let cache = Cache::new(store_dir);
     let downloader =
         Downloader { store: &resolved.store, reader: resolved.reader(), sources: resolved.sources(), cache: &cache };
-    let summary = Summary { index: resolved.index.clone(), version: resolved.version, ..Summary::default() };
+    let summary = Summary {
+        index: resolved.index.clone(),
+        version: resolved.version,
+        rustc: resolved.rustc.clone(),
+        target: resolved.target.clone(),
+        ..Summary::default()
+    };
     let pass = Pass {
         resolved: &resolved,
         downloader,

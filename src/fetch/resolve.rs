@@ -13,7 +13,7 @@ use crate::sources::{config, Sources};
 use crate::store::{BlockStore, DiskStore, Layered};
 use anyhow::Context;
 use cid::Cid;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// What the fetch works from once the index is resolved.
@@ -126,8 +126,15 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
     // While the index resolves: the compiler's identity (a rustc run on
     // first use)...
     let identity_dir = store_dir.join("wrapper").join("identity");
-    let rustc = std::env::var_os(crate::vars::RUSTC).map(PathBuf::from).unwrap_or_else(|| "rustc".into());
-    let identity = std::thread::spawn(move || crate::toolchain::rustc_identity(&identity_dir, &rustc));
+    // ... of the rustc a build here runs (run here, as cargo would run it,
+    // so that rustup picks the same toolchain)...
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let cargo_home = home::cargo_home().ok();
+    let rustc = super::rustc::rustc_program(&cwd, cargo_home.as_deref(), |name| std::env::var_os(name))?;
+    let identity = std::thread::spawn(move || {
+        crate::toolchain::rustc_identity(&identity_dir, &rustc)
+            .with_context(|| format!("cannot identify the compiler {}", rustc.display()))
+    });
     // And where the lockfile is (cargo answers that).
     let manifest_path = opts.manifest_path.clone();
     let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
