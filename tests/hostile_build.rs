@@ -1,9 +1,11 @@
 //! A trusted publisher turned hostile: its signed index names, for every
 //! crate of a real project, an artifact made to do harm (another unit's
 //! output, a failure status, a forged artifact notification, a terminal
-//! sequence, an output missing). A developer who trusts that publisher
-//! builds through `cargo ipfs build`: the build succeeds by compiling, no
-//! hostile artifact is restored, and the project's binary is right.
+//! sequence, an output missing); and two hostile gateways listed before
+//! the one that serves the index (one sends unrelated blocks, one
+//! trickles). A developer who trusts that publisher builds through
+//! `cargo ipfs build`: the build succeeds by compiling, no hostile artifact
+//! is restored, and the project's binary is right.
 //!
 //! `HOSTILE_BENCH=1` prints the time of that build and of the same build
 //! with no cache configured (`scripts/bench-hostile.sh` reads it).
@@ -14,6 +16,7 @@ use cargo_ipfs_fetch::artifact::pack::{file_digest, pack, unpack, PackedFile};
 use cargo_ipfs_fetch::artifact::read::read_artifact;
 use cargo_ipfs_fetch::formats::unixfs::{import_bytes, ImportParams};
 use cargo_ipfs_fetch::store::{BlockStore, DiskStore};
+use common::hostile_gateway::{HostileGateway, Hostility};
 use common::Machine;
 use serde_json::{json, Value};
 use std::process::Stdio;
@@ -101,11 +104,16 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
     let (child, url) = common::spawn_serve(&h.store, &[], Stdio::null());
     let _server = Server(child);
 
+    // Two hostile gateways before the one that serves the index.
+    let junk = HostileGateway::start(Hostility::Junk);
+    let slow = HostileGateway::start(Hostility::Slow);
+
     // The developer trusts the publisher's key.
     let b = Machine::new(&tmp.path().join("b"), "src/demo", &tmp.path().join("b/store"));
     b.ok(&["trust", "add", "demo-index", &name]);
     let started = Instant::now();
-    let out = b.cmd(&["build", "--gateway", &url, "--locked"]).output().unwrap();
+    let gateways = ["--gateway", &junk.url, "--gateway", &slow.url, "--gateway", &url];
+    let out = b.cmd(&["build"]).args(gateways).arg("--locked").output().unwrap();
     let hostile_ms = started.elapsed().as_millis();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");

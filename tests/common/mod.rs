@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_crate;
+pub mod hostile_gateway;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
