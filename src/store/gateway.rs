@@ -50,7 +50,7 @@ pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
-pub use car::{CarStream, DagScope, HEDGE_RATE, MIN_CAR_RATE, PACE_SLACK};
+pub use car::{CarStream, DagScope, HEDGE_RATE, MIN_CAR_RATE, PACE_SLACK, PATH_PACE_SIZE};
 pub use completeness::{MAX_PENDING_BLOCKS, MAX_PENDING_BYTES, MAX_UNRELATED_BLOCKS, MAX_UNRELATED_BYTES};
 pub use error::{RemoteError, Target};
 pub use health::{forget_all, Health, AVOID_FOR, HEALTH_DIR};
@@ -330,7 +330,9 @@ impl GatewayClient {
     /// entity (a whole file). One round trip instead of one per level; the
     /// stream checks each block against its CID, keeps only blocks linked
     /// from the root through blocks already kept, and requires the root; the
-    /// caller walks the path through what arrived. Segments are
+    /// caller walks the path through what arrived. The stream is paced as
+    /// one of [`PATH_PACE_SIZE`] bytes (see [`GatewayClient::get_car_sized`]).
+    /// Segments are
     /// percent-encoded; an empty one, `.`, `..` or one holding `/` is refused.
     pub async fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarStream, RemoteError> {
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == ".." || s.contains('/')) {
@@ -339,7 +341,7 @@ impl GatewayClient {
                 reason: format!("the path segment {bad:?} cannot name a directory entry"),
             });
         }
-        self.car_of(Target::Path(*root, segments.join("/")), DagScope::Entity, None).await
+        self.car_of(Target::Path(*root, segments.join("/")), DagScope::Entity, Some(PATH_PACE_SIZE)).await
     }
 
     async fn car_of(&self, target: Target, scope: DagScope, size: Option<u64>) -> Result<CarStream, RemoteError> {

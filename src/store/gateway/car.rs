@@ -54,6 +54,12 @@ pub const HEDGE_RATE: u64 = 256 * 1024;
 /// reckoned: 64 KiB.
 pub const PACE_SLACK: u64 = 64 * 1024;
 
+/// The size a path's CAR (an index shard and the directories on the way)
+/// is paced as, since nothing says its size before it arrives: 2 MiB, many
+/// times a large shard, so that a path request to a gateway that trickles
+/// costs about `first_byte + 8 s` once.
+pub const PATH_PACE_SIZE: u64 = 2 << 20;
+
 /// When a stream of `size` file bytes, asked for at `asked`, must have
 /// ended (see [`HEDGE_RATE`]).
 pub(super) fn paced_deadline(asked: Instant, first_byte: Duration, size: u64) -> Instant {
