@@ -62,7 +62,7 @@ impl Downloader<'_> {
         // One CAR request per artifact; the client verifies its blocks as they
         // arrive, and each goes straight to the store. A stream that ends
         // complete has brought the whole DAG (the client checks that too).
-        // A stream that failed because its gateway is slow or faulty leaves
+        // A stream that failed because its gateway is slow or failing leaves
         // that gateway remembered, and the next request goes to the next
         // one: so a stream is asked for at most once per gateway.
         let mut complete = false;

@@ -4,7 +4,7 @@
 //! each block verified as it arrives, and the IPNS record is verified
 //! against its name. [`config`] says which sources are configured.
 //!
-//! A gateway found slow or faulty is skipped for a while, by this process
+//! A gateway found slow or failing is skipped for a while, by this process
 //! and by the others that share the store (the wrappers of one
 //! `cargo ipfs install`): see `store/gateway/health.rs`.
 

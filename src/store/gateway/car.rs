@@ -153,7 +153,7 @@ fn body_of(response: Response) -> Body {
 /// bounded by one block's chunks (and, in a stream that is not depth-first,
 /// the blocks held back) whatever the size of the DAG.
 ///
-/// An error that shows the gateway slow or faulty is remembered (see
+/// An error that shows the gateway costing time is remembered (see
 /// `health.rs`), so that the next request goes elsewhere.
 pub struct CarStream {
     body: Body,
@@ -173,7 +173,7 @@ pub struct CarStream {
     done: bool,
     /// An error found after the blocks in `ready`, returned after them.
     failed: Option<RemoteError>,
-    /// Where a gateway found slow or faulty is remembered.
+    /// Where a gateway found costing time is remembered.
     health: Option<Arc<Health>>,
     /// Held for as long as the download runs.
     _permit: Option<OwnedSemaphorePermit>,

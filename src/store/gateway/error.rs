@@ -273,24 +273,21 @@ impl RemoteError {
     }
 
     /// The gateway to remember as failing (see `health.rs`), if this error
-    /// shows one slow or faulty: a timeout or a stream behind its pace,
-    /// an answer no honest gateway gives, or a failure that outlasted the
-    /// retries. Not a 404, nor a stream that broke off or ended short (an
-    /// honest mirror that lacks a block answers so), nor a refusal made
-    /// before asking.
+    /// shows one that costs its callers time: a timeout or a stream behind
+    /// its pace, junk blocks, or a failure that outlasted the retries (5xx,
+    /// no connection). Not a quick refusal (wrong bytes, an oversized block,
+    /// not a CAR, a bad record: refused at once, the next gateway asked at
+    /// once, and an honest mirror whose disk rotted one block sends wrong
+    /// bytes for that block only), nor a 404, nor a stream that broke off
+    /// or ended short (an honest mirror that lacks a block answers so).
     pub fn blames(&self) -> Option<&str> {
         match self {
             RemoteError::Timeout { gateway, .. }
             | RemoteError::Http { gateway, .. }
             | RemoteError::Status { gateway, .. }
-            | RemoteError::WrongBlock { gateway, .. }
-            | RemoteError::TooLarge { gateway, .. }
-            | RemoteError::WrongContentType { gateway, .. }
-            | RemoteError::Links { gateway, .. }
             | RemoteError::Unrelated { gateway, .. }
             | RemoteError::Unlinked { gateway, .. }
-            | RemoteError::Slow { gateway, .. }
-            | RemoteError::InvalidRecord { gateway, .. } => Some(gateway),
+            | RemoteError::Slow { gateway, .. } => Some(gateway),
             RemoteError::Car { gateway, source: CarError::Io { source, .. }, .. }
                 if source.kind() == std::io::ErrorKind::TimedOut =>
             {

@@ -2,12 +2,15 @@
 //! costs a build seconds once rather than again for every block and every
 //! artifact.
 //!
-//! A gateway is remembered when it made the client wait (no answer in
+//! A gateway is remembered when it costs its callers time: it made the
+//! client wait (no answer in
 //! [`ClientOptions::first_byte`](super::ClientOptions::first_byte), a CAR
-//! stream behind its pace) or answered what no honest gateway sends (wrong
-//! bytes, blocks outside the DAG, not a CAR), or kept failing after its
-//! retries (5xx, no connection). A 404 or a stream cut short is not
-//! remembered: an honest mirror that lacks a block answers so.
+//! stream behind its pace), sent junk blocks, or kept failing after its
+//! retries (5xx, no connection). A quick refusal (wrong bytes, not a CAR)
+//! costs a round trip and sends the request on to the next gateway at
+//! once, and an honest mirror whose disk rotted one block answers so for
+//! that block only; a 404 or a stream cut short is what an honest mirror
+//! that lacks a block answers. None of these is remembered.
 //!
 //! A remembered gateway is skipped for [`AVOID_FOR`]. Within a process the
 //! memory is a map; across processes (the rustc wrappers of one

@@ -1,7 +1,7 @@
 //! One request to one gateway: a block (`GET` and `HEAD`) or the start of
 //! a CAR stream, each attempt within its time limit, retried with backoff
 //! while the failure is retryable. A final failure that shows the gateway
-//! slow or faulty is remembered here, so every kind of request feeds the
+//! slow or failing is remembered here, so every kind of request feeds the
 //! same memory (`health.rs`).
 
 use super::car::{self, CarStream};
@@ -30,7 +30,7 @@ impl Inner {
     /// Runs one request against gateway `i` under the concurrency limit,
     /// each attempt within `limit`, retrying with exponential backoff while
     /// the failure is retryable; a final failure that shows the gateway
-    /// slow or faulty is remembered. The permit is handed to the request so
+    /// slow or failing is remembered. The permit is handed to the request so
     /// that a stream can keep it for as long as it runs.
     pub(super) async fn retrying_within<T, F, Fut>(
         &self,
