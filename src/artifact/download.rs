@@ -62,25 +62,41 @@ impl Downloader<'_> {
         // One CAR request per artifact; the client verifies its blocks as they
         // arrive, and each goes straight to the store. A stream that ends
         // complete has brought the whole DAG (the client checks that too).
+        // A stream that failed because its gateway is slow or failing leaves
+        // that gateway remembered, and the next request goes to the next
+        // one: so a stream is asked for at most once per gateway.
         let mut complete = false;
         if let Some(sources) = self.sources {
             if !store.has(&cid)? {
-                if let Ok(mut blocks) = sources.get_dag(&cid) {
-                    // A stream larger than its entry says (duplicates and blocks
-                    // outside the DAG included) is not followed further.
+                for _ in 0..sources.attempts() {
+                    let Ok(mut blocks) = sources.get_dag(&cid, entry.size) else { break };
+                    // A stream larger than its entry says (duplicates and
+                    // blocks outside the DAG included) is not followed further.
                     let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);
+                    let mut blamed = false;
                     complete = true;
                     while let Some(block) = blocks.next() {
-                        let Ok(block) = block else {
-                            complete = false;
-                            break;
+                        let block = match block {
+                            Ok(block) => block,
+                            Err(e) => {
+                                blamed = e.blames().is_some();
+                                complete = false;
+                                break;
+                            }
                         };
                         first();
                         if blocks.bytes_read() > limit {
-                            complete = false;
+                            let why = format!("sent over {limit} bytes for artifact {cid} of {} bytes", entry.size);
+                            sources.avoid(blocks.gateway(), &why);
+                            (blamed, complete) = (true, false);
                             break;
                         }
                         store.put(&block)?;
+                    }
+                    // A stream that broke off without the gateway's fault is
+                    // completed block by block below, from the same gateways.
+                    if complete || !blamed {
+                        break;
                     }
                 }
             }
@@ -167,11 +183,22 @@ fn matches_entry(entry: &Entry, meta: &Meta, files: &[PackedFile]) -> anyhow::Re
 pub(crate) mod tests {
     use super::*;
     use crate::artifact::pack::{pack, Meta, PackedFile};
+    use crate::formats::block::Block;
     use crate::formats::unixfs::{import_bytes, ImportParams};
-    use crate::store::Layered;
+    use crate::store::gateway::test_server::{junk_blocks, Faults, TestGateway};
+    use crate::store::gateway::{ClientOptions, GatewayClient, HEALTH_DIR};
+    use crate::store::{Layered, RemoteStore};
+    use std::time::Duration;
 
     /// An artifact in `store` and the entry that names it.
     pub(crate) fn artifact(store: &DiskStore) -> (Entry, Vec<u8>) {
+        let (entry, rlib, _) = artifact_of(store, vec![7; 300_000]);
+        (entry, rlib)
+    }
+
+    /// An artifact whose one file holds `rlib`, in `store`: the entry that
+    /// names it, the file, and the artifact's blocks.
+    fn artifact_of(store: &DiskStore, rlib: Vec<u8>) -> (Entry, Vec<u8>, Vec<Block>) {
         let meta = Meta {
             stdout: String::new(),
             stderr: String::new(),
@@ -179,7 +206,7 @@ pub(crate) mod tests {
             env_deps: vec![("PROBE".into(), Some("1".into()))],
             format: crate::artifact::pack::PACK_VERSION,
         };
-        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: vec![7; 300_000].into() }];
+        let files = vec![PackedFile { name: "libx-0.rlib".into(), executable: false, bytes: rlib.into() }];
         let packed = pack(&meta, &files);
         let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed).unwrap();
         for block in &blocks {
@@ -204,7 +231,7 @@ pub(crate) mod tests {
             built_at: 0,
             builder: String::new(),
         };
-        (entry, files[0].bytes.to_vec())
+        (entry, files[0].bytes.to_vec(), blocks)
     }
 
     fn local<'a>(store: &'a DiskStore, reader: &'a dyn BlockStore, cache: &'a Cache) -> Downloader<'a> {
@@ -309,5 +336,116 @@ pub(crate) mod tests {
         assert!(store.get(&cid).unwrap().is_some(), "repaired in place");
         let copy = Unpacked::new(dir.path()).get(&entry.cid).unwrap();
         assert_eq!(std::fs::read(copy.file("libx-0.rlib")).unwrap(), rlib);
+    }
+
+    /// Bytes zstd cannot shrink, so that the artifact spans several blocks.
+    fn incompressible(len: usize) -> Vec<u8> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect()
+    }
+
+    /// An artifact of about `len` bytes (its entry and blocks), made in a
+    /// store of its own.
+    fn served_artifact(len: usize) -> (Entry, Vec<Block>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (entry, _, blocks) = artifact_of(&DiskStore::open(dir.path()).unwrap(), incompressible(len));
+        (entry, blocks)
+    }
+
+    fn gateways(gateways: &[&TestGateway], options: ClientOptions) -> Sources {
+        let urls = gateways.iter().map(|g| g.url()).collect();
+        Sources::Gateways(RemoteStore::new(GatewayClient::new(urls, options).unwrap()).unwrap())
+    }
+
+    /// Fetches `entry` through `sources` into `store`, as the wrapper's
+    /// on-demand path does.
+    fn fetch_through(store: &DiskStore, sources: Sources, entry: &Entry) -> anyhow::Result<Option<u64>> {
+        let cache = Cache::new(store.root());
+        let layered = Layered::new(store.clone(), sources);
+        let downloader = Downloader { store, reader: &layered, sources: Some(layered.remote()), cache: &cache };
+        downloader.fetch(entry, Instant::now())
+    }
+
+    #[test]
+    fn junk_a_gateway_sends_around_an_artifact_never_reaches_the_store() {
+        let (entry, blocks) = served_artifact(2_500_000);
+        assert!(blocks.len() > 2, "a file node and its leaves");
+        let junk = TestGateway::serving(blocks.clone(), Faults { junk: Some(4), ..Faults::default() });
+        let options = ClientOptions { timeout: Duration::from_secs(10), ..ClientOptions::default() };
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        assert!(fetch_through(&store, gateways(&[&junk], options), &entry).unwrap().is_some());
+        for block in &blocks {
+            assert!(store.has(block.cid()).unwrap(), "{}", block.cid());
+        }
+        for block in junk_blocks(12) {
+            assert!(!store.has(block.cid()).unwrap(), "junk {} was stored", block.cid());
+        }
+        assert_eq!(junk.requests(), 1, "one CAR, nothing block by block");
+    }
+
+    #[test]
+    fn an_artifact_a_gateway_is_too_slow_for_comes_from_the_next() {
+        let (entry, blocks) = served_artifact(100_000);
+        // Slow for its size (16 bytes a millisecond at most, so over 6 s),
+        // but inside the minimum rate's allowance (the idle timeout, 30 s,
+        // plus the bytes at 64 KiB/s) until long after the pace of its size
+        // (half a second, then its bytes at 256 KiB/s) has passed.
+        let options = ClientOptions {
+            timeout: Duration::from_secs(30),
+            first_byte: Duration::from_millis(500),
+            ..ClientOptions::default()
+        };
+        let slow = TestGateway::serving(
+            blocks.clone(),
+            Faults { trickle: Some(Duration::from_millis(1)), ..Faults::default() },
+        );
+        let good = TestGateway::serving(blocks.clone(), Faults::default());
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        assert!(fetch_through(&store, gateways(&[&slow, &good], options), &entry).unwrap().is_some());
+        assert_eq!(slow.requests(), 1, "one CAR request, given up");
+        assert_eq!(good.requests(), 1, "the whole artifact in one CAR from the next gateway");
+        assert!(Cache::new(dir.path()).get(base_key(&entry)).is_some());
+    }
+
+    #[test]
+    fn a_gateway_that_failed_one_wrapper_is_not_asked_by_the_next() {
+        let (entry, blocks) = served_artifact(2_500_000);
+        let hanging =
+            TestGateway::serving(blocks.clone(), Faults { hang: Some(Duration::from_secs(120)), ..Faults::default() });
+        let good = TestGateway::serving(blocks.clone(), Faults::default());
+        let urls = [hanging.url().to_string(), good.url().to_string()];
+        let shared = tempfile::tempdir().unwrap();
+        let timeout = Some(Duration::from_millis(500));
+
+        // Two wrappers of one build: each opens its own sources, and each
+        // fetches into the store (two stores here, so that the second has
+        // something to fetch).
+        for _ in 0..2 {
+            let sources = Sources::open(&urls, None, timeout, Some(shared.path())).unwrap().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let store = DiskStore::open(dir.path()).unwrap();
+            assert!(fetch_through(&store, sources, &entry).unwrap().is_some());
+        }
+        assert_eq!(hanging.requests(), 1, "only the first wrapper asked the hanging gateway");
+        assert_eq!(good.requests(), 2);
+        assert!(shared.path().join(HEALTH_DIR).is_dir());
+
+        // With it alone, the next wrapper asks nothing and fails at once:
+        // the unit compiles.
+        let sources = Sources::open(&urls[..1], None, timeout, Some(shared.path())).unwrap().unwrap();
+        assert!(sources.all_avoided());
+        let dir = tempfile::tempdir().unwrap();
+        let err = fetch_through(&DiskStore::open(dir.path()).unwrap(), sources, &entry).unwrap_err();
+        assert!(format!("{err:#}").contains(&hanging.label()), "{err:#}");
+        assert_eq!(hanging.requests(), 1);
     }
 }

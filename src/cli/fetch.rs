@@ -22,7 +22,8 @@ pub struct Source {
     #[arg(long)]
     pub offline: bool,
     /// How long a request may go without an answer, in seconds (a CAR
-    /// stream: without a byte) [default: 30 for gateways, 60 for kubo].
+    /// stream: without a byte) [default: gateways 5 for the answer to
+    /// begin and 30 between its pieces; kubo 60].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
 }

@@ -34,6 +34,9 @@ pub(super) fn look_up_entries(
         let limit = crate::index::tree::MAX_FILE_SIZE + (4 << 20);
         while let Some(Ok(block)) = blocks.next() {
             if blocks.bytes_read() > limit {
+                // No honest gateway sends that much: the lookup goes on
+                // block by block, from the other gateways.
+                sources.avoid(blocks.gateway(), &format!("sent over {limit} bytes for the index entries of {name}"));
                 break;
             }
             store.put(&block)?;

@@ -82,7 +82,14 @@ pub fn resolve_index(
         format!("index `{index}` is not trusted here; add it with `cargo ipfs trust add {index} KEY...`")
     })?;
     let name: IpnsName = trust.ipns.parse()?;
-    let sources = if offline { None } else { Sources::open(&settings.gateways, settings.kubo.as_deref(), timeout)? };
+    // A new command tries every gateway again, even one an earlier build
+    // found failing; the wrappers of this one then share what it finds.
+    crate::store::gateway::forget_all(store_dir);
+    let sources = if offline {
+        None
+    } else {
+        Sources::open(&settings.gateways, settings.kubo.as_deref(), timeout, Some(store_dir))?
+    };
     if let Some(sources) = &sources {
         match sources.get_record(&name) {
             Ok(bytes) => {

@@ -3,6 +3,10 @@
 //! comes as one CAR stream (a gateway's `format=car`, kubo's `dag/export`),
 //! each block verified as it arrives, and the IPNS record is verified
 //! against its name. [`config`] says which sources are configured.
+//!
+//! A gateway found slow or failing is skipped for a while, by this process
+//! and by the others that share the store (the wrappers of one
+//! `cargo ipfs install`): see `store/gateway/health.rs`.
 
 pub mod config;
 
@@ -12,6 +16,7 @@ use crate::store::gateway::{ClientOptions, DagScope, Url};
 use crate::store::{BlockStore, CarBlocks, GatewayClient, KuboOptions, KuboStore, RemoteStore, StoreError};
 use anyhow::Context;
 use cid::Cid;
+use std::path::Path;
 use std::time::Duration;
 
 /// The sources of a fetch: gateways, or a kubo node.
@@ -26,8 +31,16 @@ pub enum Sources {
 impl Sources {
     /// The kubo node at `kubo` if one is given, else the `gateways`; `None`
     /// when neither is (the local store only). `timeout` replaces the
-    /// default time a request may go without an answer.
-    pub fn open(gateways: &[String], kubo: Option<&str>, timeout: Option<Duration>) -> anyhow::Result<Option<Sources>> {
+    /// default time a request may go without an answer (and may wait for
+    /// the answer to begin). Gateways found failing are remembered under
+    /// the store directory `store_dir` when one is given, for the other
+    /// processes of the same build.
+    pub fn open(
+        gateways: &[String],
+        kubo: Option<&str>,
+        timeout: Option<Duration>,
+        store_dir: Option<&Path>,
+    ) -> anyhow::Result<Option<Sources>> {
         if let Some(addr) = kubo {
             let mut options = KuboOptions::default();
             if let Some(timeout) = timeout {
@@ -42,9 +55,14 @@ impl Sources {
             .iter()
             .map(|g| Url::parse(g).with_context(|| format!("invalid gateway URL {g:?}")))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut options = ClientOptions::default();
+        let mut options = ClientOptions {
+            remember: store_dir.map(|dir| dir.join(crate::store::gateway::HEALTH_DIR)),
+            ..ClientOptions::default()
+        };
         if let Some(timeout) = timeout {
+            // The user's own wait for an answer: it may begin that late too.
             options.timeout = timeout;
+            options.first_byte = timeout;
         }
         Ok(Some(Sources::Gateways(RemoteStore::new(GatewayClient::new(urls, options)?)?)))
     }
@@ -57,12 +75,42 @@ impl Sources {
         })
     }
 
-    /// Every block of the DAG under `root`, in one stream.
-    pub fn get_dag(&self, root: &Cid) -> anyhow::Result<CarBlocks<'_>> {
+    /// Every block of the DAG under `root`, a file of `size` bytes, in one
+    /// stream. From gateways, the stream must keep the pace that size sets
+    /// ([`HEDGE_RATE`](crate::store::gateway::HEDGE_RATE)); asked again
+    /// after a stream failed, the next gateway answers.
+    pub fn get_dag(&self, root: &Cid, size: u64) -> anyhow::Result<CarBlocks<'_>> {
         Ok(match self {
-            Sources::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
+            Sources::Gateways(gateways) => gateways.get_car_sized(root, DagScope::All, size)?,
             Sources::Kubo(kubo) => kubo.export(root)?,
         })
+    }
+
+    /// How many streams of one DAG are worth asking for before reading
+    /// block by block: one per gateway (each failure skips its gateway), or
+    /// one from a kubo node.
+    pub fn attempts(&self) -> usize {
+        match self {
+            Sources::Gateways(gateways) => gateways.client().gateways().len(),
+            Sources::Kubo(_) => 1,
+        }
+    }
+
+    /// Remembers the source `name` (as [`CarBlocks::gateway`] names it) as
+    /// failing, for a caller that refused what it sent.
+    pub fn avoid(&self, name: &str, reason: &str) {
+        if let Sources::Gateways(gateways) = self {
+            gateways.client().avoid(name, reason);
+        }
+    }
+
+    /// Whether every source is remembered as failing lately, so that
+    /// asking would reach none of them.
+    pub fn all_avoided(&self) -> bool {
+        match self {
+            Sources::Gateways(gateways) => gateways.client().all_avoided(),
+            Sources::Kubo(_) => false,
+        }
     }
 
     /// The blocks on the way from `root` along `segments` (UnixFS directory

@@ -18,39 +18,54 @@
 //! asked, the next one after [`ClientOptions::hedge`] or as soon as an earlier
 //! one fails, the first verified answer wins and the other requests are
 //! cancelled. Each gateway is retried with exponential backoff on transport
-//! errors, timeouts and 5xx answers, never on a 404 or on a faulty answer.
+//! errors and 5xx answers, never on a 404, a timeout or a faulty answer.
 //! Record requests ask every endpoint and keep the best valid record.
+//!
+//! Time is bounded per gateway, and a gateway that used its time up is
+//! remembered (`health.rs`) and skipped by later requests, of this process
+//! and, with [`ClientOptions::remember`], of other processes: an answer
+//! must begin within [`ClientOptions::first_byte`], a block must be whole
+//! within [`block_limit`], and a CAR stream of known size within the time
+//! its size allows at [`HEDGE_RATE`]. So a gateway that hangs or trickles
+//! costs a build one such wait, not one per block or per artifact.
 //!
 //! Goals: verified data from untrusted HTTP servers, bounded memory (a block
 //! is capped at [`MAX_BLOCK_SIZE`], a record at
 //! [`MAX_RECORD_SIZE`](crate::formats::ipns::MAX_RECORD_SIZE), a CAR
 //! stream holds a few sections at a time), bounded time per request.
-//! Non-goals: paths below a CID, `entity-bytes` ranges, remembering which
-//! gateway was fast last time, and content routing (finding providers).
+//! Non-goals: paths below a CID, `entity-bytes` ranges, ranking gateways by
+//! speed, and content routing (finding providers).
 
 mod car;
+mod completeness;
 mod error;
+mod health;
+mod requests;
 mod routing;
 
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
-pub use car::{CarStream, DagScope, MAX_UNRELATED_BLOCKS, MIN_CAR_RATE};
+pub use car::{CarStream, DagScope, HEDGE_RATE, MIN_CAR_RATE, PACE_SLACK, PATH_PACE_SIZE};
+pub use completeness::{MAX_PENDING_BLOCKS, MAX_PENDING_BYTES, MAX_UNRELATED_BLOCKS, MAX_UNRELATED_BYTES};
 pub use error::{RemoteError, Target};
+pub use health::{forget_all, Health, AVOID_FOR, HEALTH_DIR};
 pub use reqwest::Url;
 
 use crate::formats::block::{verify, IDENTITY, MAX_BLOCK_SIZE, SHA2_256, SHA2_512};
 use cid::Cid;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Response, StatusCode};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::{sleep, sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, Instant};
 
 /// The media type of a single raw block.
 pub const MEDIA_RAW: &str = "application/vnd.ipld.raw";
@@ -66,10 +81,16 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// How long one request may take: connecting, the answer's headers and,
-    /// for blocks and records, the whole body. For a CAR stream, how long the
-    /// next chunk of the body may take; the whole stream may take this long
-    /// plus its bytes at [`MIN_CAR_RATE`].
+    /// for records, the whole body. For a CAR stream, how long the next
+    /// chunk of the body may take; a stream of unknown size may take this
+    /// long plus its bytes at [`MIN_CAR_RATE`].
     pub timeout: Duration,
+    /// How long a block or CAR request may wait for the answer to begin
+    /// (at most `timeout`). A gateway that lets it pass is remembered as
+    /// failing and skipped: 5 s, since an answer from a mirror that has the
+    /// data starts in well under a second, and this is what one hanging
+    /// gateway costs a build.
+    pub first_byte: Duration,
     /// How many times one gateway is asked again after a retryable failure.
     pub retries: u32,
     /// The wait before the first retry; it doubles for each further one, up
@@ -80,16 +101,29 @@ pub struct ClientOptions {
     pub hedge: Duration,
     /// How many requests may be in flight at once, over all gateways.
     pub max_concurrency: usize,
+    /// A folder (`<store>/gateway-health`) where gateways found failing
+    /// are remembered for other processes too; `None`: in this client only.
+    pub remember: Option<PathBuf>,
+}
+
+/// How long a block request may take in all on one gateway: the answer's
+/// start within `first_byte`, then the largest block at [`HEDGE_RATE`]
+/// (8 s), and never more than `timeout`.
+pub fn block_limit(options: &ClientOptions) -> Duration {
+    let body = Duration::from_secs(MAX_BLOCK_SIZE as u64 / HEDGE_RATE);
+    (options.first_byte.min(options.timeout) + body).min(options.timeout)
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             timeout: Duration::from_secs(30),
+            first_byte: Duration::from_secs(5),
             retries: 2,
             backoff: Duration::from_millis(250),
             hedge: Duration::from_millis(200),
             max_concurrency: 16,
+            remember: None,
         }
     }
 }
@@ -115,6 +149,7 @@ struct Inner {
     gateways: Vec<Gateway>,
     options: ClientOptions,
     permits: Arc<Semaphore>,
+    health: Arc<Health>,
 }
 
 /// One gateway: its base URL (ending in `/`, so that joining keeps its path)
@@ -202,7 +237,11 @@ impl GatewayClient {
             .build()
             .map_err(|e| RemoteError::Setup { reason: e.to_string() })?;
         let permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
-        Ok(GatewayClient { inner: Arc::new(Inner { http, gateways, options, permits }) })
+        let health = Arc::new(match &options.remember {
+            Some(dir) => Health::shared(dir.clone()),
+            None => Health::in_memory(),
+        });
+        Ok(GatewayClient { inner: Arc::new(Inner { http, gateways, options, permits, health }) })
     }
 
     /// The gateways' base URLs, in the order they are tried.
@@ -213,6 +252,35 @@ impl GatewayClient {
     /// The options the client was made with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.options
+    }
+
+    /// Remembers `gateway` (one of [`GatewayClient::gateways`]) as failing,
+    /// for a caller that refused what it sent.
+    pub fn avoid(&self, gateway: &str, reason: &str) {
+        self.inner.health.avoid(gateway, reason);
+    }
+
+    /// The gateways to ask now, in order: those not remembered as failing.
+    /// `Err` says why none is.
+    fn usable(&self, target: &Target) -> Result<Vec<usize>, RemoteError> {
+        let mut avoided = Vec::new();
+        let mut usable = Vec::new();
+        for (i, gateway) in self.inner.gateways.iter().enumerate() {
+            match self.inner.health.avoided(&gateway.label) {
+                Some(why) => avoided.push((gateway.label.clone(), why)),
+                None => usable.push(i),
+            }
+        }
+        if usable.is_empty() {
+            return Err(RemoteError::Avoided { target: target.clone(), gateways: avoided });
+        }
+        Ok(usable)
+    }
+
+    /// Whether every gateway is remembered as failing, so that a request
+    /// would ask none.
+    pub fn all_avoided(&self) -> bool {
+        self.inner.gateways.iter().all(|g| self.inner.health.avoided(&g.label).is_some())
     }
 
     /// Fetches one block and returns its bytes, verified against `cid`.
@@ -245,7 +313,16 @@ impl GatewayClient {
     /// part way is not resumed from another gateway: the blocks already
     /// yielded are good, and the caller can fetch what is missing.
     pub async fn get_car(&self, cid: &Cid, scope: DagScope) -> Result<CarStream, RemoteError> {
-        self.car_of(Target::Car(*cid), scope).await
+        self.car_of(Target::Car(*cid), scope, None).await
+    }
+
+    /// [`GatewayClient::get_car`] for a DAG of about `size` bytes (a file's
+    /// size): the stream must end within the time that size allows at
+    /// [`HEDGE_RATE`], or it fails as [`RemoteError::Slow`] and its gateway
+    /// is skipped by the next request, which a caller makes to go on with
+    /// the next gateway.
+    pub async fn get_car_sized(&self, cid: &Cid, scope: DagScope, size: u64) -> Result<CarStream, RemoteError> {
+        self.car_of(Target::Car(*cid), scope, Some(size)).await
     }
 
     /// Opens a CAR stream of what the path `segments` under `root` names,
@@ -253,7 +330,9 @@ impl GatewayClient {
     /// entity (a whole file). One round trip instead of one per level; the
     /// stream checks each block against its CID, keeps only blocks linked
     /// from the root through blocks already kept, and requires the root; the
-    /// caller walks the path through what arrived. Segments are
+    /// caller walks the path through what arrived. The stream is paced as
+    /// one of [`PATH_PACE_SIZE`] bytes (see [`GatewayClient::get_car_sized`]).
+    /// Segments are
     /// percent-encoded; an empty one, `.`, `..` or one holding `/` is refused.
     pub async fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarStream, RemoteError> {
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == ".." || s.contains('/')) {
@@ -262,18 +341,22 @@ impl GatewayClient {
                 reason: format!("the path segment {bad:?} cannot name a directory entry"),
             });
         }
-        self.car_of(Target::Path(*root, segments.join("/")), DagScope::Entity).await
+        self.car_of(Target::Path(*root, segments.join("/")), DagScope::Entity, Some(PATH_PACE_SIZE)).await
     }
 
-    async fn car_of(&self, target: Target, scope: DagScope) -> Result<CarStream, RemoteError> {
+    async fn car_of(&self, target: Target, scope: DagScope, size: Option<u64>) -> Result<CarStream, RemoteError> {
         let Some((cid, _)) = target.car_root() else { unreachable!("CAR targets only") };
         if let Some(err) = unverifiable(&cid) {
             return Err(err);
         }
         let mut errors = Vec::new();
-        for i in 0..self.inner.gateways.len() {
+        let limit = self.inner.options.first_byte.min(self.inner.options.timeout);
+        for i in self.usable(&target)? {
             let inner = &self.inner;
-            match inner.retrying(i, &target, |permit| inner.car(i, &target, scope, permit)).await {
+            let asked = Instant::now();
+            let deadline = size.map(|size| car::paced_deadline(asked, limit, size));
+            let request = |permit| inner.car(i, &target, scope, permit, deadline);
+            match inner.retrying_within(i, &target, limit, request).await {
                 Ok(stream) => return Ok(stream),
                 Err(e) => {
                     tracing::debug!(gateway = %inner.gateways[i].label, error = %e, "CAR request failed");
@@ -294,7 +377,8 @@ impl GatewayClient {
         F: Fn(Arc<Inner>, usize) -> Fut,
         Fut: Future<Output = Result<T, RemoteError>> + Send + 'static,
     {
-        let count = self.inner.gateways.len();
+        let order = self.usable(&target)?;
+        let count = order.len();
         let hedge = self.inner.options.hedge;
         let mut running = JoinSet::new();
         let mut errors = Vec::new();
@@ -302,7 +386,7 @@ impl GatewayClient {
         let mut next_at = Instant::now();
         loop {
             if next < count && (running.is_empty() || Instant::now() >= next_at) {
-                running.spawn(request(Arc::clone(&self.inner), next));
+                running.spawn(request(Arc::clone(&self.inner), order[next]));
                 next += 1;
                 next_at = Instant::now() + hedge;
             }
@@ -350,116 +434,4 @@ fn unverifiable(cid: &Cid) -> Option<RemoteError> {
         return None;
     }
     Some(RemoteError::Unverifiable { source: crate::formats::block::BlockError::UnsupportedHash { cid: *cid, code } })
-}
-
-impl Inner {
-    /// Runs one request against gateway `i` under the concurrency limit and
-    /// the timeout, retrying with exponential backoff while the failure is
-    /// retryable. The permit is handed to the request so that a stream can
-    /// keep it for as long as it runs.
-    async fn retrying<T, F, Fut>(&self, i: usize, target: &Target, mut request: F) -> Result<T, RemoteError>
-    where
-        F: FnMut(OwnedSemaphorePermit) -> Fut,
-        Fut: Future<Output = Result<T, RemoteError>>,
-    {
-        let gateway = &self.gateways[i];
-        let mut delay = self.options.backoff;
-        let mut retries = 0;
-        loop {
-            let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore is never closed");
-            let result = match timeout(self.options.timeout, request(permit)).await {
-                Ok(result) => result,
-                Err(_) => Err(RemoteError::Timeout {
-                    gateway: gateway.label.clone(),
-                    target: target.clone(),
-                    after: self.options.timeout,
-                }),
-            };
-            match result {
-                Err(e) if e.is_retryable() && retries < self.options.retries => {
-                    retries += 1;
-                    tracing::debug!(gateway = %gateway.label, %target, error = %e, retry = retries, "retrying");
-                    sleep(delay).await;
-                    delay = (delay * 2).min(MAX_BACKOFF);
-                }
-                result => return result,
-            }
-        }
-    }
-
-    async fn block(&self, i: usize, cid: Cid) -> Result<Vec<u8>, RemoteError> {
-        let target = &Target::Block(cid);
-        self.retrying(i, target, move |permit| async move {
-            let _permit = permit;
-            let gateway = &self.gateways[i];
-            let url = gateway.url(&format!("ipfs/{cid}"), Some("format=raw"));
-            let mut response =
-                self.http.get(url).header(ACCEPT, MEDIA_RAW).send().await.map_err(|e| gateway.send_error(target, e))?;
-            gateway.check_status(target, &response)?;
-            let bytes = gateway.read_capped(target, &mut response, MAX_BLOCK_SIZE).await?;
-            verify(&cid, &bytes).map_err(|source| RemoteError::WrongBlock {
-                gateway: gateway.label.clone(),
-                cid,
-                source,
-            })?;
-            Ok(bytes)
-        })
-        .await
-    }
-
-    async fn head(&self, i: usize, cid: Cid) -> Result<(), RemoteError> {
-        let target = &Target::Block(cid);
-        self.retrying(i, target, move |permit| async move {
-            let _permit = permit;
-            let gateway = &self.gateways[i];
-            let url = gateway.url(&format!("ipfs/{cid}"), Some("format=raw"));
-            let response = self
-                .http
-                .head(url)
-                .header(ACCEPT, MEDIA_RAW)
-                .send()
-                .await
-                .map_err(|e| gateway.send_error(target, e))?;
-            gateway.check_status(target, &response)
-        })
-        .await
-    }
-
-    async fn car(
-        &self,
-        i: usize,
-        target: &Target,
-        scope: DagScope,
-        permit: OwnedSemaphorePermit,
-    ) -> Result<CarStream, RemoteError> {
-        let gateway = &self.gateways[i];
-        let Some((cid, path)) = target.car_root() else { unreachable!("CAR targets only") };
-        let query = format!("format=car&dag-scope={}", scope.as_str());
-        let mut url = gateway.url(&format!("ipfs/{cid}"), Some(&query));
-        if let Some(path) = path {
-            url.path_segments_mut().expect("gateway URLs are http(s) bases").extend(path.split('/'));
-        }
-        let response = self
-            .http
-            .get(url)
-            .header(ACCEPT, car::ACCEPT_CAR)
-            .send()
-            .await
-            .map_err(|e| gateway.send_error(target, e))?;
-        gateway.check_status(target, &response)?;
-        let content_type =
-            response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let Some(params) = car::car_params(&content_type) else {
-            return Err(RemoteError::WrongContentType {
-                gateway: gateway.label.clone(),
-                target: target.clone(),
-                content_type,
-            });
-        };
-        let check = match path {
-            Some(_) => car::Completeness::linked(cid),
-            None => car::Completeness::new(cid, scope, params.dfs),
-        };
-        Ok(CarStream::start(response, permit, gateway.label.clone(), cid, check, self.options.timeout))
-    }
 }

@@ -64,6 +64,12 @@ impl RemoteStore {
         Ok(CarBlocks::new(&self.runtime, stream))
     }
 
+    /// [`GatewayClient::get_car_sized`], blocking.
+    pub fn get_car_sized(&self, cid: &Cid, scope: DagScope, size: u64) -> Result<CarBlocks<'_>, RemoteError> {
+        let stream = self.block_on(self.client.get_car_sized(cid, scope, size))??;
+        Ok(CarBlocks::new(&self.runtime, stream))
+    }
+
     /// [`GatewayClient::get_path_car`], blocking.
     pub fn get_path_car(&self, root: &Cid, segments: &[&str]) -> Result<CarBlocks<'_>, RemoteError> {
         let stream = self.block_on(self.client.get_path_car(root, segments))??;

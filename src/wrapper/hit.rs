@@ -61,14 +61,23 @@ pub fn try_hit(
 /// On a local miss, when `cargo ipfs install` handed down a verified index
 /// (`CARGO_IPFS_INDEX_SHARDS`) and where to fetch from (`CARGO_IPFS_GATEWAYS`
 /// or `CARGO_IPFS_KUBO`), looks up this crate's entry with exactly this key
-/// and fetches its artifact. Returns whether it fetched one.
+/// and fetches its artifact. Returns whether it fetched one. A gateway
+/// that failed or was too slow for one wrapper is skipped by the next ones
+/// (remembered under the store directory, see `store/gateway/health.rs`).
 pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit: &Unit) -> anyhow::Result<bool> {
     let Some(shards) = &env.index_shards else { return Ok(false) };
     if !unit.source.registry {
         return Ok(false);
     }
     let gateways = crate::sources::config::gateway_list(&env.gateways);
-    let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None)? else { return Ok(false) };
+    let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None, Some(store.root()))? else {
+        return Ok(false);
+    };
+    // Every gateway failed for an earlier unit of this build: this one
+    // compiles at once, and says nothing (the first failure was said).
+    if sources.all_avoided() {
+        return Ok(false);
+    }
     let shards = crate::formats::block::parse_cid(shards)?;
     let layered = crate::store::Layered::new(store.clone(), sources);
     let entries = crate::index::tree::lookup(&layered, &shards, &unit.source.name)?;

@@ -4,20 +4,25 @@
 //! that awaits the stream. The stream also checks what the decoder cannot:
 //! that the blocks belong to the DAG asked for and that none is missing when
 //! the stream ends, since a gateway that loses a block part way still
-//! answered `200 OK` (the spec makes clients check).
+//! answered `200 OK` (the spec makes clients check); see `completeness.rs`.
+//! And it keeps the gateway to a pace: a stream of known size must end by a
+//! deadline its size sets, so that a gateway that trickles gives way to the
+//! next one in seconds.
 
-use super::error::RemoteError;
+use super::completeness::{Completeness, Refusal};
+use super::error::{RemoteError, Target};
+use super::health::Health;
 use super::MEDIA_CAR;
-use crate::formats::block::{Block, IDENTITY};
+use crate::formats::block::Block;
 use crate::formats::car::{CarDecoder, CarError};
-use crate::formats::links::{block_links, links, LinksError};
 use bytes::Bytes;
 use cid::Cid;
 use futures::{Stream, StreamExt};
 use reqwest::Response;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{timeout, Instant};
@@ -26,16 +31,40 @@ use tokio::time::{timeout, Instant};
 /// lets the stream check order and completeness as it goes.
 pub(super) const ACCEPT_CAR: &str = "application/vnd.ipld.car; version=1; order=dfs; dups=n";
 
-/// How many blocks outside the DAG a `dag-scope=all` stream may carry before
-/// the gateway is taken to be wasting the client's time.
-pub const MAX_UNRELATED_BLOCKS: usize = 1024;
-
 /// The slowest average rate, in bytes per second, a CAR stream may keep up
 /// once its first `timeout` has passed. A gateway sending a few bytes just
 /// inside each idle timeout would otherwise hold a download for as long as
 /// its byte budget lasts: with this floor, a stream of `n` bytes takes at
-/// most `timeout + n / MIN_CAR_RATE`.
+/// most `timeout + n / MIN_CAR_RATE`. It applies where the size is not
+/// known; a stream of known size keeps to [`HEDGE_RATE`].
 pub const MIN_CAR_RATE: u64 = 64 * 1024;
+
+/// The slowest rate, in bytes per second, at which a CAR stream of known
+/// size may arrive: it must end within the first-byte time
+/// ([`ClientOptions::first_byte`](super::ClientOptions::first_byte)) plus
+/// its size and [`PACE_SLACK`] at this rate, or the gateway is taken to be
+/// too slow, remembered, and the next one is tried. 256 KiB/s (2 Mbit/s) is
+/// below any link a build fetches over in practice, and keeps what one slow
+/// gateway costs a build to about `first_byte + 4 s` per MiB of the one
+/// artifact it was found slow on.
+pub const HEDGE_RATE: u64 = 256 * 1024;
+
+/// What a stream of known size may send beyond the file's bytes (the CAR
+/// header, each section's prefix, the DAG's inner nodes) before the pace is
+/// reckoned: 64 KiB.
+pub const PACE_SLACK: u64 = 64 * 1024;
+
+/// The size a path's CAR (an index shard and the directories on the way)
+/// is paced as, since nothing says its size before it arrives: 2 MiB, many
+/// times a large shard, so that a path request to a gateway that trickles
+/// costs about `first_byte + 8 s` once.
+pub const PATH_PACE_SIZE: u64 = 2 << 20;
+
+/// When a stream of `size` file bytes, asked for at `asked`, must have
+/// ended (see [`HEDGE_RATE`]).
+pub(super) fn paced_deadline(asked: Instant, first_byte: Duration, size: u64) -> Instant {
+    asked + first_byte + Duration::from_secs_f64(size.saturating_add(PACE_SLACK) as f64 / HEDGE_RATE as f64)
+}
 
 /// Which blocks a CAR request asks for (the `dag-scope` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +140,8 @@ fn body_of(response: Response) -> Body {
     }))
 }
 
-/// Verified blocks of one CAR response, in the order the gateway sent them.
+/// Verified blocks of one CAR response, in the order the gateway sent them
+/// (a block held back until its parent came follows the parent).
 /// After an error, the stream ends. Dropping it cancels the download.
 ///
 /// The body is parsed where [`CarStream::next`] is awaited, each block
@@ -120,23 +150,41 @@ fn body_of(response: Response) -> Body {
 /// so parallel downloads hash on as many threads, and no block crosses a
 /// thread on its way. A large block is handed on as slices of the chunks it
 /// arrived in, not copied (see [`CarDecoder::feed_shared`]). Memory stays
-/// bounded by one block's chunks whatever the size of the DAG.
+/// bounded by one block's chunks (and, in a stream that is not depth-first,
+/// the blocks held back) whatever the size of the DAG.
+///
+/// An error that shows the gateway costing time is remembered (see
+/// `health.rs`), so that the next request goes elsewhere.
 pub struct CarStream {
     body: Body,
     decoder: CarDecoder,
-    /// Blocks decoded from the last chunk and not yet handed out.
+    /// Blocks decoded from the last chunk and not yet checked.
     ready: VecDeque<Block>,
+    /// Blocks checked and not yet handed out.
+    accepted: VecDeque<Block>,
     check: Completeness,
     gateway: String,
     root: Cid,
     idle: Duration,
     /// When the stream started, for its [`MIN_CAR_RATE`] bound.
     started: Instant,
+    /// When a stream of known size must have ended ([`HEDGE_RATE`]).
+    deadline: Option<Instant>,
     done: bool,
     /// An error found after the blocks in `ready`, returned after them.
     failed: Option<RemoteError>,
+    /// Where a gateway found costing time is remembered.
+    health: Option<Arc<Health>>,
     /// Held for as long as the download runs.
     _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// How a gateway's CAR stream is watched.
+pub(super) struct Watch {
+    /// When the stream must have ended, for a stream of known size.
+    pub deadline: Option<Instant>,
+    /// Where to remember the gateway if it fails.
+    pub health: Arc<Health>,
 }
 
 impl CarStream {
@@ -148,8 +196,12 @@ impl CarStream {
         root: Cid,
         check: Completeness,
         idle: Duration,
+        watch: Watch,
     ) -> Self {
-        CarStream::of_body(body_of(response), Some(permit), gateway, root, check, idle)
+        let mut stream = CarStream::of_body(body_of(response), Some(permit), gateway, root, check, idle);
+        stream.deadline = watch.deadline;
+        stream.health = Some(watch.health);
+        stream
     }
 
     /// Starts reading the CAR of the whole DAG under `root`, in any block
@@ -171,13 +223,16 @@ impl CarStream {
             body,
             decoder: CarDecoder::new(),
             ready: VecDeque::new(),
+            accepted: VecDeque::new(),
             check,
             gateway,
             root,
             idle,
             started: Instant::now(),
+            deadline: None,
             done: false,
             failed: None,
+            health: None,
             _permit: permit,
         }
     }
@@ -205,6 +260,12 @@ impl CarStream {
         if !matches!(result, Some(Ok(_))) {
             self.done = true;
             self.ready.clear();
+            self.accepted.clear();
+        }
+        if let (Some(Err(e)), Some(health)) = (&result, &self.health) {
+            if let Some(gateway) = e.blames() {
+                health.avoid(gateway, &e.to_string());
+            }
         }
         result
     }
@@ -216,59 +277,27 @@ impl CarStream {
         // The header's roots are not looked at: the trustless gateway spec
         // leaves them unspecified and tells clients to ignore them.
         loop {
-            while let Some(block) = self.ready.pop_front() {
-                match self.check.accept(&block) {
-                    Ok(true) => return Some(Ok(block)),
-                    Ok(false) if self.check.unrelated > MAX_UNRELATED_BLOCKS => {
-                        let count = self.check.unrelated;
-                        return Some(Err(RemoteError::Unrelated {
-                            gateway: self.gateway.clone(),
-                            cid: self.root,
-                            count,
-                        }));
-                    }
-                    Ok(false) => {}
-                    Err(source) => {
-                        return Some(Err(RemoteError::Links { gateway: self.gateway.clone(), cid: self.root, source }))
-                    }
+            if let Some(block) = self.accepted.pop_front() {
+                return Some(Ok(block));
+            }
+            if let Some(block) = self.ready.pop_front() {
+                if let Err(refusal) = self.check.offer(block, &mut self.accepted) {
+                    return Some(Err(self.refused(refusal)));
                 }
+                continue;
             }
             if let Some(e) = self.failed.take() {
                 return Some(Err(e));
             }
-            // The next chunk may take the idle timeout, but not past the
-            // time the bytes so far allow at the minimum rate.
-            let read = self.decoder.offset();
-            let allowed = self.idle + Duration::from_secs_f64(read as f64 / MIN_CAR_RATE as f64);
-            let deadline = self.started + allowed;
-            let now = Instant::now();
-            if now >= deadline {
-                let e = io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "the gateway sent {read} bytes in {:.1?}, slower than the minimum of {} KiB/s",
-                        now - self.started,
-                        MIN_CAR_RATE / 1024
-                    ),
-                );
-                return Some(Err(self.io_error(e)));
-            }
-            let wait = self.idle.min(deadline - now);
+            let wait = match self.wait() {
+                Ok(wait) => wait,
+                Err(e) => return Some(Err(e)),
+            };
             let chunk = match timeout(wait, self.body.next()).await {
                 Ok(Some(Ok(chunk))) => chunk,
-                Ok(None) => {
-                    if let Err(e) = self.decoder.finish() {
-                        return Some(Err(self.car_error(e)));
-                    }
-                    let missing = self.check.missing()?;
-                    return Some(Err(RemoteError::Incomplete {
-                        gateway: self.gateway.clone(),
-                        cid: self.root,
-                        missing,
-                    }));
-                }
+                Ok(None) => return self.end(),
                 Ok(Some(Err(e))) => return Some(Err(self.io_error(e))),
-                // Past the rate's deadline, the check above says so.
+                // Past a deadline, `wait` says so.
                 Err(_) if wait < self.idle => continue,
                 Err(_) => {
                     let idle = self.idle;
@@ -287,6 +316,60 @@ impl CarStream {
         }
     }
 
+    /// How long the next chunk may take: the idle timeout, but not past the
+    /// time the bytes so far allow at the minimum rate, nor past the
+    /// deadline of a stream of known size; an error once either has passed.
+    fn wait(&self) -> Result<Duration, RemoteError> {
+        let read = self.decoder.offset();
+        let now = Instant::now();
+        if let Some(deadline) = self.deadline {
+            if now >= deadline {
+                return Err(RemoteError::Slow {
+                    gateway: self.gateway.clone(),
+                    target: Target::Car(self.root),
+                    bytes: read,
+                    after: now - self.started,
+                });
+            }
+        }
+        let allowed = self.idle + Duration::from_secs_f64(read as f64 / MIN_CAR_RATE as f64);
+        let floor = self.started + allowed;
+        if now >= floor {
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the gateway sent {read} bytes in {:.1?}, slower than the minimum of {} KiB/s",
+                    now - self.started,
+                    MIN_CAR_RATE / 1024
+                ),
+            );
+            return Err(self.io_error(e));
+        }
+        let until = self.deadline.map_or(floor, |d| d.min(floor));
+        Ok(self.idle.min(until - now))
+    }
+
+    /// The body ended: complete, or an error saying what is wrong.
+    fn end(&mut self) -> Option<Result<Block, RemoteError>> {
+        if let Err(e) = self.decoder.finish() {
+            return Some(Err(self.car_error(e)));
+        }
+        if let Err(refusal) = self.check.finish() {
+            return Some(Err(self.refused(refusal)));
+        }
+        let missing = self.check.missing()?;
+        Some(Err(RemoteError::Incomplete { gateway: self.gateway.clone(), cid: self.root, missing }))
+    }
+
+    fn refused(&self, refusal: Refusal) -> RemoteError {
+        let (gateway, cid) = (self.gateway.clone(), self.root);
+        match refusal {
+            Refusal::Links(source) => RemoteError::Links { gateway, cid, source },
+            Refusal::Unrelated { count, bytes } => RemoteError::Unrelated { gateway, cid, count, bytes },
+            Refusal::Unlinked { bytes } => RemoteError::Unlinked { gateway, cid, bytes },
+        }
+    }
+
     fn car_error(&self, source: CarError) -> RemoteError {
         RemoteError::Car { gateway: self.gateway.clone(), cid: self.root, source }
     }
@@ -300,126 +383,4 @@ impl std::fmt::Debug for CarStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CarStream").field("gateway", &self.gateway).field("root", &self.root).finish()
     }
-}
-
-/// Which blocks of a CAR to keep, and whether the DAG arrived whole.
-///
-/// Duplicates are dropped. With `dag-scope=all` the links of every block are
-/// read; in a depth-first stream a block nobody linked to yet is not part of
-/// the DAG and is ignored, as the spec asks; in a stream of unknown order
-/// every verified block is kept (it is content-addressed, so harmless) and
-/// the DAG is walked at the end. For the other scopes only the root is
-/// required: where an entity ends depends on UnixFS, which is not read here.
-pub(super) struct Completeness {
-    root: Cid,
-    all: bool,
-    dfs: bool,
-    /// Keep only blocks linked from the root through blocks kept.
-    linked: bool,
-    seen: HashSet<Cid>,
-    expected: HashSet<Cid>,
-    links: HashMap<Cid, Vec<Cid>>,
-    /// Blocks ignored because they are outside the DAG.
-    pub(super) unrelated: usize,
-}
-
-impl Completeness {
-    pub(super) fn new(root: Cid, scope: DagScope, dfs: bool) -> Self {
-        let mut expected = HashSet::new();
-        expand(root, &mut expected);
-        let all = scope == DagScope::All;
-        Completeness {
-            root,
-            all,
-            dfs,
-            linked: false,
-            seen: HashSet::new(),
-            expected,
-            links: HashMap::new(),
-            unrelated: 0,
-        }
-    }
-
-    /// For a path's CAR: only the root is required, and only blocks linked
-    /// from it through blocks already kept are kept, so a gateway cannot
-    /// fill the store with blocks nobody asked for.
-    pub(super) fn linked(root: Cid) -> Self {
-        Completeness { linked: true, ..Completeness::new(root, DagScope::Entity, true) }
-    }
-
-    /// Whether to hand `block` on.
-    pub(super) fn accept(&mut self, block: &Block) -> Result<bool, LinksError> {
-        let cid = *block.cid();
-        // Duplicates count against the same budget as unrelated blocks, so
-        // that a gateway repeating a block cannot keep a stream going.
-        if self.seen.contains(&cid) {
-            self.unrelated += 1;
-            return Ok(false);
-        }
-        if self.linked {
-            if !self.expected.contains(&cid) {
-                self.unrelated += 1;
-                return Ok(false);
-            }
-            for child in block_links(block)? {
-                expand(child, &mut self.expected);
-            }
-        } else if self.all {
-            if self.dfs && !self.expected.contains(&cid) {
-                self.unrelated += 1;
-                return Ok(false);
-            }
-            let children = block_links(block)?;
-            if self.dfs {
-                for child in &children {
-                    expand(*child, &mut self.expected);
-                }
-            }
-            self.links.insert(cid, children);
-        }
-        self.seen.insert(cid);
-        Ok(true)
-    }
-
-    /// The first block of the DAG that did not arrive, if any.
-    pub(super) fn missing(&self) -> Option<Cid> {
-        if !self.all {
-            return (self.root.hash().code() != IDENTITY && !self.seen.contains(&self.root)).then_some(self.root);
-        }
-        let mut stack = vec![self.root];
-        let mut visited = HashSet::new();
-        while let Some(cid) = stack.pop() {
-            if !visited.insert(cid) {
-                continue;
-            }
-            if cid.hash().code() == IDENTITY {
-                stack.extend(identity_links(&cid));
-                continue;
-            }
-            match self.links.get(&cid) {
-                Some(children) => stack.extend(children.iter().rev()),
-                None => return Some(cid),
-            }
-        }
-        None
-    }
-}
-
-/// Adds `cid` to `expected`, and for an identity CID (never sent in a CAR,
-/// its bytes are in the CID) the blocks it links to.
-fn expand(cid: Cid, expected: &mut HashSet<Cid>) {
-    if cid.hash().code() != IDENTITY {
-        expected.insert(cid);
-        return;
-    }
-    // An identity block's links are in its (short) digest; the recursion is
-    // bounded because each level is strictly shorter than the one above.
-    for child in identity_links(&cid) {
-        expand(child, expected);
-    }
-}
-
-/// The links inside an identity CID's inline bytes (none if unreadable).
-fn identity_links(cid: &Cid) -> Vec<Cid> {
-    links(cid, cid.hash().digest()).unwrap_or_default()
 }

@@ -175,8 +175,9 @@ pub enum RemoteError {
         /// Why the links could not be read.
         source: LinksError,
     },
-    /// The CAR stream carried too many blocks outside the DAG asked for.
-    #[error("gateway {gateway} sent {count} blocks that are not part of the DAG of {cid}: the gateway is faulty or malicious; it was skipped")]
+    /// The CAR stream carried too many blocks outside the DAG asked for, or
+    /// sent twice.
+    #[error("gateway {gateway} sent {count} blocks ({bytes} bytes) that are not part of the DAG of {cid} or were sent before: the gateway is faulty or malicious; it was skipped")]
     Unrelated {
         /// The gateway.
         gateway: String,
@@ -184,6 +185,40 @@ pub enum RemoteError {
         cid: Cid,
         /// How many unrelated blocks it sent.
         count: usize,
+        /// Their bytes.
+        bytes: u64,
+    },
+    /// The CAR stream, not in depth-first order, sent too many bytes of
+    /// blocks before any block that links to them.
+    #[error("gateway {gateway} sent {bytes} bytes of blocks that nothing it sent links to in the CAR of {cid}: it does not send the DAG depth-first, or sends blocks outside it; it was skipped")]
+    Unlinked {
+        /// The gateway.
+        gateway: String,
+        /// The root asked for.
+        cid: Cid,
+        /// The bytes held back when it was refused.
+        bytes: u64,
+    },
+    /// A CAR stream of known size fell behind the pace its size allows.
+    #[error("gateway {gateway} sent {bytes} bytes of {target} in {after:.1?}, too slow for its size; it is skipped for a while and another source is used")]
+    Slow {
+        /// The gateway.
+        gateway: String,
+        /// What was asked for.
+        target: Target,
+        /// Bytes it sent.
+        bytes: u64,
+        /// How long it had.
+        after: Duration,
+    },
+    /// Every gateway failed or was too slow a short while ago, so none was
+    /// asked.
+    #[error("{target} was not asked of any gateway: each failed recently ({}); they are tried again after a few minutes or on the next `cargo ipfs fetch`", .gateways.iter().map(|(g, why)| format!("{g}: {why}")).collect::<Vec<_>>().join("; "))]
+    Avoided {
+        /// What was asked for.
+        target: Target,
+        /// Each gateway and why it is skipped.
+        gateways: Vec<(String, String)>,
     },
     /// The gateway's IPNS record does not verify for the name asked for.
     #[error("gateway {gateway} returned an IPNS record that does not verify: {source}; the gateway is faulty or malicious, it was skipped")]
@@ -226,13 +261,39 @@ fn join(errors: &[RemoteError]) -> String {
 
 impl RemoteError {
     /// Whether trying the same gateway again may help: transport errors,
-    /// timeouts, server errors (5xx), 408 and 429. A 404 or a faulty answer
-    /// is final for that gateway.
+    /// server errors (5xx), 408 and 429. A 404 or a faulty answer is final
+    /// for that gateway, and so is a timeout: asking again would make the
+    /// caller wait as long again.
     pub fn is_retryable(&self) -> bool {
         match self {
-            RemoteError::Http { .. } | RemoteError::Timeout { .. } => true,
+            RemoteError::Http { .. } => true,
             RemoteError::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             _ => false,
+        }
+    }
+
+    /// The gateway to remember as failing (see `health.rs`), if this error
+    /// shows one that costs its callers time: a timeout or a stream behind
+    /// its pace, junk blocks, or a failure that outlasted the retries (5xx,
+    /// no connection). Not a quick refusal (wrong bytes, an oversized block,
+    /// not a CAR, a bad record: refused at once, the next gateway asked at
+    /// once, and an honest mirror whose disk rotted one block sends wrong
+    /// bytes for that block only), nor a 404, nor a stream that broke off
+    /// or ended short (an honest mirror that lacks a block answers so).
+    pub fn blames(&self) -> Option<&str> {
+        match self {
+            RemoteError::Timeout { gateway, .. }
+            | RemoteError::Http { gateway, .. }
+            | RemoteError::Status { gateway, .. }
+            | RemoteError::Unrelated { gateway, .. }
+            | RemoteError::Unlinked { gateway, .. }
+            | RemoteError::Slow { gateway, .. } => Some(gateway),
+            RemoteError::Car { gateway, source: CarError::Io { source, .. }, .. }
+                if source.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Some(gateway)
+            }
+            _ => None,
         }
     }
 

@@ -62,6 +62,15 @@ pub(crate) struct Faults {
     pub oversized: bool,
     /// Answer every record request with these bytes.
     pub record: Option<Vec<u8>>,
+    /// Send CARs in reverse depth-first order (children before parents),
+    /// as `order=unk`, with this many blocks of [`junk_blocks`] before the
+    /// first block, as many in the middle and as many after the last.
+    pub junk: Option<usize>,
+}
+
+/// Verified blocks outside every DAG the server holds, 1 KiB each.
+pub(crate) fn junk_blocks(count: usize) -> Vec<Block> {
+    (0..count).map(|i| Block::encode(crate::formats::block::RAW, false, vec![i as u8; 1024 + i])).collect()
 }
 
 /// How a CAR answer is cut short.
@@ -95,8 +104,13 @@ impl TestGateway {
 
     /// Starts a gateway serving the fixture blocks with `faults`.
     pub(crate) fn with_faults(faults: Faults) -> Self {
+        Self::serving(fixture_blocks(), faults)
+    }
+
+    /// Starts a gateway serving `served` with `faults`.
+    pub(crate) fn serving(served: impl IntoIterator<Item = Block>, faults: Faults) -> Self {
         let blocks = MemoryStore::new();
-        for block in fixture_blocks() {
+        for block in served {
             blocks.put(&block).unwrap();
         }
         let shared = Arc::new(Shared {
@@ -215,6 +229,14 @@ fn serve_car(blocks: &MemoryStore, root: Cid, faults: &Faults) -> Response {
     if let Some(Cut::Blocks(n)) = cut {
         dag.truncate(dag.len().saturating_sub(n));
     }
+    let mut order = "dfs";
+    if let Some(count) = faults.junk {
+        order = "unk";
+        let junk = junk_blocks(3 * count);
+        dag.reverse();
+        let middle = dag.split_off(dag.len() / 2);
+        dag = [&junk[..count], &dag, &junk[count..2 * count], &middle, &junk[2 * count..]].concat();
+    }
     let mut car = CarWriter::new(Vec::new(), &[root]).unwrap();
     for block in &dag {
         car.write_block(block).unwrap();
@@ -223,7 +245,8 @@ fn serve_car(blocks: &MemoryStore, root: Cid, faults: &Faults) -> Response {
     if let Some(Cut::Bytes(n)) = cut {
         bytes.truncate(bytes.len().saturating_sub(n));
     }
-    let content_type = [(header::CONTENT_TYPE, "application/vnd.ipld.car; version=1; order=dfs; dups=n")];
+    let content_type = format!("application/vnd.ipld.car; version=1; order={order}; dups=n");
+    let content_type = [(header::CONTENT_TYPE, content_type)];
     match faults.trickle {
         Some(every) => {
             let body = Trickle { bytes: Bytes::from(bytes), every, next: Box::pin(tokio::time::sleep(every)) };

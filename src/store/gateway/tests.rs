@@ -3,13 +3,14 @@
 //! the client's own timeouts are short, and each test body runs under
 //! [`bounded`].
 
-use super::car::{car_params, CarParams, Completeness};
+use super::car::{car_params, CarParams};
+use super::completeness::Completeness;
 use super::test_server::{fixture, fixture_blocks, Cut, Faults, TestGateway, HELLO, MULTIBLOCK, ROOT};
 use super::*;
 use crate::formats::block::{parse_cid, Block, RAW};
 use crate::formats::car::CarError;
 use crate::formats::ipns::{create_record, Keypair};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{Read, Write};
 use std::time::SystemTime;
 
@@ -18,10 +19,12 @@ use std::time::SystemTime;
 fn options() -> ClientOptions {
     ClientOptions {
         timeout: Duration::from_secs(5),
+        first_byte: Duration::from_secs(5),
         retries: 2,
         backoff: Duration::from_millis(10),
         hedge: Duration::from_secs(10),
         max_concurrency: 8,
+        remember: None,
     }
 }
 
@@ -301,6 +304,13 @@ fn car_content_types_are_read() {
     assert_eq!(car_params(""), None);
 }
 
+/// What `check` hands on when offered `block`.
+fn offer(check: &mut Completeness, block: &Block) -> Vec<Cid> {
+    let mut out = VecDeque::new();
+    check.offer(block.clone(), &mut out).unwrap_or_else(|e| panic!("{e:?}"));
+    out.iter().map(|b| *b.cid()).collect()
+}
+
 #[test]
 fn completeness_in_dfs_and_unknown_order() {
     let blocks = fixture_blocks();
@@ -309,42 +319,52 @@ fn completeness_in_dfs_and_unknown_order() {
 
     // Depth-first: an unrelated block is ignored, duplicates are dropped.
     let mut dfs = Completeness::new(root, DagScope::All, true);
-    assert!(!dfs.accept(&unrelated).unwrap());
+    assert!(offer(&mut dfs, &unrelated).is_empty());
     for block in &blocks {
-        assert!(dfs.accept(block).unwrap(), "{}", block.cid());
-        assert!(!dfs.accept(block).unwrap(), "a duplicate is dropped");
+        assert_eq!(offer(&mut dfs, block), [*block.cid()]);
+        assert!(offer(&mut dfs, block).is_empty(), "a duplicate is dropped");
     }
     assert_eq!(dfs.missing(), None);
     // The unrelated block and every duplicate count against the budget that
     // ends a stream past `MAX_UNRELATED_BLOCKS`.
     assert_eq!(dfs.unrelated, 1 + blocks.len());
 
-    // Unknown order: children before parents are fine; a gap is found.
+    // Unknown order: children before parents are held back until their
+    // parent comes, then handed on after it; a gap is found.
     let mut unknown = Completeness::new(root, DagScope::All, false);
-    for block in blocks.iter().rev().skip(1) {
-        assert!(unknown.accept(block).unwrap());
+    for block in blocks.iter().rev().filter(|b| *b.cid() != root) {
+        assert!(offer(&mut unknown, block).is_empty(), "nothing links to it yet");
     }
-    assert!(unknown.missing().is_some());
-    assert!(unknown.accept(&blocks[blocks.len() - 1]).unwrap());
+    assert!(offer(&mut unknown, &unrelated).is_empty());
+    assert_eq!(unknown.missing(), Some(root));
+    let root_block = blocks.iter().find(|b| *b.cid() == root).unwrap();
+    let released = offer(&mut unknown, root_block);
+    assert_eq!(released[0], root);
+    assert_eq!(released.iter().copied().collect::<HashSet<_>>(), cids(&blocks));
+    assert_eq!(released.len(), blocks.len());
     assert_eq!(unknown.missing(), None);
+    // What nothing linked to by the end is unrelated.
+    assert_eq!(unknown.unrelated, 0);
+    unknown.finish().unwrap();
+    assert_eq!(unknown.unrelated, 1);
 
-    // Scope block: only the root matters.
+    // Scope block: only the root matters, and only the root is kept.
     let mut one = Completeness::new(root, DagScope::Block, true);
     assert_eq!(one.missing(), Some(root));
-    let root_block = blocks.iter().find(|b| *b.cid() == root).unwrap();
-    assert!(one.accept(root_block).unwrap());
+    assert_eq!(offer(&mut one, root_block), [root]);
     assert_eq!(one.missing(), None);
-
-    // A path's CAR: only blocks linked from the root through blocks kept,
-    // whatever else the gateway sends; the root is required.
-    let mut path = Completeness::linked(root);
     let hello = blocks.iter().find(|b| *b.cid() == cid(HELLO)).unwrap();
-    assert!(!path.accept(hello).unwrap(), "not linked yet: the root has not come");
-    assert!(!path.accept(&unrelated).unwrap());
+    assert!(offer(&mut one, hello).is_empty(), "beyond the scope");
+
+    // A path's CAR (an entity): only blocks linked from the root through
+    // blocks kept, whatever else the gateway sends; the root is required.
+    let mut path = Completeness::new(root, DagScope::Entity, true);
+    assert!(offer(&mut path, hello).is_empty(), "not linked yet: the root has not come");
+    assert!(offer(&mut path, &unrelated).is_empty());
     assert_eq!(path.missing(), Some(root));
-    assert!(path.accept(root_block).unwrap());
-    assert!(path.accept(hello).unwrap(), "linked from the root");
-    assert!(!path.accept(&unrelated).unwrap());
+    assert_eq!(offer(&mut path, root_block), [root]);
+    assert_eq!(offer(&mut path, hello), [cid(HELLO)], "linked from the root");
+    assert!(offer(&mut path, &unrelated).is_empty());
     assert_eq!(path.missing(), None);
     assert_eq!(path.unrelated, 3);
 }
