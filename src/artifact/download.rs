@@ -5,6 +5,7 @@
 //! parallel; the wrapper for one unit on demand (`cargo ipfs install`).
 
 use super::cache::{env_digest, ArtifactRef, Cache};
+use super::gate::UNPACKING;
 use super::pack::{file_digest, unpack};
 use super::read::{dag_budget, read_artifact};
 use super::unpacked::Unpacked;
@@ -110,6 +111,9 @@ impl Downloader<'_> {
     pub fn file(&self, entry: &Entry) -> anyhow::Result<()> {
         let store = self.store;
         check_sizes(entry)?;
+        // The packed bytes, then the archive: no more than the entry signs,
+        // and no more in all than the gate lets every thread hold at once.
+        let _memory = UNPACKING.enter(entry.size.saturating_add(entry.unpacked_size));
         // Every block was verified against its CID on its way into the
         // store, and the CID is the one the signed entry names. The blocks
         // are read back without hashing each again, since the whole is
