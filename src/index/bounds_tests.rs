@@ -123,3 +123,26 @@ fn a_publisher_building_on_an_older_format_carries_no_entry_over() {
     assert!(lookup(&store, &new.shards, "serde").unwrap().is_empty(), "no entry of the older format");
     assert_eq!(lookup(&store, &new.shards, "tokio").unwrap().len(), 1);
 }
+
+#[test]
+fn listing_every_shard_reads_a_directory_linked_many_times_once() {
+    use crate::formats::unixfs::{build_directory, DirEntry};
+    let store = Counting::new(MemoryStore::new());
+    let k = key(1);
+    let signers = [k.clone()];
+    let v1 = publish(&store, None, &changes(&[sample("serde", "1.0.0", "01")]), &params(&signers, &k, &[&k], 1, T0))
+        .unwrap()
+        .unwrap()
+        .version;
+    // `se` holds `rd`; a hostile shards directory links `se` under a
+    // thousand names.
+    let se = super::tree::find(&store, &v1.shards, "se").unwrap().unwrap();
+    let entries = (0..1000).map(|i| DirEntry { name: format!("{i:03}"), ..se.clone() }).collect();
+    let (dir, _) = build_directory(&PARAMS, entries).unwrap();
+    store.put(&dir).unwrap();
+    let before = store.gets();
+    let shards = super::tree::all_shards(&store, dir.cid()).unwrap();
+    assert!(shards.is_empty(), "no shard is where its name puts it: {shards:?}");
+    let reads = store.gets() - before;
+    assert!(reads <= 3, "{reads} directories read");
+}

@@ -16,7 +16,7 @@ use crate::formats::unixfs::{
 };
 use crate::store::{BlockStore, StoreError};
 use cid::Cid;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
 
 /// The manifest's file name in a version's root directory.
@@ -199,10 +199,15 @@ pub fn lookup_shard(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<
     unreachable!("shard paths are never empty")
 }
 
-/// Every crate's shard under `shards`, in path order.
+/// Every crate's shard under `shards`, in path order. Each directory is
+/// read once: one linked under several names (which no index this tool
+/// writes has, since a crate's name decides its one path) is followed
+/// under the first only, so a few directories linked to each other over
+/// and over cost a few reads.
 pub fn all_shards(store: &dyn BlockStore, shards: &Cid) -> Result<Vec<(String, Cid)>, TreeError> {
     let mut out = Vec::new();
-    collect_shards(store, shards, &mut Vec::new(), &mut out)?;
+    let mut seen = HashSet::from([*shards]);
+    collect_shards(store, shards, &mut Vec::new(), &mut seen, &mut out)?;
     Ok(out)
 }
 
@@ -210,14 +215,15 @@ fn collect_shards(
     store: &dyn BlockStore,
     dir: &Cid,
     parents: &mut Vec<String>,
+    seen: &mut HashSet<Cid>,
     out: &mut Vec<(String, Cid)>,
 ) -> Result<(), TreeError> {
     for entry in list_directory(dir, &mut |c| store.get_required(c))? {
         if is_shard(parents, &entry.name) {
             out.push((entry.name, entry.cid));
-        } else if parents.len() < 2 {
+        } else if parents.len() < 2 && seen.insert(entry.cid) {
             parents.push(entry.name);
-            collect_shards(store, &entry.cid, parents, out)?;
+            collect_shards(store, &entry.cid, parents, seen, out)?;
             parents.pop();
         }
     }
