@@ -337,11 +337,7 @@ pub(crate) mod tests {
         let (entry, _) = artifact(&DiskStore::open(tempfile::tempdir().unwrap().path()).unwrap());
         let entry = Entry { cid: file.cid.to_string(), size: bytes.len() as u64 / 2, ..entry };
         assert!(downloader.download(&entry, Instant::now()).is_err());
-        let stored: u64 = blocks
-            .iter()
-            .filter(|b| store.has(b.cid()).unwrap())
-            .map(|b| b.len() as u64)
-            .sum();
+        let stored: u64 = blocks.iter().filter(|b| store.has(b.cid()).unwrap()).map(|b| b.len() as u64).sum();
         assert!(stored <= dag_budget(entry.size), "{stored} bytes stored for an entry of {}", entry.size);
         assert!(gateway.requests() >= 1, "the stream was asked for");
     }

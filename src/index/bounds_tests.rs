@@ -45,7 +45,8 @@ fn the_manifest_signature_is_checked_before_anything_under_the_root_is_walked() 
     store.put(&diamond).unwrap();
     for _ in 0..4 {
         let cid = *diamond.cid();
-        diamond = shard_block((0..256).map(|i| PbLink { cid, name: Some(format!("{i:02X}")), tsize: Some(1) }).collect());
+        diamond =
+            shard_block((0..256).map(|i| PbLink { cid, name: Some(format!("{i:02X}")), tsize: Some(1) }).collect());
         store.put(&diamond).unwrap();
     }
     // The root: a HAMT shard holding the manifest and the shards in its own
@@ -58,8 +59,7 @@ fn the_manifest_signature_is_checked_before_anything_under_the_root_is_walked() 
     let root = shard_block(links);
     store.put(&root).unwrap();
     // Only the IPNS key is needed to point subscribers at it.
-    let record =
-        create_record(&k, &format!("/ipfs/{}", root.cid()), 7, at(T0) + DAY, Duration::from_secs(60)).unwrap();
+    let record = create_record(&k, &format!("/ipfs/{}", root.cid()), 7, at(T0) + DAY, Duration::from_secs(60)).unwrap();
 
     let before = store.gets();
     let err = resolve_record(&store, Some(&record), "example", &trust_of(&[&k], 1, &k), None, at(T0 + 1)).unwrap_err();
@@ -113,10 +113,15 @@ fn a_publisher_building_on_an_older_format_carries_no_entry_over() {
         .version;
     // The same version as an older build would have signed it.
     let old = IndexVersion { manifest: Manifest { format: INDEX_FORMAT_VERSION - 1, ..v1.manifest.clone() }, ..v1 };
-    let new = publish(&store, Some(&old), &changes(&[sample("tokio", "1.0.0", "02")]), &params(&signers, &k, &[&k], 1, T0 + 10))
-        .unwrap()
-        .unwrap()
-        .version;
+    let new = publish(
+        &store,
+        Some(&old),
+        &changes(&[sample("tokio", "1.0.0", "02")]),
+        &params(&signers, &k, &[&k], 1, T0 + 10),
+    )
+    .unwrap()
+    .unwrap()
+    .version;
     assert_eq!(new.manifest.format, INDEX_FORMAT_VERSION);
     assert_eq!(new.manifest.seq, 2);
     assert_eq!(new.manifest.prev, Some(old.manifest_cid.to_string()));

@@ -216,11 +216,8 @@ impl Listing {
                             self.list(&link.cid, get, depth + 1)?;
                         }
                     } else {
-                        let entry = DirEntry {
-                            name: name[width..].to_string(),
-                            cid: link.cid,
-                            tsize: link.tsize.unwrap_or(0),
-                        };
+                        let entry =
+                            DirEntry { name: name[width..].to_string(), cid: link.cid, tsize: link.tsize.unwrap_or(0) };
                         self.push(entry)?;
                     }
                 }

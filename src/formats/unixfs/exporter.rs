@@ -156,9 +156,8 @@ fn export_node<E>(
     }
     if depth == 0 {
         let inline = data.data.as_ref().map_or(0, |d| d.len() as u64);
-        let declared = data.filesize.unwrap_or_else(|| {
-            data.blocksizes.iter().fold(inline, |sum, &size| sum.saturating_add(size))
-        });
+        let declared =
+            data.filesize.unwrap_or_else(|| data.blocksizes.iter().fold(inline, |sum, &size| sum.saturating_add(size)));
         tally.declare(declared)?;
     }
     let mut total = 0u64;

@@ -21,6 +21,6 @@ pub use importer::{import_bytes, FileImporter, ImportParams, ImportedFile, Param
 pub use read::ReadError;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod hostile_tests;
+#[cfg(test)]
+mod tests;

@@ -294,7 +294,8 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
     };
     let root = Block::encode(DAG_PB, false, node.encode());
     let store: HashMap<Cid, Vec<u8>> = [child, root.clone()].into_iter().map(Block::into_parts).collect();
-    let err = export_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    let err =
+        export_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
     assert!(matches!(err, ReadError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
 
     let missing = export_file(&file.cid, u64::MAX, &mut |_| Err("block not found"), &mut sink).unwrap_err();
@@ -302,7 +303,8 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
 
     // Blocks vouched for by the caller are not hashed again, but their sizes
     // are still checked.
-    let err = export_verified_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    let err = export_verified_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink)
+        .unwrap_err();
     assert!(matches!(err, ReadError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
 }
 
@@ -313,10 +315,15 @@ fn verified_export_gives_the_same_bytes() {
     let (file, blocks) = import_bytes(p, &data).unwrap();
     let store: HashMap<Cid, Vec<u8>> = blocks.into_iter().map(Block::into_parts).collect();
     let mut out = Vec::new();
-    let n = export_verified_file(&file.cid, u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut |b: &[u8]| {
-        out.extend_from_slice(b);
-        Ok(())
-    })
+    let n = export_verified_file(
+        &file.cid,
+        u64::MAX,
+        &mut |c| store.get(c).cloned().ok_or("missing"),
+        &mut |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(n, 200);
     assert_eq!(out, data);
