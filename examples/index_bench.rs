@@ -35,6 +35,7 @@ fn entry(krate: &str, n: u64, builder: &str) -> Entry {
         key: format!("{:064x}", n),
         cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
         size: 100_000 + n,
+        unpacked_size: 400_000 + n,
         sha256: digest,
         outputs: vec![Output { name: format!("lib{krate}.rlib"), kind: OutputKind::Rlib }],
         rustc: "1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860".into(),

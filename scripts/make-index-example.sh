@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --quiet --bin cargo-ipfs
-bin=$PWD/target/debug/cargo-ipfs
+bin=${CARGO_TARGET_DIR:-$PWD/target}/debug/cargo-ipfs
 out=$PWD/index/example
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -16,7 +16,7 @@ export CARGO_IPFS_STORE=$work/store
 ipns=$("$bin" key gen example-publisher)
 "$bin" index init --name example --key example-publisher --lifetime-days 36500 >/dev/null
 entry() { # name version key crate-type kind file
-    printf '{"name":"%s","version":"%s","source":"registry+https://github.com/rust-lang/crates.io-index","checksum":"%s","key":"%s","cid":"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4","size":12,"sha256":"a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447","outputs":[{"name":"%s","kind":"%s"}],"rustc":"1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860","target":"x86_64-unknown-linux-gnu","profile":{"debuginfo":"2","opt-level":"0"},"features":["default","std"],"crate_types":["%s"],"deps":{},"built_at":1800000000,"builder":"%s"}\n' \
+    printf '{"name":"%s","version":"%s","source":"registry+https://github.com/rust-lang/crates.io-index","checksum":"%s","key":"%s","cid":"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4","size":12,"unpacked_size":3072,"sha256":"a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447","outputs":[{"name":"%s","kind":"%s"}],"rustc":"1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860","target":"x86_64-unknown-linux-gnu","profile":{"debuginfo":"2","opt-level":"0"},"features":["default","std"],"crate_types":["%s"],"deps":{},"built_at":1800000000,"builder":"%s"}\n' \
         "$1" "$2" "$(printf '%s' "$1-$2" | sha256sum | cut -c1-64)" "$3" "$6" "$5" "$4" "$ipns"
 }
 { entry itoa 1.0.11 "$(printf itoa | sha256sum | cut -c1-64)" lib rlib libitoa-0123456789abcdef.rlib

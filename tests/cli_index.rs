@@ -12,7 +12,7 @@ fn entry(name: &str, version: &str, key: &str, builder: &str) -> String {
         "source": "registry+https://github.com/rust-lang/crates.io-index",
         "checksum": "a".repeat(64), "key": key,
         "cid": "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
-        "size": 12, "sha256": "b".repeat(64),
+        "size": 12, "unpacked_size": 3072, "sha256": "b".repeat(64),
         "outputs": [{"name": format!("lib{name}.rlib"), "kind": "rlib"}],
         "rustc": "1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860",
         "target": "x86_64-unknown-linux-gnu", "crate_types": ["lib"],

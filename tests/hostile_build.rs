@@ -12,7 +12,7 @@
 
 mod common;
 
-use cargo_ipfs_fetch::artifact::pack::{file_digest, pack, unpack, PackedFile};
+use cargo_ipfs_fetch::artifact::pack::{file_digest, pack, unpack, unpacked_size, PackedFile};
 use cargo_ipfs_fetch::artifact::read::read_artifact;
 use cargo_ipfs_fetch::formats::unixfs::{import_bytes, ImportParams};
 use cargo_ipfs_fetch::store::{BlockStore, DiskStore};
@@ -68,6 +68,7 @@ fn make_hostile(store: &DiskStore, entry: &mut Value, kind: usize, sibling: &str
     entry["cid"] = json!(file.cid.to_string());
     entry["size"] = json!(packed.len());
     entry["sha256"] = json!(file_digest(&packed));
+    entry["unpacked_size"] = json!(unpacked_size(&packed).unwrap());
     let kinds: Vec<Value> = entry["outputs"].as_array().unwrap().clone();
     let kind_of = |name: &str| kinds.iter().find(|o| o["name"] == name).map_or(json!("rlib"), |o| o["kind"].clone());
     entry["outputs"] = files.iter().map(|f| json!({"name": f.name, "kind": kind_of(&f.name)})).collect();

@@ -5,8 +5,9 @@
 //! parallel; the wrapper for one unit on demand (`cargo ipfs install`).
 
 use super::cache::{env_digest, ArtifactRef, Cache};
+use super::gate::UNPACKING;
 use super::pack::{file_digest, unpack, Meta, PackedFile};
-use super::read::read_artifact;
+use super::read::{dag_budget, read_artifact};
 use super::unpacked::Unpacked;
 use super::MAX_ARTIFACT;
 use crate::index::Entry;
@@ -57,6 +58,7 @@ impl Downloader<'_> {
             return Ok(None);
         }
         let cid = crate::formats::block::parse_cid(&entry.cid)?;
+        check_sizes(entry)?;
         let mut first_byte = None;
         let mut first = || *first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
         // One CAR request per artifact; the client verifies its blocks as they
@@ -71,8 +73,10 @@ impl Downloader<'_> {
                 for _ in 0..sources.attempts() {
                     let Ok(mut blocks) = sources.get_dag(&cid, entry.size) else { break };
                     // A stream larger than its entry says (duplicates and
-                    // blocks outside the DAG included) is not followed further.
-                    let limit = entry.size.saturating_mul(2).saturating_add(1 << 20);
+                    // blocks outside the DAG included) is not followed
+                    // further: the signed size and the framing `dag_budget`
+                    // allows.
+                    let limit = dag_budget(entry.size);
                     let mut blamed = false;
                     complete = true;
                     while let Some(block) = blocks.next() {
@@ -123,6 +127,10 @@ impl Downloader<'_> {
     /// the cache map under the environment values it was built with.
     pub fn file(&self, entry: &Entry) -> anyhow::Result<()> {
         let store = self.store;
+        check_sizes(entry)?;
+        // The packed bytes, then the archive: no more than the entry signs,
+        // and no more in all than the gate lets every thread hold at once.
+        let _memory = UNPACKING.enter(entry.size.saturating_add(entry.unpacked_size));
         // Every block was verified against its CID on its way into the
         // store, and the CID is the one the signed entry names. The blocks
         // are read back without hashing each again, since the whole is
@@ -144,7 +152,8 @@ impl Downloader<'_> {
                 bytes
             }
         };
-        let (meta, files) = unpack(&bytes, MAX_ARTIFACT)
+        // Decompressed no further than the entry signs.
+        let (meta, files) = unpack(&bytes, entry.unpacked_size)
             .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
         drop(bytes);
         matches_entry(entry, &meta, &files)?;
@@ -175,6 +184,22 @@ fn matches_entry(entry: &Entry, meta: &Meta, files: &[PackedFile]) -> anyhow::Re
     named.sort_unstable();
     if held != named {
         bail!("{} holds the files {held:?} where its signed entry names {named:?}; refused", what());
+    }
+    Ok(())
+}
+
+/// Refuses an entry whose signed sizes are over [`MAX_ARTIFACT`] before
+/// anything is read or set aside for it.
+fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
+    if entry.size > MAX_ARTIFACT || entry.unpacked_size > MAX_ARTIFACT {
+        bail!(
+            "artifact {} of {} {}: its entry names {} bytes packed and {} unpacked, over the {MAX_ARTIFACT}-byte limit; refused",
+            entry.cid,
+            entry.name,
+            entry.version,
+            entry.size,
+            entry.unpacked_size
+        );
     }
     Ok(())
 }
@@ -220,6 +245,7 @@ pub(crate) mod tests {
             key: "ab".repeat(32),
             cid: file.cid.to_string(),
             size: packed.len() as u64,
+            unpacked_size: crate::artifact::pack::unpacked_size(&packed).unwrap(),
             sha256: file_digest(&packed),
             outputs: vec![crate::index::Output { name: "libx-0.rlib".into(), kind: crate::index::OutputKind::Rlib }],
             rustc: "1.0.0".into(),
@@ -447,5 +473,55 @@ pub(crate) mod tests {
         let err = fetch_through(&DiskStore::open(dir.path()).unwrap(), sources, &entry).unwrap_err();
         assert!(format!("{err:#}").contains(&hanging.label()), "{err:#}");
         assert_eq!(hanging.requests(), 1);
+    }
+
+    #[test]
+    fn a_pack_that_expands_past_its_signed_unpacked_size_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let cache = Cache::new(dir.path());
+        let (entry, _) = artifact(&store);
+        let downloader = local(&store, &store, &cache);
+        let short = Entry { unpacked_size: entry.unpacked_size - 1, ..entry.clone() };
+        let err = downloader.fetch(&short, Instant::now()).unwrap_err();
+        assert!(format!("{err:#}").contains("decompresses to more than"), "{err:#}");
+        assert!(cache.get(base_key(&entry)).is_none(), "nothing filed");
+        // Over the one cap, refused before anything is read.
+        let huge = Entry { unpacked_size: MAX_ARTIFACT + 1, ..entry.clone() };
+        let err = downloader.fetch(&huge, Instant::now()).unwrap_err();
+        assert!(format!("{err:#}").contains("over the"), "{err:#}");
+        assert!(downloader.fetch(&entry, Instant::now()).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_download_longer_than_the_signed_size_is_cut_off() {
+        use crate::store::gateway::test_server::TestGateway;
+        // Four leaves of 1 MiB that do not compress.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let bytes: Vec<u8> = (0..4 << 20)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &bytes).unwrap();
+        let gateway = TestGateway::start();
+        for block in &blocks {
+            gateway.put(block);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = DiskStore::open(dir.path()).unwrap();
+        let cache = Cache::new(dir.path());
+        let sources = Sources::open(&[gateway.url().to_string()], None, None, None).unwrap();
+        let downloader = Downloader { store: &store, reader: &store, sources: sources.as_ref(), cache: &cache };
+        // An entry that signs half the size the gateway sends.
+        let (entry, _) = artifact(&DiskStore::open(tempfile::tempdir().unwrap().path()).unwrap());
+        let entry = Entry { cid: file.cid.to_string(), size: bytes.len() as u64 / 2, ..entry };
+        assert!(downloader.download(&entry, Instant::now()).is_err());
+        let stored: u64 = blocks.iter().filter(|b| store.has(b.cid()).unwrap()).map(|b| b.len() as u64).sum();
+        assert!(stored <= dag_budget(entry.size), "{stored} bytes stored for an entry of {}", entry.size);
+        assert!(gateway.requests() >= 1, "the stream was asked for");
     }
 }

@@ -12,9 +12,11 @@
 //!   that `publish` reads.
 //! - [`download`]: one artifact from the configured sources into the store,
 //!   checked against its signed entry, unpacked and filed in the map.
+//! - [`gate`]: how much memory filing artifacts holds at once across threads.
 
 pub mod cache;
 pub mod download;
+pub mod gate;
 pub mod pack;
 pub mod read;
 pub mod unpacked;

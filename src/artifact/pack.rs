@@ -288,6 +288,17 @@ fn compress(tar: &[u8]) -> Vec<u8> {
     compressor.compress(tar).expect("compressing into a buffer of the compress bound cannot fail")
 }
 
+/// The size of the archive a pack decompresses to, as its frame header
+/// declares it (every pack [`pack`] writes does); what an index entry signs
+/// as its `unpacked_size`. `None` for bytes that are not a frame declaring
+/// its size.
+pub fn unpacked_size(packed: &[u8]) -> Option<u64> {
+    if !packed.starts_with(&ZSTD_MAGIC) {
+        return None;
+    }
+    zstd::zstd_safe::get_frame_content_size(packed).ok().flatten()
+}
+
 /// Unpacks an artifact, refusing it if it decompresses to more than `limit`
 /// bytes or is anything [`pack`] would not have written that could do harm
 /// (see the module docs). Files come back in archive order, which for an

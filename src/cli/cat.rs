@@ -19,7 +19,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let cid = crate::store::dag::resolve_path(&store, &args.cid)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    export_file(&cid, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |bytes| {
+    // The root's declared size bounds what is read.
+    export_file(&cid, u64::MAX, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |bytes| {
         out.write_all(bytes).map_err(CatError::Io)
     })
     .with_context(|| format!("cannot read {cid}"))?;

@@ -76,7 +76,8 @@ fn write_node(store: &DiskStore, cid: &Cid, path: &Path, depth: usize) -> anyhow
                 1 << 20,
                 std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
             );
-            export_file(cid, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |b| {
+            // The root's declared size bounds what is read.
+            export_file(cid, u64::MAX, &mut |c| store.get_required(c).map_err(CatError::Store), &mut |b| {
                 file.write_all(b).map_err(CatError::Io)
             })
             .with_context(|| format!("cannot write {}", path.display()))?;

@@ -68,6 +68,10 @@ pub struct Entry {
     pub cid: String,
     /// The artifact's size in bytes.
     pub size: u64,
+    /// The size of the archive the artifact decompresses to, in bytes: a
+    /// reader decompresses no further, so a pack cannot expand past what
+    /// its publisher signed.
+    pub unpacked_size: u64,
     /// The artifact's sha256 (hex), checked after download.
     pub sha256: String,
     /// The files the artifact contains.
@@ -250,6 +254,7 @@ pub(crate) mod tests {
             key: key.into(),
             cid: "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4".into(),
             size: 12,
+            unpacked_size: 3072,
             sha256: "b".repeat(64),
             outputs: vec![Output { name: format!("lib{name}.rlib"), kind: OutputKind::Rlib }],
             rustc: "1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860".into(),
@@ -325,6 +330,19 @@ pub(crate) mod tests {
         assert_eq!(read.skipped.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2, 3]);
         assert!(reasons[0].contains("attestations") && reasons[1].contains("tokio"), "{reasons:?}");
         // A publisher refuses the same shard whole.
+        assert!(decode_shard("serde", text.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_entry_without_a_signed_unpacked_size_is_left_out() {
+        // As a publisher of index format 1 wrote it.
+        let good = sample("serde", "1.0.0", "01");
+        let mut text = String::from_utf8(encode_shard(&[sample("serde", "1.0.1", "02")])).unwrap();
+        text = text.replace("\"unpacked_size\":3072,", "");
+        text.push_str(&String::from_utf8(encode_shard(std::slice::from_ref(&good))).unwrap());
+        let read = read_shard("serde", text.as_bytes());
+        assert_eq!(read.entries, [good]);
+        assert!(read.skipped[0].1.contains("unpacked_size"), "{:?}", read.skipped);
         assert!(decode_shard("serde", text.as_bytes()).is_err());
     }
 }

@@ -84,6 +84,17 @@ pub enum ManifestError {
         /// The format found.
         found: u32,
     },
+    /// A version of an older format, whose entries sign less than this
+    /// build relies on.
+    #[error("index `{index}`: version {seq} is in index format {found}, older than the {INDEX_FORMAT_VERSION} this build reads (its entries sign no unpacked size); its publisher must publish a new version with a current cargo-ipfs-fetch")]
+    OldFormat {
+        /// The index.
+        index: String,
+        /// The version.
+        seq: u64,
+        /// The format found.
+        found: u32,
+    },
     /// The manifest belongs to another index.
     #[error("the manifest is for index `{found}`, not `{expected}`: indexes are never mixed; check the index name and IPNS name you configured")]
     ForeignIndex {
@@ -199,7 +210,10 @@ impl Manifest {
     /// Parses a stored manifest and checks its shape (not its signatures).
     pub fn decode(bytes: &[u8]) -> Result<Self, ManifestError> {
         let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| ManifestError::Malformed(e.to_string()))?;
-        if manifest.format != INDEX_FORMAT_VERSION {
+        // Every format so far has this manifest's shape, so an older one
+        // still decodes (for `prev` links and key rotations, and for a
+        // publisher building on it); [`check_manifest`] refuses to use it.
+        if manifest.format == 0 || manifest.format > INDEX_FORMAT_VERSION {
             return Err(ManifestError::Format { index: manifest.index, found: manifest.format });
         }
         let malformed = |what: &str| Err(ManifestError::Malformed(format!("index `{}`: {what}", manifest.index)));
@@ -242,6 +256,9 @@ pub fn check_manifest(
 ) -> Result<(), ManifestError> {
     if m.index != expected_index {
         return Err(ManifestError::ForeignIndex { expected: expected_index.into(), found: m.index.clone() });
+    }
+    if m.format != INDEX_FORMAT_VERSION {
+        return Err(ManifestError::OldFormat { index: m.index.clone(), seq: m.seq, found: m.format });
     }
     check_signed(m, None)?;
     if let Some(last) = last_seen {

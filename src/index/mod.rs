@@ -27,7 +27,9 @@ pub use tree::{IndexVersion, TreeError};
 /// client refuses a manifest of any other version, saying to upgrade when
 /// it is newer (see `docs/index-format.md`); raising it is for changes an
 /// older client would misread, not for every new field.
-pub const INDEX_FORMAT_VERSION: u32 = 1;
+pub const INDEX_FORMAT_VERSION: u32 = 2;
 
+#[cfg(test)]
+mod bounds_tests;
 #[cfg(test)]
 mod tests;

@@ -76,11 +76,16 @@ pub fn publish(
     let mut keys = params.keys.clone();
     keys.sort();
     keys.dedup();
-    let (shards, added) = match (prev, changes.is_empty()) {
-        (Some(prev), true) => (prev.shards, 0),
-        (prev, _) => apply(store, prev.map(|p| &p.shards), changes)?,
+    // A version of an older format holds entries without the fields this
+    // one signs: the new version starts from empty shards instead (its
+    // `prev` link still leads back), and its publisher records again what
+    // it wants to keep.
+    let base = prev.filter(|p| p.manifest.format == INDEX_FORMAT_VERSION);
+    let (shards, added) = match (base, changes.is_empty()) {
+        (Some(base), true) => (base.shards, 0),
+        (base, _) => apply(store, base.map(|p| &p.shards), changes)?,
     };
-    let shards = if prev.is_none() && changes.is_empty() { empty_shards(store)? } else { shards };
+    let shards = if base.is_none() && changes.is_empty() { empty_shards(store)? } else { shards };
     if let Some(prev) = prev {
         let same_keys = !prev.manifest.rotates_from(&keys, params.threshold);
         if added == 0 && same_keys && shards == prev.shards {

@@ -10,7 +10,7 @@ use super::manifest::{
     check_manifest, check_rotation_chain, check_trusted, Manifest, ManifestError, TrustedKeys, MAX_ROTATION_WALK,
 };
 use super::state::{IndexTrust, Seen};
-use super::tree::{load_manifest, load_version, IndexVersion, TreeError};
+use super::tree::{check_shards, load_manifest, read_version, IndexVersion, TreeError};
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName};
 use crate::store::BlockStore;
@@ -124,7 +124,9 @@ pub fn verify_root(
     now: SystemTime,
 ) -> Result<Resolved, ResolveError> {
     let tree_err = |source| ResolveError::Tree { index: index.into(), source };
-    let version = load_version(store, root).map_err(tree_err)?;
+    // Only the root's block and the manifest are read before the
+    // signatures are checked; the shards they cover come after.
+    let version = read_version(store, root).map_err(tree_err)?;
     let m = &version.manifest;
     check_manifest(m, index, seen.map(|s| s.seq), unix(now))?;
     if let Some(seen) = seen {
@@ -145,6 +147,7 @@ pub fn verify_root(
             Walk::Tree(t) => tree_err(t),
         })?),
     };
+    check_shards(&version).map_err(tree_err)?;
     Ok(Resolved { version, rotated })
 }
 

@@ -14,18 +14,18 @@ use crate::store::{BlockStore, Counting, MemoryStore};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn at(secs: u64) -> SystemTime {
+pub(super) fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-const T0: u64 = 1_800_000_000;
-const DAY: Duration = Duration::from_secs(86_400);
+pub(super) const T0: u64 = 1_800_000_000;
+pub(super) const DAY: Duration = Duration::from_secs(86_400);
 
-fn key(seed: u8) -> Keypair {
+pub(super) fn key(seed: u8) -> Keypair {
     Keypair::from_seed(&[seed; 32])
 }
 
-fn params<'a>(
+pub(super) fn params<'a>(
     signers: &'a [Keypair],
     ipns: &'a Keypair,
     keys: &[&Keypair],
@@ -44,7 +44,7 @@ fn params<'a>(
     }
 }
 
-fn changes(entries: &[Entry]) -> BTreeMap<String, Vec<Entry>> {
+pub(super) fn changes(entries: &[Entry]) -> BTreeMap<String, Vec<Entry>> {
     let mut out: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for e in entries {
         out.entry(e.name.clone()).or_default().push(e.clone());
@@ -52,7 +52,7 @@ fn changes(entries: &[Entry]) -> BTreeMap<String, Vec<Entry>> {
     out
 }
 
-fn trust_of(keys: &[&Keypair], threshold: u32, ipns: &Keypair) -> IndexTrust {
+pub(super) fn trust_of(keys: &[&Keypair], threshold: u32, ipns: &Keypair) -> IndexTrust {
     IndexTrust {
         keys: keys.iter().map(|k| k.ipns_name().to_string()).collect(),
         threshold,

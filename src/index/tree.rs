@@ -11,12 +11,12 @@ use super::layout::{shard_path, BadCrateName};
 use super::manifest::{Manifest, ManifestError};
 use crate::formats::block::Block;
 use crate::formats::unixfs::{
-    build_directory, build_directory_with_limit, export_file, import_bytes, list_directory, DirEntry, DirError,
-    ImportParams, ReadError,
+    build_directory, build_directory_with_limit, export_file, import_bytes, list_directory, list_directory_block,
+    DirEntry, DirError, ImportParams, ReadError,
 };
 use crate::store::{BlockStore, StoreError};
 use cid::Cid;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use thiserror::Error;
 
 /// The manifest's file name in a version's root directory.
@@ -28,6 +28,11 @@ pub const PARAMS: ImportParams = ImportParams::UNIXFS_V1_2025;
 /// The largest manifest or shard file read (a shard of 64 MiB would hold
 /// about 100,000 entries of one crate).
 pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+/// The largest manifest read. A manifest is read before its signatures are
+/// checked, so anyone who can point a reader at a root (the IPNS key alone
+/// suffices) chooses it; a real one of 256 keys and signatures is under
+/// 64 KiB.
+pub const MAX_MANIFEST_SIZE: u64 = 1024 * 1024;
 /// The largest directory node the index writes (crates.io's densest
 /// four-letter prefixes hold a few thousand names; this allows ~16,000).
 pub const MAX_DIRECTORY: usize = 1024 * 1024;
@@ -76,12 +81,6 @@ pub enum TreeError {
         /// The CID in the manifest.
         signed: String,
     },
-    /// A file larger than [`MAX_FILE_SIZE`].
-    #[error("index file {cid} is larger than {MAX_FILE_SIZE} bytes")]
-    TooLarge {
-        /// The file.
-        cid: Cid,
-    },
 }
 
 /// One stored index version.
@@ -97,22 +96,18 @@ pub struct IndexVersion {
     pub manifest: Manifest,
 }
 
-/// Reads a whole small UnixFS file, verifying every block.
+/// Reads a whole index file of at most [`MAX_FILE_SIZE`] bytes, verifying
+/// every block (and reading at most the nodes its size pays for).
 pub fn read_file(store: &dyn BlockStore, cid: &Cid) -> Result<Vec<u8>, TreeError> {
+    read_file_limited(store, cid, MAX_FILE_SIZE)
+}
+
+fn read_file_limited(store: &dyn BlockStore, cid: &Cid, limit: u64) -> Result<Vec<u8>, TreeError> {
     let mut out = Vec::new();
-    let mut too_large = false;
-    let result = export_file(cid, &mut |c| store.get_required(c), &mut |bytes| {
-        if out.len() as u64 + bytes.len() as u64 > MAX_FILE_SIZE {
-            too_large = true;
-            return Err(StoreError::NotFound { cid: *cid, store: "(file too large)".into() });
-        }
+    export_file(cid, limit, &mut |c| store.get_required(c), &mut |bytes| {
         out.extend_from_slice(bytes);
         Ok(())
-    });
-    if too_large {
-        return Err(TreeError::TooLarge { cid: *cid });
-    }
-    result?;
+    })?;
     Ok(out)
 }
 
@@ -132,22 +127,45 @@ pub(crate) fn find(store: &dyn BlockStore, dir: &Cid, name: &str) -> Result<Opti
 /// Loads the version at `root`, checking that the manifest signed this
 /// shards directory (signatures are checked by the caller).
 pub fn load_version(store: &dyn BlockStore, root: &Cid) -> Result<IndexVersion, TreeError> {
-    let entries = list_directory(root, &mut |c| store.get_required(c))?;
+    let version = read_version(store, root)?;
+    check_shards(&version)?;
+    Ok(version)
+}
+
+/// Reads the version at `root` as far as its manifest and no further: the
+/// root's own block (a directory whose `manifest.json` and `index` are in
+/// that block; nothing below it is read) and the manifest, of at most
+/// [`MAX_MANIFEST_SIZE`] bytes. Neither signatures nor the shards link are
+/// checked: a subscriber checks the signatures first, then
+/// [`check_shards`], so that a root it has no reason to trust costs at
+/// most these reads.
+pub fn read_version(store: &dyn BlockStore, root: &Cid) -> Result<IndexVersion, TreeError> {
+    let entries = list_directory_block(root, &mut |c| store.get_required(c))?;
     let get = |what: &'static str| {
         entries.iter().find(|e| e.name == what).map(|e| e.cid).ok_or(TreeError::NotAnIndex { root: *root, what })
     };
     let manifest_cid = get(MANIFEST_FILE)?;
     let shards = get(SHARDS_DIR)?;
-    let manifest = Manifest::decode(&read_file(store, &manifest_cid)?)?;
-    if crate::formats::block::parse_cid(&manifest.shards).ok() != Some(shards) {
-        return Err(TreeError::ShardsMismatch { root: *root, found: shards, signed: manifest.shards });
-    }
+    let manifest = load_manifest(store, &manifest_cid)?;
     Ok(IndexVersion { root: *root, manifest_cid, shards, manifest })
 }
 
-/// Reads a manifest file on its own (for walking `prev` links).
+/// Checks that the root's shards directory is the one its manifest signed.
+pub fn check_shards(version: &IndexVersion) -> Result<(), TreeError> {
+    if crate::formats::block::parse_cid(&version.manifest.shards).ok() != Some(version.shards) {
+        return Err(TreeError::ShardsMismatch {
+            root: version.root,
+            found: version.shards,
+            signed: version.manifest.shards.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a manifest file on its own (for walking `prev` links), of at most
+/// [`MAX_MANIFEST_SIZE`] bytes.
 pub fn load_manifest(store: &dyn BlockStore, cid: &Cid) -> Result<Manifest, TreeError> {
-    Ok(Manifest::decode(&read_file(store, cid)?)?)
+    Ok(Manifest::decode(&read_file_limited(store, cid, MAX_MANIFEST_SIZE)?)?)
 }
 
 /// The entries of crate `name` this build understands, empty when the
@@ -181,10 +199,15 @@ pub fn lookup_shard(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<
     unreachable!("shard paths are never empty")
 }
 
-/// Every crate's shard under `shards`, in path order.
+/// Every crate's shard under `shards`, in path order. Each directory is
+/// read once: one linked under several names (which no index this tool
+/// writes has, since a crate's name decides its one path) is followed
+/// under the first only, so a few directories linked to each other over
+/// and over cost a few reads.
 pub fn all_shards(store: &dyn BlockStore, shards: &Cid) -> Result<Vec<(String, Cid)>, TreeError> {
     let mut out = Vec::new();
-    collect_shards(store, shards, &mut Vec::new(), &mut out)?;
+    let mut seen = HashSet::from([*shards]);
+    collect_shards(store, shards, &mut Vec::new(), &mut seen, &mut out)?;
     Ok(out)
 }
 
@@ -192,14 +215,15 @@ fn collect_shards(
     store: &dyn BlockStore,
     dir: &Cid,
     parents: &mut Vec<String>,
+    seen: &mut HashSet<Cid>,
     out: &mut Vec<(String, Cid)>,
 ) -> Result<(), TreeError> {
     for entry in list_directory(dir, &mut |c| store.get_required(c))? {
         if is_shard(parents, &entry.name) {
             out.push((entry.name, entry.cid));
-        } else if parents.len() < 2 {
+        } else if parents.len() < 2 && seen.insert(entry.cid) {
             parents.push(entry.name);
-            collect_shards(store, &entry.cid, parents, out)?;
+            collect_shards(store, &entry.cid, parents, seen, out)?;
             parents.pop();
         }
     }

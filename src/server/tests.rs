@@ -153,3 +153,37 @@ fn less_common_answers() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert!(!head.to_ascii_lowercase().contains("content-length: 0"), "{head}");
 }
+
+/// A HAMT directory of four levels whose 256 buckets all lead to the same
+/// shard: four billion paths to one entry.
+fn diamond_hamt(store: &dyn BlockStore) -> cid::Cid {
+    use crate::formats::block::{Block, DAG_PB, RAW};
+    use crate::formats::dagpb::{PbLink, PbNode};
+    use crate::formats::unixfs::{DataType, UnixFsData};
+    let shard = |links: Vec<PbLink>| {
+        let mut data = UnixFsData::new(DataType::HamtShard);
+        data.fanout = Some(256);
+        data.hash_type = Some(0x22);
+        let block = Block::encode(DAG_PB, false, PbNode { links, data: Some(data.encode()) }.encode());
+        store.put(&block).unwrap();
+        *block.cid()
+    };
+    let file = Block::encode(RAW, false, b"x".to_vec());
+    store.put(&file).unwrap();
+    let mut cid = shard(vec![PbLink { cid: *file.cid(), name: Some("00name".into()), tsize: Some(1) }]);
+    for _ in 0..4 {
+        cid = shard((0..256).map(|i| PbLink { cid, name: Some(format!("{i:02X}")), tsize: Some(1) }).collect());
+    }
+    cid
+}
+
+#[test]
+fn a_path_through_a_hamt_that_repeats_its_shards_is_refused_after_a_few_reads() {
+    let counting = crate::store::Counting::new(crate::store::MemoryStore::new());
+    let root = diamond_hamt(&counting);
+    let before = counting.gets();
+    let err = traverse::resolve(&counting, root, &["absent".to_string()]).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
+    let reads = counting.gets() - before;
+    assert!(reads <= 6, "{reads} reads");
+}

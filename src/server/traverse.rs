@@ -13,7 +13,7 @@ use crate::formats::block::MAX_BLOCK_SIZE;
 use crate::formats::block::{Block, DAG_PB, IDENTITY};
 use crate::formats::car::{encode_header, section_prefix};
 use crate::formats::dagpb::PbNode;
-use crate::formats::unixfs::{DataType, UnixFsData};
+use crate::formats::unixfs::{DataType, UnixFsData, MAX_LIST_SHARDS};
 use crate::store::dag::{walk_from, WalkError};
 use crate::store::{BlockStore, Recycling, StoreError};
 use axum::body::Bytes;
@@ -104,7 +104,8 @@ pub fn resolve(store: &dyn BlockStore, root: Cid, segments: &[String]) -> Result
             }
             DataType::HamtShard => {
                 let mut chain = Vec::new();
-                let found = find_in_shard(store, cid, node, &data, name, &mut chain, 0)?;
+                let mut seen = HashSet::new();
+                let found = find_in_shard(store, cid, node, &data, name, &mut chain, &mut seen, 0)?;
                 resolved.path_blocks.extend(chain);
                 found
             }
@@ -139,6 +140,10 @@ fn hamt_width(data: &UnixFsData) -> usize {
 /// `chain` the shards from this one to the one that holds the entry (the
 /// blocks a client needs to verify the lookup). Names are not hashed here,
 /// so a lookup may read every shard; the chain is still the minimal one.
+/// Each shard is read once (`seen`; a HAMT that reaches one twice is
+/// refused, since no real one does), and at most [`MAX_LIST_SHARDS`], so
+/// shards that link to each other over and over cost a few reads.
+#[allow(clippy::too_many_arguments)]
 fn find_in_shard(
     store: &dyn BlockStore,
     cid: Cid,
@@ -146,11 +151,18 @@ fn find_in_shard(
     data: &UnixFsData,
     name: &str,
     chain: &mut Vec<Cid>,
+    seen: &mut HashSet<Cid>,
     depth: usize,
 ) -> Result<Option<Cid>, ResolveError> {
     let invalid = |reason: String| ResolveError::NotADirectory { path: cid.to_string(), name: name.into(), reason };
     if depth > MAX_HAMT_DEPTH {
         return Err(invalid(format!("its HAMT shards nest deeper than {MAX_HAMT_DEPTH} levels")));
+    }
+    if !seen.insert(cid) {
+        return Err(invalid(format!("its HAMT reaches shard {cid} twice, which no real one does")));
+    }
+    if seen.len() > MAX_LIST_SHARDS {
+        return Err(invalid(format!("its HAMT has more than {MAX_LIST_SHARDS} shards")));
     }
     chain.push(cid);
     let width = hamt_width(data);
@@ -162,7 +174,7 @@ fn find_in_shard(
             if child_data.kind != DataType::HamtShard {
                 return Err(invalid(format!("HAMT link {link_name:?} does not lead to a shard")));
             }
-            if let Some(found) = find_in_shard(store, link.cid, child, &child_data, name, chain, depth + 1)? {
+            if let Some(found) = find_in_shard(store, link.cid, child, &child_data, name, chain, seen, depth + 1)? {
                 return Ok(Some(found));
             }
         } else if link_name.get(width..) == Some(name) {

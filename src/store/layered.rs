@@ -84,7 +84,7 @@ mod tests {
 
     fn export(store: &dyn BlockStore, root: &Cid) -> Vec<u8> {
         let mut out = Vec::new();
-        export_file(root, &mut |cid| store.get_required(cid), &mut |bytes| {
+        export_file(root, u64::MAX, &mut |cid| store.get_required(cid), &mut |bytes| {
             out.extend_from_slice(bytes);
             Ok(())
         })

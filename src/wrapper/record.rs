@@ -141,6 +141,7 @@ pub fn record(
         format: crate::artifact::pack::PACK_VERSION,
     };
     let packed = pack(&meta, &files);
+    let unpacked_size = crate::artifact::pack::unpacked_size(&packed).context("a pack declares its unpacked size")?;
     let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed)?;
     for block in &blocks {
         store.put(block)?;
@@ -163,6 +164,7 @@ pub fn record(
             key: lookup_key,
             cid: file.cid.to_string(),
             size: packed.len() as u64,
+            unpacked_size,
             sha256,
             outputs,
             rustc: unit.rustc.short(),

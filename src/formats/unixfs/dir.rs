@@ -13,6 +13,7 @@ use super::read::{decode_unixfs, fetch_verified, ReadError};
 use crate::formats::block::{Block, DAG_PB, RAW};
 use crate::formats::dagpb::{PbLink, PbNode};
 use cid::Cid;
+use std::collections::HashSet;
 use thiserror::Error;
 
 /// kubo's `HAMTShardingSize`: a directory whose links are estimated above
@@ -115,62 +116,114 @@ pub fn node_kind(cid: &Cid, bytes: &[u8]) -> Option<EntryKind> {
     }
 }
 
+/// The most shard blocks a HAMT listing reads: a 256-way HAMT of a million
+/// names has about 4,000, and the index's own directories are plain.
+pub const MAX_LIST_SHARDS: usize = 65_536;
+
+/// The most entries a listing returns: a plain directory block of 2 MiB
+/// holds at most about 50,000, and a HAMT of this many is far larger than
+/// any directory this tool reads.
+pub const MAX_LIST_ENTRIES: usize = 1 << 20;
+
 /// Lists a directory, plain or HAMT-sharded, sorted by name. Every block read
-/// is verified against its CID.
+/// is verified against its CID. A listing reads each shard once (a HAMT that
+/// reaches one shard twice is refused, since no real one does), at most
+/// [`MAX_LIST_SHARDS`] shards and [`MAX_LIST_ENTRIES`] entries, so a few
+/// blocks that link to each other over and over cost a few reads.
 pub fn list_directory<E>(
     cid: &Cid,
     get: &mut impl FnMut(&Cid) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<DirEntry>, ReadError<E>> {
-    let mut out = Vec::new();
-    list_into(cid, get, &mut out, 0)?;
-    out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    Ok(out)
+    let mut listing = Listing { dir: *cid, out: Vec::new(), seen: HashSet::new(), follow: true };
+    listing.list(cid, get, 0)?;
+    listing.out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    Ok(listing.out)
 }
 
-fn list_into<E>(
+/// The entries a directory's own block holds, reading that one block: every
+/// entry of a plain directory, and of a HAMT shard those not in a sub-shard
+/// (which are left unread). For directories whose entries a caller must
+/// find before it may trust anything more, such as an index version's root
+/// before its manifest's signatures are checked.
+pub fn list_directory_block<E>(
     cid: &Cid,
     get: &mut impl FnMut(&Cid) -> Result<Vec<u8>, E>,
-    out: &mut Vec<DirEntry>,
-    depth: usize,
-) -> Result<(), ReadError<E>> {
-    if depth > MAX_HAMT_DEPTH {
-        return Err(ReadError::TooDeep { cid: *cid, limit: MAX_HAMT_DEPTH });
-    }
-    if cid.codec() != DAG_PB {
-        return Err(ReadError::NotADirectory { cid: *cid });
-    }
-    let bytes = fetch_verified(cid, get)?;
-    let (node, data) = decode_unixfs(cid, &bytes)?;
-    match data.kind {
-        DataType::Directory => {
-            for link in node.links {
-                let name = link.name.unwrap_or_default();
-                out.push(DirEntry { name, cid: link.cid, tsize: link.tsize.unwrap_or(0) });
-            }
+) -> Result<Vec<DirEntry>, ReadError<E>> {
+    let mut listing = Listing { dir: *cid, out: Vec::new(), seen: HashSet::new(), follow: false };
+    listing.list(cid, get, 0)?;
+    listing.out.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
+    Ok(listing.out)
+}
+
+/// A listing under way: the directory, what was found, the shards read, and
+/// whether sub-shards are followed.
+struct Listing {
+    dir: Cid,
+    out: Vec<DirEntry>,
+    seen: HashSet<Cid>,
+    follow: bool,
+}
+
+impl Listing {
+    fn push<E>(&mut self, entry: DirEntry) -> Result<(), ReadError<E>> {
+        if self.out.len() >= MAX_LIST_ENTRIES {
+            return Err(ReadError::TooManyEntries { cid: self.dir, what: "entries", limit: MAX_LIST_ENTRIES });
         }
-        DataType::HamtShard => {
-            // Link names start with the bucket index in upper-case hex, as
-            // wide as the fanout needs; a name that is only the index points
-            // to a sub-shard.
-            let fanout = data.fanout.unwrap_or(256).max(2);
-            let width = format!("{:X}", fanout - 1).len();
-            for link in node.links {
-                let name = link.name.unwrap_or_default();
-                if name.len() < width {
-                    return Err(ReadError::UnixFs { cid: *cid, source: UnixFsError::BadHamtName(name) });
-                }
-                if name.len() == width {
-                    list_into(&link.cid, get, out, depth + 1)?;
-                } else {
-                    out.push(DirEntry {
-                        name: name[width..].to_string(),
-                        cid: link.cid,
-                        tsize: link.tsize.unwrap_or(0),
-                    });
+        self.out.push(entry);
+        Ok(())
+    }
+
+    fn list<E>(
+        &mut self,
+        cid: &Cid,
+        get: &mut impl FnMut(&Cid) -> Result<Vec<u8>, E>,
+        depth: usize,
+    ) -> Result<(), ReadError<E>> {
+        if depth > MAX_HAMT_DEPTH {
+            return Err(ReadError::TooDeep { cid: *cid, limit: MAX_HAMT_DEPTH });
+        }
+        if cid.codec() != DAG_PB {
+            return Err(ReadError::NotADirectory { cid: *cid });
+        }
+        if !self.seen.insert(*cid) {
+            return Err(ReadError::RepeatedShard { dir: self.dir, cid: *cid });
+        }
+        if self.seen.len() > MAX_LIST_SHARDS {
+            return Err(ReadError::TooManyEntries { cid: self.dir, what: "shards", limit: MAX_LIST_SHARDS });
+        }
+        let bytes = fetch_verified(cid, get)?;
+        let (node, data) = decode_unixfs(cid, &bytes)?;
+        match data.kind {
+            DataType::Directory if depth == 0 => {
+                for link in node.links {
+                    let name = link.name.unwrap_or_default();
+                    self.push(DirEntry { name, cid: link.cid, tsize: link.tsize.unwrap_or(0) })?;
                 }
             }
+            DataType::HamtShard => {
+                // Link names start with the bucket index in upper-case hex, as
+                // wide as the fanout needs; a name that is only the index
+                // points to a sub-shard.
+                let fanout = data.fanout.unwrap_or(256).max(2);
+                let width = format!("{:X}", fanout - 1).len();
+                for link in node.links {
+                    let name = link.name.unwrap_or_default();
+                    if name.len() < width {
+                        return Err(ReadError::UnixFs { cid: *cid, source: UnixFsError::BadHamtName(name) });
+                    }
+                    if name.len() == width {
+                        if self.follow {
+                            self.list(&link.cid, get, depth + 1)?;
+                        }
+                    } else {
+                        let entry =
+                            DirEntry { name: name[width..].to_string(), cid: link.cid, tsize: link.tsize.unwrap_or(0) };
+                        self.push(entry)?;
+                    }
+                }
+            }
+            _ => return Err(ReadError::NotADirectory { cid: *cid }),
         }
-        _ => return Err(ReadError::NotADirectory { cid: *cid }),
+        Ok(())
     }
-    Ok(())
 }

@@ -65,6 +65,42 @@ pub enum ReadError<E> {
         /// What was found.
         actual: u64,
     },
+    /// A file is larger than the caller accepts.
+    #[error("{cid}: the file is larger than {limit} bytes, the most accepted here; refusing it")]
+    TooLarge {
+        /// The file's root.
+        cid: Cid,
+        /// The most bytes accepted.
+        limit: u64,
+    },
+    /// A file's DAG reads more nodes than its size pays for.
+    #[error("{cid}: the file's DAG reads more than {limit} blocks for its {size} bytes; it links blocks over and over, refusing it")]
+    TooManyNodes {
+        /// The file's root.
+        cid: Cid,
+        /// The most nodes allowed.
+        limit: u64,
+        /// The file's size.
+        size: u64,
+    },
+    /// A directory is larger than any listing accepts.
+    #[error("directory {cid} has more than {limit} {what}; refusing to list it")]
+    TooManyEntries {
+        /// The directory.
+        cid: Cid,
+        /// What there are too many of (`entries`, `shards`).
+        what: &'static str,
+        /// The most accepted.
+        limit: usize,
+    },
+    /// A HAMT directory reaches one shard twice, which no real one does.
+    #[error("directory {dir} reaches shard {cid} twice; a HAMT never repeats a shard, refusing it")]
+    RepeatedShard {
+        /// The directory.
+        dir: Cid,
+        /// The shard.
+        cid: Cid,
+    },
     /// The DAG nests deeper than any real one does.
     #[error("{cid}: the DAG is deeper than {limit} levels")]
     TooDeep {

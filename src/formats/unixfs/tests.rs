@@ -248,7 +248,7 @@ fn round_trip(p: ImportParams, len: usize) {
     assert_eq!(file.tsize, total, "tsize counts every block once");
     let store: HashMap<Cid, Vec<u8>> = blocks.into_iter().map(Block::into_parts).collect();
     let mut out = Vec::new();
-    let n = export_file::<&str>(&file.cid, &mut |c| store.get(c).cloned().ok_or("missing"), &mut |b| {
+    let n = export_file::<&str>(&file.cid, u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut |b| {
         out.extend_from_slice(b);
         Ok(())
     })
@@ -280,7 +280,7 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
     let leaf = *store.keys().find(|c| c.codec() == RAW).unwrap();
     store.get_mut(&leaf).unwrap()[0] ^= 1;
     let mut sink = |_: &[u8]| Ok::<(), &str>(());
-    let err = export_file(&file.cid, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    let err = export_file(&file.cid, u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
     assert!(matches!(err, ReadError::Block(crate::formats::block::BlockError::HashMismatch { cid }) if cid == leaf));
 
     // A node whose blocksizes claim more than its child holds.
@@ -294,15 +294,17 @@ fn exporter_refuses_corrupt_blocks_and_lying_sizes() {
     };
     let root = Block::encode(DAG_PB, false, node.encode());
     let store: HashMap<Cid, Vec<u8>> = [child, root.clone()].into_iter().map(Block::into_parts).collect();
-    let err = export_file(root.cid(), &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    let err =
+        export_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
     assert!(matches!(err, ReadError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
 
-    let missing = export_file(&file.cid, &mut |_| Err("block not found"), &mut sink).unwrap_err();
+    let missing = export_file(&file.cid, u64::MAX, &mut |_| Err("block not found"), &mut sink).unwrap_err();
     assert_eq!(missing.to_string(), "block not found");
 
     // Blocks vouched for by the caller are not hashed again, but their sizes
     // are still checked.
-    let err = export_verified_file(root.cid(), &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink).unwrap_err();
+    let err = export_verified_file(root.cid(), u64::MAX, &mut |c| store.get(c).cloned().ok_or("missing"), &mut sink)
+        .unwrap_err();
     assert!(matches!(err, ReadError::SizeMismatch { expected: 4, actual: 3, .. }), "{err}");
 }
 
@@ -313,10 +315,15 @@ fn verified_export_gives_the_same_bytes() {
     let (file, blocks) = import_bytes(p, &data).unwrap();
     let store: HashMap<Cid, Vec<u8>> = blocks.into_iter().map(Block::into_parts).collect();
     let mut out = Vec::new();
-    let n = export_verified_file(&file.cid, &mut |c| store.get(c).cloned().ok_or("missing"), &mut |b: &[u8]| {
-        out.extend_from_slice(b);
-        Ok(())
-    })
+    let n = export_verified_file(
+        &file.cid,
+        u64::MAX,
+        &mut |c| store.get(c).cloned().ok_or("missing"),
+        &mut |b: &[u8]| {
+            out.extend_from_slice(b);
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(n, 200);
     assert_eq!(out, data);
@@ -326,7 +333,7 @@ fn verified_export_gives_the_same_bytes() {
 fn exporter_refuses_directories() {
     let (dir, _) = build_directory(&ImportParams::UNIXFS_V1_2025, vec![]).unwrap();
     let bytes = dir.data().to_vec();
-    let err = export_file::<&str>(dir.cid(), &mut |_| Ok(bytes.clone()), &mut |_| Ok(())).unwrap_err();
+    let err = export_file::<&str>(dir.cid(), u64::MAX, &mut |_| Ok(bytes.clone()), &mut |_| Ok(())).unwrap_err();
     assert!(matches!(err, ReadError::NotAFile { kind: "directory", .. }), "{err}");
 }
 

@@ -134,6 +134,11 @@ impl TestGateway {
         TestGateway { runtime: Some(runtime), url, shared }
     }
 
+    /// Serves `block` besides the fixture's.
+    pub(crate) fn put(&self, block: &Block) {
+        self.shared.blocks.put(block).unwrap();
+    }
+
     /// The base URL.
     pub(crate) fn url(&self) -> Url {
         self.url.clone()
