@@ -32,16 +32,23 @@ impl Drop for Server {
     }
 }
 
+/// What a zstd bomb expands to: more than the memory a fetch may use.
+const BOMB: usize = 600 << 20;
+
 /// Replaces the artifact of `entry` in `store` by a hostile one of `kind`;
-/// `sibling` is another unit's output name.
+/// `sibling` is another unit's output name. With `bomb`, the file of kind 0
+/// is [`BOMB`] zeros (a pack of under a MiB).
 #[allow(clippy::result_large_err)]
-fn make_hostile(store: &DiskStore, entry: &mut Value, kind: usize, sibling: &str) {
+fn make_hostile(store: &DiskStore, entry: &mut Value, kind: usize, sibling: &str, bomb: bool) {
     let cid = entry["cid"].as_str().unwrap().to_owned();
     let bytes = read_artifact(&cid, entry["size"].as_u64().unwrap(), &mut |c| store.get_required(c)).unwrap();
     let (mut meta, mut files) = unpack(&bytes, 1 << 30).unwrap();
     match kind {
         // Another unit's output, as the signed entry names it.
-        0 => files.push(PackedFile { name: sibling.to_owned(), executable: false, bytes: b"hostile".to_vec().into() }),
+        0 => {
+            let bytes = if bomb { vec![0; BOMB] } else { b"hostile".to_vec() };
+            files.push(PackedFile { name: sibling.to_owned(), executable: false, bytes: bytes.into() })
+        }
         1 => meta.status = 101,
         2 => {
             let forged = json!({"$message_type": "artifact", "artifact": format!("/target/debug/deps/{sibling}"), "emit": "link"});
@@ -90,13 +97,14 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
     assert!(entries.len() >= 9, "{}", entries.len());
     let store = DiskStore::open(&h.store).unwrap();
     let names: Vec<String> = entries.iter().map(|e| e["outputs"][0]["name"].as_str().unwrap().to_owned()).collect();
+    // A build script's probe compilation (outputs named without a hash)
+    // runs in rustc's human error format, where a forged JSON message is
+    // harmless text: those get forgeries that harm in any format.
+    let kinds: Vec<usize> =
+        names.iter().enumerate().map(|(i, name)| if name.contains('-') { i % 5 } else { [1, 3, 4][i % 3] }).collect();
+    let bomb = kinds.iter().position(|&k| k == 0).expect("an artifact of kind 0");
     for (i, entry) in entries.iter_mut().enumerate() {
-        // A build script's probe compilation (outputs named without a hash)
-        // runs in rustc's human error format, where a forged JSON message
-        // is harmless text: those get forgeries that harm in any format.
-        let probe = !names[i].contains('-');
-        let kind = if probe { [1, 3, 4][i % 3] } else { i % 5 };
-        make_hostile(&store, entry, kind, &names[(i + 1) % names.len()]);
+        make_hostile(&store, entry, kinds[i], &names[(i + 1) % names.len()], i == bomb);
     }
     let journal: String = entries.iter().map(|e| format!("{e}\n")).collect();
     std::fs::write(&journal_path, journal).unwrap();
@@ -126,6 +134,8 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
     let leftovers =
         common::walk_files(&b.target).into_iter().filter(|p| std::fs::read(p).is_ok_and(|bytes| bytes == b"hostile"));
     assert_eq!(leftovers.count(), 0, "no hostile file in the target directory");
+    let large = common::walk_files(&b.target).into_iter().filter(|p| p.metadata().unwrap().len() >= BOMB as u64);
+    assert_eq!(large.count(), 0, "nor the bomb");
 
     if std::env::var_os("HOSTILE_BENCH").is_some() {
         // The same build with no cache configured, on a machine of its own.

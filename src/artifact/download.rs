@@ -5,10 +5,10 @@
 //! parallel; the wrapper for one unit on demand (`cargo ipfs install`).
 
 use super::cache::{env_digest, ArtifactRef, Cache};
-use super::gate::UNPACKING;
-use super::pack::{file_digest, unpack, Meta, PackedFile};
-use super::read::{dag_budget, read_artifact};
-use super::unpacked::Unpacked;
+use super::pack::Meta;
+use super::read::{dag_budget, export_artifact};
+use super::stream::{stream_into_copy, Packed, Unfiled};
+use super::unpacked::{Copy, Unpacked};
 use super::MAX_ARTIFACT;
 use crate::index::Entry;
 use crate::sources::Sources;
@@ -109,12 +109,13 @@ impl Downloader<'_> {
             // Offline, or the stream broke: read the file through the store,
             // which reads local blocks verified and fetches the missing ones
             // one by one.
-            read_artifact(&entry.cid, entry.size, &mut |c| {
+            let mut get = |c: &cid::Cid| {
                 let block = self.reader.get_required(c)?;
                 first();
                 Ok(block)
-            })
-            .with_context(|| format!("cannot fetch artifact {cid}"))?;
+            };
+            export_artifact(&entry.cid, entry.size, &mut get, &mut |_| Ok(()))
+                .with_context(|| format!("cannot fetch artifact {cid}"))?;
             // Blocks read through a layered store are already local; make sure.
             if !store.has(&cid)? {
                 bail!("artifact {cid} did not reach the local store");
@@ -125,12 +126,17 @@ impl Downloader<'_> {
 
     /// Unpacks an artifact from the store for the wrapper and files it in
     /// the cache map under the environment values it was built with.
+    ///
+    /// The packed bytes stream from the store through a hash and the
+    /// decompression straight into the files of the unpacked copy
+    /// ([`super::stream`]), which is renamed into place only once the whole
+    /// matches the entry's sha256, is no larger than its signed
+    /// `unpacked_size`, and holds the outputs the entry names: memory stays
+    /// small whatever the entry signs.
     pub fn file(&self, entry: &Entry) -> anyhow::Result<()> {
         let store = self.store;
         check_sizes(entry)?;
-        // The packed bytes, then the archive: no more than the entry signs,
-        // and no more in all than the gate lets every thread hold at once.
-        let _memory = UNPACKING.enter(entry.size.saturating_add(entry.unpacked_size));
+        let unpacked = Unpacked::new(store.root());
         // Every block was verified against its CID on its way into the
         // store, and the CID is the one the signed entry names. The blocks
         // are read back without hashing each again, since the whole is
@@ -141,24 +147,15 @@ impl Downloader<'_> {
         let mut unverified = |c: &cid::Cid| {
             store.get_unverified(c)?.ok_or_else(|| StoreError::NotFound { cid: *c, store: store.describe() })
         };
-        let first = read_artifact(&entry.cid, entry.size, &mut unverified);
-        let bytes = match first {
-            Ok(bytes) if file_digest(&bytes) == entry.sha256 => bytes,
-            _ => {
-                let bytes = read_artifact(&entry.cid, entry.size, &mut |c| self.reader.get_required(c))?;
-                if file_digest(&bytes) != entry.sha256 {
-                    bail!("artifact {} does not match the sha256 its signed entry names; refused", entry.cid);
-                }
-                bytes
-            }
+        let copy = match unpack_checked(&unpacked, entry, &mut unverified) {
+            Ok(copy) => copy,
+            Err(Unfiled::Content(e)) => return Err(e),
+            Err(Unfiled::Bytes(_)) => match unpack_checked(&unpacked, entry, &mut |c| self.reader.get_required(c)) {
+                Ok(copy) => copy,
+                Err(Unfiled::Bytes(e) | Unfiled::Content(e)) => return Err(e),
+            },
         };
-        // Decompressed no further than the entry signs.
-        let (meta, files) = unpack(&bytes, entry.unpacked_size)
-            .with_context(|| format!("cannot unpack artifact {} of {} {}", entry.cid, entry.name, entry.version))?;
-        drop(bytes);
-        matches_entry(entry, &meta, &files)?;
-        // Without room for the unpacked copy, the first hit unpacks instead.
-        let _ = Unpacked::new(store.root()).put(&entry.cid, &meta, &files);
+        let meta = &copy.manifest.meta;
         let mut names: Vec<String> = meta.env_deps.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
         names.dedup();
@@ -170,15 +167,35 @@ impl Downloader<'_> {
     }
 }
 
+/// Makes the unpacked copy of `entry`'s artifact from the blocks `get`
+/// reads, checked against the entry, or takes the one already there once
+/// it matches the entry's outputs.
+fn unpack_checked(
+    unpacked: &Unpacked,
+    entry: &Entry,
+    get: &mut dyn FnMut(&cid::Cid) -> Result<Vec<u8>, StoreError>,
+) -> Result<Copy, Unfiled> {
+    if let Some(copy) = unpacked.get(&entry.cid) {
+        let names = copy.manifest.files.iter().map(|f| f.name.as_str());
+        matches_entry(entry, &copy.manifest.meta, names).map_err(Unfiled::Content)?;
+        return Ok(copy);
+    }
+    let packed =
+        Packed { cid: &entry.cid, size: entry.size, sha256: &entry.sha256, unpacked_limit: entry.unpacked_size };
+    stream_into_copy(unpacked, &packed, get, &mut |meta, files| {
+        matches_entry(entry, meta, files.iter().map(|f| f.name.as_str()))
+    })
+}
+
 /// Refuses an artifact whose files are not the outputs its signed entry
 /// names, or whose stored status is not a success: the entry is what was
 /// signed, and the wrapper restores only successful compilations.
-fn matches_entry(entry: &Entry, meta: &Meta, files: &[PackedFile]) -> anyhow::Result<()> {
+fn matches_entry<'a>(entry: &Entry, meta: &Meta, files: impl Iterator<Item = &'a str>) -> anyhow::Result<()> {
     let what = || format!("artifact {} of {} {}", entry.cid, entry.name, entry.version);
     if meta.status != 0 {
         bail!("{} stores exit status {}, not a success; refused", what(), meta.status);
     }
-    let mut held: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    let mut held: Vec<&str> = files.collect();
     let mut named: Vec<&str> = entry.outputs.iter().map(|o| o.name.as_str()).collect();
     held.sort_unstable();
     named.sort_unstable();
@@ -207,7 +224,8 @@ fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::artifact::pack::{pack, Meta, PackedFile};
+    use crate::artifact::pack::{file_digest, pack, Meta, PackedFile};
+    use crate::artifact::read::read_artifact;
     use crate::formats::block::Block;
     use crate::formats::unixfs::{import_bytes, ImportParams};
     use crate::store::gateway::test_server::{junk_blocks, Faults, TestGateway};
@@ -326,8 +344,8 @@ pub(crate) mod tests {
             env_deps: vec![],
             format: crate::artifact::pack::PACK_VERSION,
         };
-        matches_entry(&entry, &meta(0), &files).unwrap();
-        let err = matches_entry(&entry, &meta(101), &files).unwrap_err();
+        matches_entry(&entry, &meta(0), files.iter().map(|f| f.name.as_str())).unwrap();
+        let err = matches_entry(&entry, &meta(101), files.iter().map(|f| f.name.as_str())).unwrap_err();
         assert!(format!("{err:#}").contains("exit status 101"), "{err:#}");
     }
 

@@ -12,13 +12,14 @@
 //!   that `publish` reads.
 //! - [`download`]: one artifact from the configured sources into the store,
 //!   checked against its signed entry, unpacked and filed in the map.
-//! - [`gate`]: how much memory filing artifacts holds at once across threads.
+//! - [`stream`]: unpacking as the bytes come, in memory that does not grow
+//!   with the artifact.
 
 pub mod cache;
 pub mod download;
-pub mod gate;
 pub mod pack;
 pub mod read;
+pub mod stream;
 pub mod unpacked;
 
 /// The largest artifact unpacked (its decompressed size), so that a corrupt

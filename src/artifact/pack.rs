@@ -51,7 +51,7 @@ pub const META_NAME: &str = ".cargo-ipfs-meta.json";
 pub const ZSTD_LEVEL: i32 = 3;
 
 /// The four bytes every zstd frame starts with (0xFD2FB528, little-endian).
-const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// The longest file name accepted, in bytes: `NAME_MAX` on Linux and the
 /// BSDs, and no real output comes near it.
@@ -421,7 +421,7 @@ fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
 /// Parses the metadata entry, checking its format version before its fields
 /// so that an artifact from another version says so rather than naming a
 /// field it does not know.
-fn parse_meta(json: &[u8]) -> Result<Meta, PackError> {
+pub(crate) fn parse_meta(json: &[u8]) -> Result<Meta, PackError> {
     #[derive(Deserialize)]
     struct Version {
         format: u32,
@@ -435,7 +435,7 @@ fn parse_meta(json: &[u8]) -> Result<Meta, PackError> {
 }
 
 /// A word for an entry type, for messages.
-fn kind_name(kind: tar::EntryType) -> String {
+pub(crate) fn kind_name(kind: tar::EntryType) -> String {
     use tar::EntryType as T;
     let word = match kind {
         T::Link => "hard link",

@@ -35,6 +35,23 @@ pub fn read_artifact(
     size: u64,
     get: &mut dyn FnMut(&cid::Cid) -> Result<Vec<u8>, StoreError>,
 ) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(size.min(PREALLOCATE) as usize);
+    export_artifact(cid, size, get, &mut |chunk| {
+        bytes.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    Ok(bytes)
+}
+
+/// Hands the bytes of the artifact `cid` to `sink` as they are read, with
+/// the bounds and the size check of [`read_artifact`], without holding
+/// them.
+pub fn export_artifact(
+    cid: &str,
+    size: u64,
+    get: &mut dyn FnMut(&cid::Cid) -> Result<Vec<u8>, StoreError>,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), StoreError>,
+) -> anyhow::Result<()> {
     let cid = crate::formats::block::parse_cid(cid)?;
     if size > MAX_ARTIFACT {
         bail!("artifact {cid}: its entry names {size} bytes, over the {MAX_ARTIFACT}-byte limit; refused");
@@ -50,14 +67,14 @@ pub fn read_artifact(
         }
         Ok(bytes)
     };
-    let mut bytes = Vec::with_capacity(size.min(PREALLOCATE) as usize);
-    export_verified_file(&cid, size, &mut bounded, &mut |chunk| {
-        bytes.extend_from_slice(chunk);
-        Ok(())
+    let mut handed = 0u64;
+    export_verified_file(&cid, size, &mut bounded, &mut |chunk: &[u8]| {
+        handed += chunk.len() as u64;
+        sink(chunk)
     })
     .with_context(|| format!("cannot read artifact {cid}"))?;
-    if bytes.len() as u64 != size {
+    if handed != size {
         bail!("artifact {cid} is not of the size its entry names ({size} bytes); refused");
     }
-    Ok(bytes)
+    Ok(())
 }

@@ -117,30 +117,50 @@ impl Unpacked {
 
     /// Writes the copy of `cid` from its unpacked contents, unless a whole
     /// one is there already, and returns it.
-    pub fn put(&self, cid: &str, meta: &Meta, files: &[PackedFile]) -> std::io::Result<Copy> {
+    pub fn put(&self, cid: &str, meta: &Meta, files: &[PackedFile]) -> anyhow::Result<Copy> {
+        self.put_with(cid, |out| {
+            let mut infos = Vec::with_capacity(files.len());
+            for file in files {
+                super::pack::check_name(&file.name)?;
+                let path = out.join(&file.name);
+                std::fs::write(&path, &file.bytes).map_err(|e| crate::store::StoreError::io(&path, e))?;
+                infos.push(FileInfo {
+                    name: file.name.clone(),
+                    executable: file.executable,
+                    size: file.bytes.len() as u64,
+                    sha256: file_digest(&file.bytes),
+                });
+            }
+            Ok((meta.clone(), infos))
+        })
+    }
+
+    /// Writes the copy of `cid` unless a whole one is there already, and
+    /// returns it: `fill` writes the files into the (new, empty) directory
+    /// it is given and returns the metadata and what it wrote; the copy is
+    /// renamed into place only when `fill` succeeds, else nothing is left.
+    pub fn put_with(
+        &self,
+        cid: &str,
+        fill: impl FnOnce(&Path) -> anyhow::Result<(Meta, Vec<FileInfo>)>,
+    ) -> anyhow::Result<Copy> {
         self.path(cid)?;
         if let Some(copy) = self.get(cid) {
             return Ok(copy);
         }
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&self.dir)?;
+        // A full disk says so, with what to do.
+        let io = |e| crate::store::StoreError::io(&self.dir, e);
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&self.dir).map_err(io)?;
         let out = tmp.path().join("out");
-        std::fs::create_dir(&out)?;
-        let mut infos = Vec::with_capacity(files.len());
-        for file in files {
-            super::pack::check_name(&file.name).map_err(std::io::Error::other)?;
-            let path = out.join(&file.name);
-            std::fs::write(&path, &file.bytes)?;
-            set_mode(&path, if file.executable { 0o755 } else { 0o644 })?;
-            infos.push(FileInfo {
-                name: file.name.clone(),
-                executable: file.executable,
-                size: file.bytes.len() as u64,
-                sha256: file_digest(&file.bytes),
-            });
+        std::fs::create_dir(&out).map_err(io)?;
+        let (meta, files) = fill(&out)?;
+        for file in &files {
+            set_mode(&out.join(&file.name), if file.executable { 0o755 } else { 0o644 }).map_err(io)?;
         }
-        let manifest = Manifest { meta: meta.clone(), files: infos };
-        std::fs::write(tmp.path().join("manifest.json"), serde_json::to_vec(&manifest).expect("manifests serialize"))?;
+        let manifest = Manifest { meta, files };
+        let json = serde_json::to_vec(&manifest).expect("manifests serialize");
+        std::fs::write(tmp.path().join("manifest.json"), json).map_err(io)?;
         let dest = self.path(cid)?;
         let kept = tmp.keep();
         match std::fs::rename(&kept, &dest) {
@@ -148,7 +168,7 @@ impl Unpacked {
             Err(err) => {
                 let _ = std::fs::remove_dir_all(&kept);
                 // Another process put the same artifact first: use theirs.
-                self.get(cid).ok_or(err)
+                self.get(cid).ok_or_else(|| err.into())
             }
         }
     }

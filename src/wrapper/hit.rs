@@ -14,6 +14,7 @@ use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
 use crate::artifact::download::Downloader;
 use crate::artifact::pack::{unpack, Meta, PackedFile};
 use crate::artifact::read::read_artifact;
+use crate::artifact::stream::{stream_into_copy, Packed, Unfiled};
 use crate::artifact::unpacked::{place, Unpacked};
 use crate::artifact::MAX_ARTIFACT;
 use crate::atomic_file::{replace_with, Durability, Options};
@@ -100,12 +101,26 @@ fn restore(store: &DiskStore, store_dir: &Path, artifact: &ArtifactRef, unit: &U
     let copy = match unpacked.get(&artifact.cid) {
         Some(copy) => copy,
         None => {
-            let (meta, files) = read_unpacked(store, artifact)?;
-            match unpacked.put(&artifact.cid, &meta, &files) {
+            // Streamed from the verified blocks into a new copy; the blocks'
+            // sha256 is the cache map's.
+            let packed = Packed {
+                cid: &artifact.cid,
+                size: artifact.size,
+                sha256: &artifact.sha256,
+                unpacked_limit: MAX_ARTIFACT,
+            };
+            let mut get = |c: &cid::Cid| store.get_required(c);
+            match stream_into_copy(&unpacked, &packed, &mut get, &mut |_, _| Ok(())) {
                 Ok(copy) => copy,
+                Err(Unfiled::Bytes(e)) => return Err(e),
                 // No room for the copy (or no right to write it): restore
-                // from memory this time.
-                Err(_) => return restore_files(&meta, &files, unit, &expected),
+                // from memory this time, when the artifact is small enough
+                // to hold.
+                Err(Unfiled::Content(e)) if artifact.size > IN_MEMORY => return Err(e),
+                Err(Unfiled::Content(_)) => {
+                    let (meta, files) = read_unpacked(store, artifact)?;
+                    return restore_files(&meta, &files, unit, &expected);
+                }
             }
         }
     };
@@ -162,8 +177,13 @@ fn checked<'a>(
 /// the size the cache map names.
 fn read_unpacked(store: &DiskStore, artifact: &ArtifactRef) -> anyhow::Result<(Meta, Vec<PackedFile>)> {
     let packed = read_artifact(&artifact.cid, artifact.size, &mut |c| store.get_required(c))?;
-    Ok(unpack(&packed, MAX_ARTIFACT)?)
+    Ok(unpack(&packed, 4 * IN_MEMORY)?)
 }
+
+/// The largest artifact restored from memory when its unpacked copy cannot
+/// be written (it decompresses to at most four times that): beyond it, the
+/// unit compiles.
+const IN_MEMORY: u64 = 64 << 20;
 
 /// Writes every output from memory and replays rustc's output, after the
 /// same checks as [`restore`].
