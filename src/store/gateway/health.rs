@@ -189,4 +189,27 @@ mod tests {
         forget_all(store.path());
         assert_eq!(Health::shared(store.path().join(HEALTH_DIR)).avoided("http://b"), None);
     }
+
+    #[test]
+    fn a_gateway_behind_its_pace_is_asked_last_not_skipped_and_a_failure_outweighs_it() {
+        let store = tempfile::tempdir().unwrap();
+        let one = Health::shared(store.path().join(HEALTH_DIR));
+        let other = Health::shared(store.path().join(HEALTH_DIR));
+        one.fell_behind("http://a", "behind");
+        assert_eq!(one.avoided("http://a"), None);
+        assert!(one.behind("http://a"));
+        assert!(other.behind("http://a"), "shared with the other processes");
+        assert_eq!(other.avoided("http://a"), None);
+
+        // Found failing by the other process: skipped by both.
+        other.avoid("http://a", "timed out");
+        assert_eq!(one.avoided("http://a").as_deref(), Some("timed out"));
+        assert!(!one.behind("http://a"));
+        // And falling behind later does not turn that back into "behind".
+        one.fell_behind("http://a", "behind again");
+        assert_eq!(other.avoided("http://a").as_deref(), Some("timed out"));
+
+        forget_all(store.path());
+        assert!(!Health::shared(store.path().join(HEALTH_DIR)).behind("http://a"));
+    }
 }

@@ -43,7 +43,7 @@ type Opening = Pin<Box<dyn Future<Output = Result<SingleCar, RemoteError>> + Sen
 
 enum State {
     Opening(Opening),
-    Streaming(SingleCar),
+    Streaming(Box<SingleCar>),
 }
 
 /// One gateway's response within the race.
@@ -56,7 +56,7 @@ struct Leg {
 
 /// What one leg did.
 enum Step {
-    Opened(SingleCar),
+    Opened(Box<SingleCar>),
     Block(Block),
     Ended,
     Failed(RemoteError),
@@ -81,7 +81,7 @@ impl Leg {
     async fn step(&mut self) -> Step {
         match &mut self.state {
             State::Opening(open) => match open.as_mut().await {
-                Ok(car) => Step::Opened(car),
+                Ok(car) => Step::Opened(Box::new(car)),
                 Err(e) => Step::Failed(e),
             },
             State::Streaming(car) => match car.next().await {
@@ -119,7 +119,7 @@ enum Event {
 /// The bodies are parsed where [`CarStream::next`] is awaited: from
 /// blocking code (see [`crate::store::RemoteStore::get_car`]) that is the
 /// caller's own thread, so parallel downloads hash on as many threads.
-/// Memory stays bounded by that of one [`SingleCar`] per gateway.
+/// Memory stays bounded by that of one response's stream per gateway.
 pub struct CarStream {
     legs: Vec<Leg>,
     hedge: Option<Hedge>,
@@ -164,7 +164,7 @@ impl CarStream {
     /// chunk may take `idle`.
     pub(crate) fn of_dag(body: super::car::Body, source: String, root: Cid, idle: Duration) -> Self {
         let car = SingleCar::of_dag(body, source.clone(), root, idle);
-        let leg = Leg { gateway: source.clone(), asked: Instant::now(), state: State::Streaming(car) };
+        let leg = Leg { gateway: source.clone(), asked: Instant::now(), state: State::Streaming(Box::new(car)) };
         CarStream {
             legs: vec![leg],
             hedge: None,
