@@ -61,12 +61,13 @@ impl Downloader<'_> {
         check_sizes(entry)?;
         let mut first_byte = None;
         let mut first = || *first_byte.get_or_insert_with(|| started.elapsed().as_millis() as u64);
-        // One CAR request per artifact; the client verifies its blocks as they
-        // arrive, and each goes straight to the store. A stream that ends
-        // complete has brought the whole DAG (the client checks that too).
-        // A stream that failed because its gateway is slow or failing leaves
-        // that gateway remembered, and the next request goes to the next
-        // one: so a stream is asked for at most once per gateway.
+        // One CAR stream per artifact, raced across the gateways (a slow one
+        // has the next asked beside it); the client verifies its blocks as
+        // they arrive, and each goes straight to the store. A stream that
+        // ends complete has brought the whole DAG (the client checks that
+        // too). A stream that failed because a gateway is slow or failing
+        // leaves that gateway remembered, and the next request skips it: so
+        // a stream is asked for at most once per gateway.
         let mut complete = false;
         if let Some(sources) = self.sources {
             if !store.has(&cid)? {

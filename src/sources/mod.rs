@@ -6,7 +6,8 @@
 //!
 //! A gateway found slow or failing is skipped for a while, by this process
 //! and by the others that share the store (the wrappers of one
-//! `cargo ipfs install`): see `store/gateway/health.rs`.
+//! `cargo ipfs install`), and one that lost a race while behind its pace is
+//! asked last: see `store/gateway/health.rs`.
 
 pub mod config;
 
@@ -76,9 +77,10 @@ impl Sources {
     }
 
     /// Every block of the DAG under `root`, a file of `size` bytes, in one
-    /// stream. From gateways, the stream must keep the pace that size sets
-    /// ([`HEDGE_RATE`](crate::store::gateway::HEDGE_RATE)); asked again
-    /// after a stream failed, the next gateway answers.
+    /// stream. From gateways, the stream is raced: a gateway behind the
+    /// pace ([`HEDGE_RATE`](crate::store::gateway::HEDGE_RATE)) has the
+    /// next one asked beside it, one that fails has the next asked instead,
+    /// and the first to send the whole DAG wins.
     pub fn get_dag(&self, root: &Cid, size: u64) -> anyhow::Result<CarBlocks<'_>> {
         Ok(match self {
             Sources::Gateways(gateways) => gateways.get_car_sized(root, DagScope::All, size)?,

@@ -17,9 +17,13 @@
 //! With several gateways a block request is raced: the first gateway is
 //! asked, the next one after [`ClientOptions::hedge`] or as soon as an earlier
 //! one fails, the first verified answer wins and the other requests are
-//! cancelled. Each gateway is retried with exponential backoff on transport
+//! cancelled. A CAR request is raced on slowness the same way (`hedge.rs`):
+//! the next gateway is asked too once the streams running are all behind
+//! their pace ([`ClientOptions::car_hedge`]), and the first to end complete
+//! wins. Each gateway is retried with exponential backoff on transport
 //! errors and 5xx answers, never on a 404, a timeout or a faulty answer.
-//! Record requests ask every endpoint and keep the best valid record.
+//! Record requests ask every endpoint and keep the best valid record that
+//! came within [`RECORD_GRACE`] of the first (`routing.rs`).
 //!
 //! Time is bounded per gateway, and a gateway that used its time up is
 //! remembered (`health.rs`) and skipped by later requests, of this process
@@ -27,19 +31,24 @@
 //! must begin within [`ClientOptions::first_byte`], a block must be whole
 //! within [`block_limit`], and a CAR stream of known size within the time
 //! its size allows at [`HEDGE_RATE`]. So a gateway that hangs or trickles
-//! costs a build one such wait, not one per block or per artifact.
+//! costs a build one such wait, not one per block or per artifact; and
+//! when another gateway is listed, about a second of racing instead. A
+//! gateway that only lost a race is not remembered as failing: one that
+//! was behind its pace when it lost is asked after the others.
 //!
 //! Goals: verified data from untrusted HTTP servers, bounded memory (a block
 //! is capped at [`MAX_BLOCK_SIZE`], a record at
 //! [`MAX_RECORD_SIZE`](crate::formats::ipns::MAX_RECORD_SIZE), a CAR
 //! stream holds a few sections at a time), bounded time per request.
 //! Non-goals: paths below a CID, `entity-bytes` ranges, ranking gateways by
-//! speed, and content routing (finding providers).
+//! speed (beyond asking one found behind its pace last), and content
+//! routing (finding providers).
 
 mod car;
 mod completeness;
 mod error;
 mod health;
+mod hedge;
 mod requests;
 mod routing;
 
@@ -50,11 +59,13 @@ pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
-pub use car::{CarStream, DagScope, HEDGE_RATE, MIN_CAR_RATE, PACE_SLACK, PATH_PACE_SIZE};
+pub use car::{DagScope, HEDGE_RATE, MIN_CAR_RATE, PACE_SLACK, PATH_PACE_SIZE};
 pub use completeness::{MAX_PENDING_BLOCKS, MAX_PENDING_BYTES, MAX_UNRELATED_BLOCKS, MAX_UNRELATED_BYTES};
 pub use error::{RemoteError, Target};
 pub use health::{forget_all, Health, AVOID_FOR, HEALTH_DIR};
+pub use hedge::CarStream;
 pub use reqwest::Url;
+pub use routing::RECORD_GRACE;
 
 use crate::formats::block::{verify, IDENTITY, MAX_BLOCK_SIZE, SHA2_256, SHA2_512};
 use cid::Cid;
@@ -99,7 +110,15 @@ pub struct ClientOptions {
     /// How long a block request waits for one gateway before also asking the
     /// next.
     pub hedge: Duration,
-    /// How many requests may be in flight at once, over all gateways.
+    /// How long a CAR stream may run before it must keep up [`HEDGE_RATE`]:
+    /// a stream that has not sent, by then and from then on, its time past
+    /// this at that rate has the next gateway asked too, and the first to
+    /// end complete wins (see [`CarStream`]). 1 s: a gateway that has the
+    /// data starts well within it, and it is what one gateway that
+    /// trickles or hangs costs a request while the next one is raced.
+    pub car_hedge: Duration,
+    /// How many requests may be in flight at once, over all gateways; CAR
+    /// streams started to race others may be as many again.
     pub max_concurrency: usize,
     /// A folder (`<store>/gateway-health`) where gateways found failing
     /// are remembered for other processes too; `None`: in this client only.
@@ -122,6 +141,7 @@ impl Default for ClientOptions {
             retries: 2,
             backoff: Duration::from_millis(250),
             hedge: Duration::from_millis(200),
+            car_hedge: Duration::from_secs(1),
             max_concurrency: 16,
             remember: None,
         }
@@ -149,6 +169,9 @@ struct Inner {
     gateways: Vec<Gateway>,
     options: ClientOptions,
     permits: Arc<Semaphore>,
+    /// As many again, for the CAR streams that race others (`hedge.rs`),
+    /// so that a race is never starved by the streams it races.
+    hedge_permits: Arc<Semaphore>,
     health: Arc<Health>,
 }
 
@@ -237,11 +260,12 @@ impl GatewayClient {
             .build()
             .map_err(|e| RemoteError::Setup { reason: e.to_string() })?;
         let permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
+        let hedge_permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
         let health = Arc::new(match &options.remember {
             Some(dir) => Health::shared(dir.clone()),
             None => Health::in_memory(),
         });
-        Ok(GatewayClient { inner: Arc::new(Inner { http, gateways, options, permits, health }) })
+        Ok(GatewayClient { inner: Arc::new(Inner { http, gateways, options, permits, hedge_permits, health }) })
     }
 
     /// The gateways' base URLs, in the order they are tried.
@@ -260,8 +284,8 @@ impl GatewayClient {
         self.inner.health.avoid(gateway, reason);
     }
 
-    /// The gateways to ask now, in order: those not remembered as failing.
-    /// `Err` says why none is.
+    /// The gateways to ask now, in order: those not remembered as failing,
+    /// those found behind their pace lately last. `Err` says why none is.
     fn usable(&self, target: &Target) -> Result<Vec<usize>, RemoteError> {
         let mut avoided = Vec::new();
         let mut usable = Vec::new();
@@ -274,6 +298,7 @@ impl GatewayClient {
         if usable.is_empty() {
             return Err(RemoteError::Avoided { target: target.clone(), gateways: avoided });
         }
+        usable.sort_by_key(|&i| self.inner.health.behind(&self.inner.gateways[i].label));
         Ok(usable)
     }
 
@@ -349,28 +374,18 @@ impl GatewayClient {
         if let Some(err) = unverifiable(&cid) {
             return Err(err);
         }
-        let mut errors = Vec::new();
-        let limit = self.inner.options.first_byte.min(self.inner.options.timeout);
-        for i in self.usable(&target)? {
-            let inner = &self.inner;
-            let asked = Instant::now();
-            let deadline = size.map(|size| car::paced_deadline(asked, limit, size));
-            let request = |permit| inner.car(i, &target, scope, permit, deadline);
-            match inner.retrying_within(i, &target, limit, request).await {
-                Ok(stream) => return Ok(stream),
-                Err(e) => {
-                    tracing::debug!(gateway = %inner.gateways[i].label, error = %e, "CAR request failed");
-                    errors.push(e);
-                }
-            }
-        }
-        Err(RemoteError::combine(target, errors))
+        let order = self.usable(&target)?;
+        let mut stream = CarStream::hedged(Arc::clone(&self.inner), target, scope, size, order);
+        stream.open().await?;
+        Ok(stream)
     }
 
     /// Runs `request` against the gateways, hedged: the first gateway at
     /// once, each next one after [`ClientOptions::hedge`] or as soon as a
-    /// running request fails. The first success wins; the requests still
-    /// running are cancelled when the set of tasks is dropped.
+    /// running request fails, skipping one found failing meanwhile (by a
+    /// request running beside this one). The first success wins; the
+    /// requests still running are cancelled when the set of tasks is
+    /// dropped.
     async fn race<T, F, Fut>(&self, target: Target, request: F) -> Result<T, RemoteError>
     where
         T: Send + 'static,
@@ -385,9 +400,15 @@ impl GatewayClient {
         let mut next = 0;
         let mut next_at = Instant::now();
         loop {
-            if next < count && (running.is_empty() || Instant::now() >= next_at) {
-                running.spawn(request(Arc::clone(&self.inner), order[next]));
+            while next < count && (running.is_empty() || Instant::now() >= next_at) {
+                let i = order[next];
                 next += 1;
+                let label = &self.inner.gateways[i].label;
+                if let Some(why) = self.inner.health.avoided(label) {
+                    errors.push(RemoteError::Avoided { target: target.clone(), gateways: vec![(label.clone(), why)] });
+                    continue;
+                }
+                running.spawn(request(Arc::clone(&self.inner), i));
                 next_at = Instant::now() + hedge;
             }
             if running.is_empty() {

@@ -140,11 +140,12 @@ fn body_of(response: Response) -> Body {
     }))
 }
 
-/// Verified blocks of one CAR response, in the order the gateway sent them
+/// Verified blocks of one CAR response (one leg of a
+/// [`CarStream`](super::CarStream)), in the order the gateway sent them
 /// (a block held back until its parent came follows the parent).
 /// After an error, the stream ends. Dropping it cancels the download.
 ///
-/// The body is parsed where [`CarStream::next`] is awaited, each block
+/// The body is parsed where [`SingleCar::next`] is awaited, each block
 /// verified there as its last byte arrives: from blocking code (see
 /// [`crate::store::RemoteStore::get_car`]) that is the caller's own thread,
 /// so parallel downloads hash on as many threads, and no block crosses a
@@ -155,7 +156,7 @@ fn body_of(response: Response) -> Body {
 ///
 /// An error that shows the gateway costing time is remembered (see
 /// `health.rs`), so that the next request goes elsewhere.
-pub struct CarStream {
+pub(crate) struct SingleCar {
     body: Body,
     decoder: CarDecoder,
     /// Blocks decoded from the last chunk and not yet checked.
@@ -187,7 +188,7 @@ pub(super) struct Watch {
     pub health: Arc<Health>,
 }
 
-impl CarStream {
+impl SingleCar {
     /// Starts reading `response` (already checked to be a CAR).
     pub(super) fn start(
         response: Response,
@@ -198,7 +199,7 @@ impl CarStream {
         idle: Duration,
         watch: Watch,
     ) -> Self {
-        let mut stream = CarStream::of_body(body_of(response), Some(permit), gateway, root, check, idle);
+        let mut stream = SingleCar::of_body(body_of(response), Some(permit), gateway, root, check, idle);
         stream.deadline = watch.deadline;
         stream.health = Some(watch.health);
         stream
@@ -208,7 +209,7 @@ impl CarStream {
     /// order, that `source` (a name for messages) sends as `body`; each
     /// chunk may take `idle`.
     pub(crate) fn of_dag(body: Body, source: String, root: Cid, idle: Duration) -> Self {
-        CarStream::of_body(body, None, source, root, Completeness::new(root, DagScope::All, false), idle)
+        SingleCar::of_body(body, None, source, root, Completeness::new(root, DagScope::All, false), idle)
     }
 
     fn of_body(
@@ -219,7 +220,7 @@ impl CarStream {
         check: Completeness,
         idle: Duration,
     ) -> Self {
-        CarStream {
+        SingleCar {
             body,
             decoder: CarDecoder::new(),
             ready: VecDeque::new(),
@@ -235,16 +236,6 @@ impl CarStream {
             health: None,
             _permit: permit,
         }
-    }
-
-    /// The gateway that is sending the stream.
-    pub fn gateway(&self) -> &str {
-        &self.gateway
-    }
-
-    /// The root asked for.
-    pub fn root(&self) -> &Cid {
-        &self.root
     }
 
     /// Bytes of the body read so far, blocks dropped as duplicates or
@@ -379,8 +370,8 @@ impl CarStream {
     }
 }
 
-impl std::fmt::Debug for CarStream {
+impl std::fmt::Debug for SingleCar {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CarStream").field("gateway", &self.gateway).field("root", &self.root).finish()
+        f.debug_struct("SingleCar").field("gateway", &self.gateway).field("root", &self.root).finish()
     }
 }

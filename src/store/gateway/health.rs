@@ -12,6 +12,12 @@
 //! that block only; a 404 or a stream cut short is what an honest mirror
 //! that lacks a block answers. None of these is remembered.
 //!
+//! A gateway whose CAR stream was behind its pace when a faster gateway
+//! raced beside it ended first (`hedge.rs`) has not failed: it is marked
+//! as *behind* instead, which only puts it after the others in the order
+//! later requests ask them in, for as long as a failing one is skipped. A
+//! mark as failing replaces a mark as behind, never the other way round.
+//!
 //! A remembered gateway is skipped for [`AVOID_FOR`]. Within a process the
 //! memory is a map; across processes (the rustc wrappers of one
 //! `cargo ipfs install` each open their own client) it is a directory,
@@ -44,6 +50,9 @@ struct Mark {
     /// Seconds since the Unix epoch until which it is skipped.
     until: u64,
     reason: String,
+    /// Only behind its pace: asked last rather than skipped.
+    #[serde(default)]
+    behind: bool,
 }
 
 /// The gateways to skip, in memory and, when a folder is given, in files
@@ -78,12 +87,27 @@ impl Health {
     /// and in its file. Failing to write the file only loses the memory
     /// across processes.
     pub fn avoid(&self, gateway: &str, reason: &str) {
+        tracing::debug!(gateway, reason, "gateway remembered as failing");
+        self.mark(gateway, reason, false);
+    }
+
+    /// Marks `gateway` as behind its pace for [`AVOID_FOR`] from now, unless
+    /// it is remembered as failing already.
+    pub fn fell_behind(&self, gateway: &str, reason: &str) {
+        if self.avoided(gateway).is_some() {
+            return;
+        }
+        tracing::debug!(gateway, reason, "gateway behind its pace");
+        self.mark(gateway, reason, true);
+    }
+
+    fn mark(&self, gateway: &str, reason: &str, behind: bool) {
         let mark = Mark {
             gateway: gateway.to_string(),
             until: now_secs() + AVOID_FOR.as_secs(),
             reason: reason.chars().take(500).collect(),
+            behind,
         };
-        tracing::debug!(gateway, reason, "gateway remembered as failing");
         if let Some(path) = self.file(gateway) {
             if let Ok(bytes) = serde_json::to_vec(&mark) {
                 let _ = replace(&path, &bytes, Durability::Unsynced);
@@ -94,18 +118,30 @@ impl Health {
 
     /// Whether `gateway` is to be skipped now, and why.
     pub fn avoided(&self, gateway: &str) -> Option<String> {
+        self.live(gateway).filter(|m| !m.behind).map(|m| m.reason)
+    }
+
+    /// Whether `gateway` was behind its pace lately (and is to be asked
+    /// after the others); a gateway remembered as failing is not.
+    pub fn behind(&self, gateway: &str) -> bool {
+        self.live(gateway).is_some_and(|m| m.behind)
+    }
+
+    /// The mark of `gateway` in force now: this process's mark as failing,
+    /// else the file's mark (another process may have found it failing),
+    /// else this process's mark as behind.
+    fn live(&self, gateway: &str) -> Option<Mark> {
         let now = now_secs();
         // A mark from the future past `AVOID_FOR` (a clock set back) is
         // not believed.
         let live = |m: &Mark| m.gateway == gateway && m.until > now && m.until <= now + AVOID_FOR.as_secs();
-        if let Some(mark) = self.marks.lock().unwrap_or_else(|e| e.into_inner()).get(gateway) {
-            if live(mark) {
-                return Some(mark.reason.clone());
-            }
+        let mine = self.marks.lock().unwrap_or_else(|e| e.into_inner()).get(gateway).filter(|m| live(m)).cloned();
+        if mine.as_ref().is_some_and(|m| !m.behind) {
+            return mine;
         }
-        let bytes = std::fs::read(self.file(gateway)?).ok()?;
-        let mark: Mark = serde_json::from_slice(&bytes).ok()?;
-        live(&mark).then_some(mark.reason)
+        let file = self.file(gateway).and_then(|path| std::fs::read(path).ok());
+        let theirs = file.and_then(|bytes| serde_json::from_slice::<Mark>(&bytes).ok()).filter(live);
+        theirs.or(mine)
     }
 }
 
@@ -142,14 +178,38 @@ mod tests {
         // A file that names another gateway, or that says "for a year", is
         // not believed.
         let path = one.file("http://a").unwrap();
-        let forged = Mark { gateway: "http://x".into(), until: now_secs() + 100, reason: String::new() };
+        let forged = Mark { gateway: "http://x".into(), until: now_secs() + 100, reason: String::new(), behind: false };
         std::fs::write(&path, serde_json::to_vec(&forged).unwrap()).unwrap();
         assert_eq!(other.avoided("http://a"), None);
-        let forever = Mark { gateway: "http://a".into(), until: now_secs() + 365 * 86400, reason: String::new() };
+        let forever =
+            Mark { gateway: "http://a".into(), until: now_secs() + 365 * 86400, reason: String::new(), behind: false };
         std::fs::write(&path, serde_json::to_vec(&forever).unwrap()).unwrap();
         assert_eq!(other.avoided("http://a"), None);
 
         forget_all(store.path());
         assert_eq!(Health::shared(store.path().join(HEALTH_DIR)).avoided("http://b"), None);
+    }
+
+    #[test]
+    fn a_gateway_behind_its_pace_is_asked_last_not_skipped_and_a_failure_outweighs_it() {
+        let store = tempfile::tempdir().unwrap();
+        let one = Health::shared(store.path().join(HEALTH_DIR));
+        let other = Health::shared(store.path().join(HEALTH_DIR));
+        one.fell_behind("http://a", "behind");
+        assert_eq!(one.avoided("http://a"), None);
+        assert!(one.behind("http://a"));
+        assert!(other.behind("http://a"), "shared with the other processes");
+        assert_eq!(other.avoided("http://a"), None);
+
+        // Found failing by the other process: skipped by both.
+        other.avoid("http://a", "timed out");
+        assert_eq!(one.avoided("http://a").as_deref(), Some("timed out"));
+        assert!(!one.behind("http://a"));
+        // And falling behind later does not turn that back into "behind".
+        one.fell_behind("http://a", "behind again");
+        assert_eq!(other.avoided("http://a").as_deref(), Some("timed out"));
+
+        forget_all(store.path());
+        assert!(!Health::shared(store.path().join(HEALTH_DIR)).behind("http://a"));
     }
 }

@@ -4,7 +4,7 @@
 //! slow or failing is remembered here, so every kind of request feeds the
 //! same memory (`health.rs`).
 
-use super::car::{self, CarStream};
+use super::car::{self, SingleCar};
 use super::completeness::Completeness;
 use super::error::{RemoteError, Target};
 use super::{block_limit, DagScope, Inner, MAX_BACKOFF, MEDIA_RAW};
@@ -14,7 +14,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout, Instant};
 
 impl Inner {
@@ -37,6 +37,24 @@ impl Inner {
         i: usize,
         target: &Target,
         limit: Duration,
+        request: F,
+    ) -> Result<T, RemoteError>
+    where
+        F: FnMut(OwnedSemaphorePermit) -> Fut,
+        Fut: Future<Output = Result<T, RemoteError>>,
+    {
+        self.retrying_in(&self.permits, i, target, limit, request).await
+    }
+
+    /// [`Inner::retrying_within`], the permits drawn from `permits`: the
+    /// client's limit, or the second pool of the same size that a race's
+    /// later legs draw from (see `hedge.rs`).
+    pub(super) async fn retrying_in<T, F, Fut>(
+        &self,
+        permits: &Arc<Semaphore>,
+        i: usize,
+        target: &Target,
+        limit: Duration,
         mut request: F,
     ) -> Result<T, RemoteError>
     where
@@ -47,7 +65,7 @@ impl Inner {
         let mut delay = self.options.backoff;
         let mut retries = 0;
         loop {
-            let permit = Arc::clone(&self.permits).acquire_owned().await.expect("the semaphore is never closed");
+            let permit = Arc::clone(permits).acquire_owned().await.expect("the semaphore is never closed");
             let result = match timeout(limit, request(permit)).await {
                 Ok(result) => result,
                 Err(_) => {
@@ -118,7 +136,7 @@ impl Inner {
         scope: DagScope,
         permit: OwnedSemaphorePermit,
         deadline: Option<Instant>,
-    ) -> Result<CarStream, RemoteError> {
+    ) -> Result<SingleCar, RemoteError> {
         let gateway = &self.gateways[i];
         let Some((cid, path)) = target.car_root() else { unreachable!("CAR targets only") };
         let query = format!("format=car&dag-scope={}", scope.as_str());
@@ -145,6 +163,6 @@ impl Inner {
         };
         let check = Completeness::new(cid, scope, params.dfs);
         let watch = car::Watch { deadline, health: Arc::clone(&self.health) };
-        Ok(CarStream::start(response, permit, gateway.label.clone(), cid, check, self.options.timeout, watch))
+        Ok(SingleCar::start(response, permit, gateway.label.clone(), cid, check, self.options.timeout, watch))
     }
 }

@@ -56,7 +56,8 @@ pub(crate) struct Faults {
     pub hang: Option<Duration>,
     /// Cut CAR answers short.
     pub cut_car: Option<Cut>,
-    /// Send CAR answers [`TRICKLE_BYTES`] at a time, one piece per period.
+    /// Send CAR and record answers [`TRICKLE_BYTES`] at a time, one piece
+    /// per period.
     pub trickle: Option<Duration>,
     /// Answer block requests with a body over `MAX_BLOCK_SIZE`.
     pub oversized: bool,
@@ -87,6 +88,8 @@ struct Shared {
     records: Mutex<HashMap<String, Vec<u8>>>,
     faults: Mutex<Faults>,
     requests: AtomicUsize,
+    /// Bytes of trickled answers handed to the connection so far.
+    trickled: Arc<AtomicUsize>,
 }
 
 /// A running test gateway.
@@ -118,6 +121,7 @@ impl TestGateway {
             records: Mutex::new(HashMap::new()),
             faults: Mutex::new(faults),
             requests: AtomicUsize::new(0),
+            trickled: Arc::new(AtomicUsize::new(0)),
         });
         let app = Router::new()
             .route("/ipfs/{cid}", get(ipfs))
@@ -152,6 +156,12 @@ impl TestGateway {
     /// How many requests have arrived.
     pub(crate) fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// How many bytes of trickled answers were sent: less than the answer
+    /// when its client went away before the end.
+    pub(crate) fn trickled(&self) -> usize {
+        self.shared.trickled.load(Ordering::SeqCst)
     }
 
     /// Stores a record to serve for `name`, unverified.
@@ -206,7 +216,7 @@ async fn ipfs(
         None => accept.contains("vnd.ipld.car"),
     };
     if car {
-        return serve_car(&shared.blocks, cid, &faults);
+        return serve_car(&shared, cid, &faults);
     }
     if faults.oversized {
         return ([(header::CONTENT_TYPE, super::MEDIA_RAW)], vec![0u8; MAX_BLOCK_SIZE + 1]).into_response();
@@ -218,10 +228,10 @@ async fn ipfs(
     ([(header::CONTENT_TYPE, super::MEDIA_RAW)], bytes).into_response()
 }
 
-fn serve_car(blocks: &MemoryStore, root: Cid, faults: &Faults) -> Response {
+fn serve_car(shared: &Shared, root: Cid, faults: &Faults) -> Response {
     let cut = faults.cut_car;
     let mut dag = Vec::new();
-    match walk(blocks, &root, &mut |block| {
+    match walk(&shared.blocks, &root, &mut |block| {
         dag.push(block);
         Ok(())
     }) {
@@ -252,12 +262,19 @@ fn serve_car(blocks: &MemoryStore, root: Cid, faults: &Faults) -> Response {
     }
     let content_type = format!("application/vnd.ipld.car; version=1; order={order}; dups=n");
     let content_type = [(header::CONTENT_TYPE, content_type)];
+    (content_type, trickled(shared, faults, bytes)).into_response()
+}
+
+/// `bytes` as a body, trickled if the faults say so.
+fn trickled(shared: &Shared, faults: &Faults, bytes: Vec<u8>) -> axum::body::Body {
     match faults.trickle {
-        Some(every) => {
-            let body = Trickle { bytes: Bytes::from(bytes), every, next: Box::pin(tokio::time::sleep(every)) };
-            (content_type, axum::body::Body::new(body)).into_response()
-        }
-        None => (content_type, bytes).into_response(),
+        Some(every) => axum::body::Body::new(Trickle {
+            bytes: Bytes::from(bytes),
+            every,
+            next: Box::pin(tokio::time::sleep(every)),
+            sent: Arc::clone(&shared.trickled),
+        }),
+        None => axum::body::Body::from(bytes),
     }
 }
 
@@ -270,6 +287,7 @@ struct Trickle {
     bytes: Bytes,
     every: Duration,
     next: std::pin::Pin<Box<tokio::time::Sleep>>,
+    sent: Arc<AtomicUsize>,
 }
 
 impl http_body::Body for Trickle {
@@ -288,6 +306,7 @@ impl http_body::Body for Trickle {
         self.next.as_mut().reset(tokio::time::Instant::now() + every);
         let n = TRICKLE_BYTES.min(self.bytes.len());
         let piece = self.bytes.split_to(n);
+        self.sent.fetch_add(n, Ordering::SeqCst);
         std::task::Poll::Ready(Some(Ok(http_body::Frame::data(piece))))
     }
 }
@@ -297,9 +316,11 @@ async fn get_record(State(shared): State<Arc<Shared>>, Path(name): Path<String>)
         Ok(faults) => faults,
         Err(answer) => return answer,
     };
-    let record = faults.record.or_else(|| shared.records.lock().unwrap().get(&name).cloned());
+    let record = faults.record.clone().or_else(|| shared.records.lock().unwrap().get(&name).cloned());
     match record {
-        Some(bytes) => ([(header::CONTENT_TYPE, super::MEDIA_IPNS_RECORD)], bytes).into_response(),
+        Some(bytes) => {
+            ([(header::CONTENT_TYPE, super::MEDIA_IPNS_RECORD)], trickled(&shared, &faults, bytes)).into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -23,6 +23,7 @@ fn options() -> ClientOptions {
         retries: 2,
         backoff: Duration::from_millis(10),
         hedge: Duration::from_secs(10),
+        car_hedge: Duration::from_secs(10),
         max_concurrency: 8,
         remember: None,
     }
