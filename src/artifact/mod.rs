@@ -17,6 +17,7 @@ pub mod cache;
 pub mod download;
 pub mod pack;
 pub mod read;
+pub mod run_pack;
 pub mod unpacked;
 
 /// The largest artifact unpacked (its decompressed size), so that a corrupt
