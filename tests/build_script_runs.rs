@@ -153,6 +153,14 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
         assert!(!holds(&bytes, s(tmp.path())), "{} holds a machine path", file.display());
     }
 
+    // The launcher carries the real binary's time: cargo compares times.
+    let script_dirs = walk_files(&a.target.join("debug/build"));
+    let real = script_dirs.iter().find(|f| f.to_string_lossy().ends_with(".cargo-ipfs-real")).expect("a launcher");
+    let launcher = PathBuf::from(real.to_string_lossy().trim_end_matches(".cargo-ipfs-real"));
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    assert_eq!(mtime(&launcher), mtime(real));
+    assert_ne!(std::fs::read(&launcher).unwrap(), std::fs::read(real).unwrap());
+
     // Machine B: other paths, a copy of A's store, reading only.
     let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
     copy_dir(&a.store, &b.store);
@@ -243,4 +251,36 @@ fn probes_of_build_scripts_are_never_cached_and_vanish_on_a_second_machine() {
     assert_eq!(stats["runs"]["executed"], 0, "{stats}");
     assert!(stats["runs"]["restored"].as_u64().unwrap() >= 1, "{stats}");
     assert_eq!(b.run_binary(), a.run_binary());
+}
+
+/// The launcher keeps the environment byte for byte (a `DEP_*` name with
+/// `:` included, which a shell would drop) and takes its marker out of the
+/// script's environment, whether `cargo-ipfs` is gone or runs a build that
+/// is not its own.
+#[test]
+fn the_launcher_passes_the_environment_through_and_hides_its_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("build/pkg-0123");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The "script": a copy of env(1), which prints its environment.
+    std::fs::copy("/usr/bin/env", dir.join("build_script_build-0123.cargo-ipfs-real")).unwrap();
+    let launcher = dir.join("build-script-build");
+    std::fs::copy(env!("CARGO_BIN_EXE_cargo-ipfs-launch"), &launcher).unwrap();
+    for tool in [tmp.path().join("gone/cargo-ipfs"), PathBuf::from(BIN)] {
+        let sidecar = format!("build_script_build-0123.cargo-ipfs-real\0{}\0CARGO_IPFS_BUILD_SCRIPT\0", tool.display());
+        std::fs::write(dir.join(".cargo-ipfs-launch"), sidecar).unwrap();
+        let out = Command::new(&launcher)
+            .env("DEP_TAURI_CORE:WINDOW__PATH", "/x y")
+            .env("CARGO_IPFS_BUILD_SCRIPT", "stale")
+            .env_remove("RUSTC_WRAPPER")
+            .output()
+            .unwrap();
+        ok(&out);
+        let env = String::from_utf8(out.stdout).unwrap();
+        assert!(env.lines().any(|l| l == "DEP_TAURI_CORE:WINDOW__PATH=/x y"), "{env}");
+        assert!(!env.contains("CARGO_IPFS_BUILD_SCRIPT"), "{env}");
+    }
+    // Without its sidecar, the one real binary runs.
+    std::fs::remove_file(dir.join(".cargo-ipfs-launch")).unwrap();
+    ok(&Command::new(&launcher).output().unwrap());
 }
