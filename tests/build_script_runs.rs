@@ -165,7 +165,10 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
     copy_dir(&a.store, &b.store);
     b.zero();
-    ok(&b.build(false, &[], &[]));
+    let out = b.build(false, &[], &[]);
+    ok(&out);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("build scripts: 1 runs restored"), "{summary}");
     assert_eq!(b.c_compiles(), 0, "machine B runs no C compiler");
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     let stats = b.stats();
@@ -200,6 +203,22 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     ok(&out);
     assert_eq!(b.run_binary(), "answer=5 value=5\n");
     assert_eq!(b.c_compiles(), 1);
+}
+
+#[test]
+fn a_run_that_asks_pkg_config_is_not_cached_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = CMachine::new(&tmp.path().join("a"), "cdemo", &tmp.path().join("store"));
+    ok(&a.build(true, &[], &[("CFIX_ASK_PKGCONFIG", "1")]));
+    assert_eq!(a.run_binary(), "answer=7 value=7\n");
+    let stats = a.stats();
+    assert_eq!(stats["runs"]["not_cached"]["uses pkg-config"], 1, "{stats}");
+    assert_eq!(stats["runs"]["recorded"], 0, "{stats}");
+    assert!(!a.store.join("runs-journal.jsonl").exists());
+    let shown = a.command(BIN).arg("stats").output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("uses pkg-config: 1"), "{shown}");
+    assert!(shown.contains("build-script runs: 0 restored, 1 executed (0 recorded)"), "{shown}");
 }
 
 #[test]

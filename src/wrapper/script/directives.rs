@@ -69,7 +69,7 @@ impl Declared {
     /// to take: `pkg-config` and `cmake` find files all over the system.
     pub fn unknown_tool(&self) -> Option<&'static str> {
         for name in &self.env {
-            if name.starts_with("PKG_CONFIG") || name.ends_with("_PKG_CONFIG") || name == "PKG_CONFIG" {
+            if name.starts_with("PKG_CONFIG") || name.ends_with("_NO_PKG_CONFIG") {
                 return Some("uses pkg-config");
             }
             if name.starts_with("CMAKE") {
