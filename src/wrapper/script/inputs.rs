@@ -159,8 +159,15 @@ pub fn state(run: &Run, names: &InputNames) -> Result<InputState, String> {
         };
         let command = tool_command(var, default, &run.target, &run.host)?;
         let program = command.split_whitespace().next().unwrap_or(default);
-        let identity = crate::toolchain::tool_identity(&run.identity_dir, Path::new(program))
-            .map_err(|e| format!("unknown {tool} ({e})"))?;
+        let unknown = |e: anyhow::Error| format!("unknown {tool} ({e})");
+        let mut identity = crate::toolchain::tool_identity(&run.identity_dir, Path::new(program)).map_err(unknown)?;
+        if tool != "ar" {
+            // The C library and startup files the compiler would link
+            // with: they come with the system headers it compiles against.
+            let system = crate::toolchain::linker_identity(&run.identity_dir, Path::new(program)).map_err(unknown)?;
+            let system = serde_json::to_vec(&system).expect("identities serialize");
+            identity = format!("{identity} {}", hex::encode(&Sha256::digest(&system)[..16]));
+        }
         tools.push((tool.clone(), format!("{} {identity}", run.map.normalize_text(&command))));
     }
     Ok(InputState { env, files, tools })
