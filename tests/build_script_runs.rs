@@ -161,6 +161,14 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     assert_eq!(mtime(&launcher), mtime(real));
     assert_ne!(std::fs::read(&launcher).unwrap(), std::fs::read(real).unwrap());
 
+    // A declared variable changes on A: the run is recorded too (OUT_DIR
+    // emptied first), and restored when it comes back.
+    ok(&a.build(true, &[], &[("CFIX_VALUE", "8")]));
+    assert_eq!((a.run_binary(), a.c_compiles()), ("answer=8 value=8\n".to_string(), 1));
+    assert_eq!(a.stats()["runs"]["recorded"], 2);
+    ok(&a.build(true, &[], &[]));
+    assert_eq!((a.run_binary(), a.c_compiles()), ("answer=7 value=7\n".to_string(), 0));
+
     // Machine B: other paths, a copy of A's store, reading only.
     let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
     copy_dir(&a.store, &b.store);

@@ -88,6 +88,12 @@ fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Pat
         let _ = stats::record(store_dir, &Event::RunExecuted { recorded: false });
         return child::exec_real(real, args);
     };
+    // In record mode OUT_DIR starts empty, so that what is recorded is
+    // this run's alone (cargo never empties it; a script may not count on
+    // what an earlier run left, which a restore does not bring either).
+    if env.mode == Mode::Record && !outdir::is_empty(&run.out_dir) {
+        let _ = outdir::clear(&run.out_dir);
+    }
     let empty_before = outdir::is_empty(&run.out_dir);
     let started = (SystemTime::now(), Instant::now());
     let flags = child::prefix_map_flags(&run.map);
