@@ -68,15 +68,15 @@ pub fn collect(dir: &Path, map: &PathMap) -> Result<Collected, String> {
             }
             let executable = is_executable(&entry.metadata().map_err(|e| e.to_string())?);
             let holds_path = map.prefixes().any(|p| contains(&bytes, p.as_bytes()));
-            let bytes = match String::from_utf8(bytes) {
-                Ok(text) if holds_path && !text.contains('\0') => {
+            let text = std::str::from_utf8(&bytes).ok().filter(|t| !t.contains('\0'));
+            let bytes = match text {
+                Some(text) if holds_path => {
                     collected.text_files.push(rel.clone());
-                    map.normalize_text(&text).into_bytes()
+                    map.normalize_text(text).into_bytes()
                 }
-                Ok(text) => text.into_bytes(),
-                Err(e) => {
+                _ => {
                     collected.machine_bound |= holds_path;
-                    e.into_bytes()
+                    bytes
                 }
             };
             collected.files.push(PackedFile { name: rel, executable, bytes: bytes.into() });
