@@ -139,6 +139,10 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     assert_eq!(stats["runs"]["recorded"], 1, "{stats}");
     let journal = std::fs::read_to_string(a.store.join("runs-journal.jsonl")).unwrap();
     assert!(journal.contains("\"name\":\"cfix\""), "{journal}");
+    // The rlib that bundles the script's static library names no machine
+    // path either, so it may go to other machines too.
+    let units = std::fs::read_to_string(a.store.join("journal.jsonl")).unwrap();
+    assert!(units.contains("\"name\":\"libcfix-"), "{units}");
     // What the C compiler wrote names no path of machine A: the prefix
     // maps went through CFLAGS.
     let out_dirs: Vec<PathBuf> = walk_files(&a.target.join("debug/build"))
