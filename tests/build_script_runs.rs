@@ -215,6 +215,20 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     ok(&out);
     assert_eq!(b.run_binary(), "answer=5 value=5\n");
     assert_eq!(b.c_compiles(), 1);
+    // Plain cargo with `RUSTC_WRAPPER=cargo-ipfs` found on PATH, the C file
+    // as A had it: the launcher's run is restored again.
+    std::fs::write(&c_file, &source).unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let mut cmd = b.command("cargo");
+    let path = cmd.get_envs().find(|(k, _)| *k == "PATH").and_then(|(_, v)| v).unwrap().to_owned();
+    let path =
+        std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(std::env::split_paths(&path))).unwrap();
+    let out =
+        cmd.args(["build", "--offline", "--locked"]).env("PATH", path).env("RUSTC_WRAPPER", "cargo-ipfs").output();
+    ok(&out.unwrap());
+    assert_eq!(b.run_binary(), "answer=7 value=7\n");
+    assert_eq!(b.c_compiles(), 0, "the run is restored: {}", b.stats());
 }
 
 #[test]
@@ -256,6 +270,24 @@ fn two_builds_with_jobs_share_one_store() {
     assert_eq!(c.c_compiles(), 0);
     assert_eq!(c.stats()["runs"]["restored"], 1);
     assert_eq!(c.run_binary(), "answer=7 value=7\n");
+
+    // A recorded run that cannot be read back (its size misnamed) runs the
+    // script instead, and says so in the stats.
+    for file in walk_files(&store.join("wrapper/runs")) {
+        let mut candidates: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        for candidate in candidates.as_array_mut().unwrap() {
+            candidate["artifact"]["size"] = 7.into();
+        }
+        std::fs::write(&file, candidates.to_string()).unwrap();
+    }
+    let d = CMachine::new(&tmp.path().join("d"), "cdemo", &store);
+    d.zero();
+    ok(&d.build(false, &[], &[]));
+    assert_eq!(d.run_binary(), "answer=7 value=7\n");
+    assert_eq!(d.c_compiles(), 1);
+    let stats = d.stats();
+    assert_eq!(stats["errors"]["restore run"], 1, "{stats}");
+    assert_eq!(stats["runs"]["executed"], 1, "{stats}");
 }
 
 #[test]

@@ -95,7 +95,9 @@ pub fn run_build_script(args: Vec<OsString>) -> ExitCode {
 fn built_by_us() -> bool {
     let Some(wrapper) = std::env::var_os(vars::RUSTC_WRAPPER) else { return false };
     let same = |a: &Path, b: &Path| a.canonicalize().ok().zip(b.canonicalize().ok()).is_some_and(|(a, b)| a == b);
-    std::env::current_exe().is_ok_and(|me| same(&me, Path::new(&wrapper)))
+    // `RUSTC_WRAPPER=cargo-ipfs` names it on PATH.
+    let wrapper = crate::toolchain::resolve_program(Path::new(&wrapper));
+    std::env::current_exe().is_ok_and(|me| same(&me, &wrapper))
 }
 
 impl Run {
