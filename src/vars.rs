@@ -30,6 +30,13 @@ pub const HIDDEN_INPUT_MACROS: &str = "CARGO_IPFS_HIDDEN_INPUT_MACROS";
 pub const EXPLAIN: &str = "CARGO_IPFS_EXPLAIN";
 /// Who built the artifacts recorded, written into their entries.
 pub const BUILDER: &str = "CARGO_IPFS_BUILDER";
+/// Set by the build-script launcher when it runs cargo-ipfs in place of a
+/// build script: the path of the real script binary. Removed from the
+/// script's own environment (its probes run the wrapper again).
+pub const BUILD_SCRIPT: &str = "CARGO_IPFS_BUILD_SCRIPT";
+/// `0`, `false` or `no`: build scripts compiled through the wrapper get no
+/// launcher, so their runs are never cached.
+pub const BUILD_SCRIPT_CACHE: &str = "CARGO_IPFS_BUILD_SCRIPT_CACHE";
 /// The log filter of `serve`.
 pub const LOG: &str = "CARGO_IPFS_LOG";
 /// The compiler cargo runs (and a fetch asks for its identity).

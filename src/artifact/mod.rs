@@ -19,6 +19,7 @@ pub mod cache;
 pub mod download;
 pub mod pack;
 pub mod read;
+pub mod run_pack;
 pub mod stream;
 pub mod unpacked;
 

@@ -133,8 +133,9 @@ pub enum PackError {
         /// The caller's bound on the decompressed size.
         limit: u64,
     },
-    /// The archive holds more files than [`MAX_FILES`].
-    #[error("the artifact holds more than {MAX_FILES} files; no compilation writes so many, so it is refused")]
+    /// The archive holds more files than [`MAX_FILES`] (a build-script run's
+    /// pack: than its own bound).
+    #[error("the artifact holds more files than its kind ever has, so it is refused")]
     TooManyFiles,
     /// The tar archive inside is malformed.
     #[error("the artifact's tar archive is malformed: {reason}")]
@@ -257,7 +258,7 @@ pub fn pack(meta: &Meta, files: &[PackedFile]) -> Vec<u8> {
 
 /// Appends one regular file with a header that holds nothing but its name,
 /// size and executable bit.
-fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, executable: bool, bytes: &[u8]) {
+pub(super) fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, executable: bool, bytes: &[u8]) {
     // A zeroed GNU header: empty user and group names, device numbers 0.
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::Regular);
@@ -273,7 +274,7 @@ fn append(builder: &mut tar::Builder<Vec<u8>>, name: &str, executable: bool, byt
 
 /// Compresses `tar` into one zstd frame with every parameter that shapes the
 /// output fixed.
-fn compress(tar: &[u8]) -> Vec<u8> {
+pub(super) fn compress(tar: &[u8]) -> Vec<u8> {
     use zstd::zstd_safe::CParameter;
     let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL).expect("zstd accepts level 3");
     // Worker threads would change the output, as would a dictionary id.
@@ -310,7 +311,7 @@ pub fn unpack(bytes: &[u8], limit: u64) -> Result<(Meta, Vec<PackedFile>), PackE
 }
 
 /// Decompresses exactly one zstd frame of at most `limit` bytes.
-fn decompress(bytes: &[u8], limit: u64) -> Result<Vec<u8>, PackError> {
+pub(super) fn decompress(bytes: &[u8], limit: u64) -> Result<Vec<u8>, PackError> {
     use zstd::zstd_safe;
     if !bytes.starts_with(&ZSTD_MAGIC) {
         return Err(PackError::NotZstd);
@@ -354,6 +355,18 @@ fn decompress(bytes: &[u8], limit: u64) -> Result<Vec<u8>, PackError> {
 
 /// Reads the tar archive of an artifact.
 fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
+    let (json, files) = read_entries(tar, MAX_FILES, check_name)?;
+    Ok((parse_meta(&json)?, files))
+}
+
+/// Reads the entries of an archive whose first entry is [`META_NAME`]:
+/// that entry's bytes, then at most `max_files` regular files whose names
+/// pass `check` (the run pack's names are relative paths).
+pub(super) fn read_entries(
+    tar: Bytes,
+    max_files: usize,
+    check: fn(&str) -> Result<(), PackError>,
+) -> Result<(Bytes, Vec<PackedFile>), PackError> {
     let tar_err = |e: std::io::Error| PackError::Tar { reason: e.to_string() };
     // Seeking past each entry's data rather than reading it: the files are
     // slices of `tar`, not copies.
@@ -376,13 +389,13 @@ fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
             return Err(PackError::MissingMeta);
         }
         if meta.is_some() {
-            if files.len() == MAX_FILES {
+            if files.len() == max_files {
                 return Err(PackError::TooManyFiles);
             }
             if name == META_NAME || seen.contains(&name) {
                 return Err(PackError::Duplicate { name });
             }
-            check_name(&name)?;
+            check(&name)?;
         }
         let kind = entry.header().entry_type();
         if !kind.is_file() {
@@ -399,7 +412,7 @@ fn read_tar(tar: Bytes) -> Result<(Meta, Vec<PackedFile>), PackError> {
         let bytes = tar.slice(start as usize..(start + size) as usize);
         end = start + size.div_ceil(BLOCK) * BLOCK;
         if meta.is_none() {
-            meta = Some(parse_meta(&bytes)?);
+            meta = Some(bytes);
         } else {
             seen.insert(name.clone());
             files.push(PackedFile { name, executable, bytes });

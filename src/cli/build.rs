@@ -85,6 +85,18 @@ fn run_cargo(
         "cargo-ipfs: {hits} restored, {misses} compiled ({recorded} recorded), {other} not cacheable (the project's own crates, probes), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let (runs, before_runs) = (&after.runs, &before.runs);
+    let restored = runs.restored.saturating_sub(before_runs.restored);
+    let executed = runs.executed.saturating_sub(before_runs.executed);
+    if restored + executed > 0 {
+        let saved = runs.time_saved_ms.saturating_sub(before_runs.time_saved_ms) as f64 / 1000.0;
+        let run_recorded = runs.recorded.saturating_sub(before_runs.recorded);
+        let not_cached: u64 =
+            runs.not_cached.values().sum::<u64>().saturating_sub(before_runs.not_cached.values().sum());
+        eprintln!(
+            "cargo-ipfs: build scripts: {restored} runs restored ({saved:.1} s saved), {executed} run ({run_recorded} recorded, {not_cached} not cacheable)"
+        );
+    }
     Ok(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
 }
 

@@ -123,6 +123,11 @@ pub type Status = u8;
 /// name, then `ipfs` when run as `cargo ipfs`, then the subcommand).
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    // In place of a build script, the launcher runs `cargo-ipfs ARGS...`
+    // with the real script named in the environment.
+    if std::env::var_os(crate::vars::BUILD_SCRIPT).is_some() {
+        return crate::wrapper::script::run_build_script(args);
+    }
     // As RUSTC_WRAPPER, cargo runs `cargo-ipfs /path/to/rustc ARGS...`.
     if args.get(1).is_some_and(|a| crate::wrapper::is_rustc(a)) {
         return crate::wrapper::wrap_rustc(args);

@@ -39,6 +39,18 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     for (kind, count) in &s.errors {
         println!("  {kind}: {count}");
     }
+    let runs = &s.runs;
+    println!("build-script runs: {} restored, {} executed ({} recorded)", runs.restored, runs.executed, runs.recorded);
+    println!(
+        "  run time saved:  {:.1} s (recorded run times of the restored runs)",
+        runs.time_saved_ms as f64 / 1000.0
+    );
+    if !runs.not_cached.is_empty() {
+        println!("  not cached:      {}", runs.not_cached.values().sum::<u64>());
+        for (reason, count) in &runs.not_cached {
+            println!("    {reason}: {count}");
+        }
+    }
     println!("bytes restored:  {}", s.bytes_restored);
     println!("time saved:      {:.1} s (recorded compile times of the hits)", s.time_saved_ms as f64 / 1000.0);
     if s.hits > 0 {

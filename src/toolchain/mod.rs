@@ -225,5 +225,29 @@ fn linker_identity_settled(dir: &Path, linker: &Path, settle: Duration) -> anyho
     })
 }
 
+/// The identity of a host tool a build script runs (a C compiler, an
+/// archiver): sha256 over the binary found for `program` (on PATH unless it
+/// is a path) and what it prints for `--version`, cached like the other
+/// identities while the binary keeps its stamp. An error when the program
+/// cannot be found or does not answer `--version`: such a tool is unknown,
+/// and what it made must not be shared.
+pub fn tool_identity(dir: &Path, program: &Path) -> anyhow::Result<String> {
+    let program = resolve_program(program);
+    if !program.is_file() {
+        anyhow::bail!("cannot find {}", program.display());
+    }
+    watch::cached(dir, &cache_name("tool1", &program, Path::new("")), watch::SETTLE, |watched| {
+        watched.add(&program);
+        let version = output(Command::new(&program).arg("--version"))?;
+        let digest = sysroot::file_digest(&program)?;
+        let mut h = Sha256::new();
+        for part in [digest.as_bytes(), version.as_bytes()] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        Ok(hex::encode(h.finalize()))
+    })
+}
+
 #[cfg(test)]
 mod tests;

@@ -71,6 +71,11 @@ pub struct WrapperEnv {
     pub toolchain: Vec<(String, String)>,
     /// `CARGO_IPFS_HIDDEN_INPUT_MACROS`, split at commas.
     pub hidden_input_macros: Vec<String>,
+    /// Whether build scripts compiled here get a launcher, so that their
+    /// runs are cached: not when `CARGO_IPFS_BUILD_SCRIPT_CACHE` is `0`,
+    /// `false` or `no`, nor when `CARGO_BIN_NAME` is set (cargo sets it
+    /// for `[[bin]]` targets, never for build scripts).
+    pub script_launcher: bool,
 }
 
 /// Variables the compiler or the linker read, which change what they write
@@ -105,6 +110,8 @@ impl WrapperEnv {
             hidden_input_macros: crate::sources::config::gateway_list(
                 &var(vars::HIDDEN_INPUT_MACROS).unwrap_or_default(),
             ),
+            script_launcher: !matches!(var(vars::BUILD_SCRIPT_CACHE).as_deref(), Some("0" | "false" | "no"))
+                && var("CARGO_BIN_NAME").is_none(),
         }
     }
 

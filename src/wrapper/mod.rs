@@ -26,6 +26,8 @@
 //!   is placed (pure).
 //! - [`digest`]: file digests with a cache.
 //! - [`local_sources`]: keys of path and git crates, cached locally on request.
+//! - [`script`]: build-script runs, restored or recorded through a launcher
+//!   put in place of each build script compiled here.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
 
 pub mod args;
@@ -41,6 +43,7 @@ pub mod pristine;
 pub mod record;
 pub mod replay;
 pub mod run;
+pub mod script;
 pub mod source;
 pub mod stats;
 pub mod unit;
@@ -66,6 +69,7 @@ mod tests {
             ("hidden.rs", include_str!("hidden.rs")),
             ("replay.rs", include_str!("replay.rs")),
             ("replay/tests.rs", include_str!("replay/tests.rs")),
+            ("script/directives.rs", include_str!("script/directives.rs")),
         ];
         let forbidden = ["std::fs", "std::env", "std::process", "std::net", "std::time", "tokio", "File::"];
         for (name, source) in sources {

@@ -15,6 +15,7 @@ use super::hidden::hidden_input_dependency;
 use super::hit::{fetch_on_demand, try_hit};
 use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
+use super::script::launcher::{install as install_launcher, is_build_script, script_path};
 use super::source::{local_source, registry_source, vendored_source, Registry, VENDORED_SOURCE};
 use super::stats::{self, Event};
 use super::unit::{path_map, Unit};
@@ -157,6 +158,12 @@ impl Call<'_> {
                 return Ok(Err(Vec::new()));
             }
         };
+        // A build script probing rustc (autocfg, proc-macro2, anyhow...)
+        // compiles into its OUT_DIR and may fail on purpose: never cached.
+        if env.out_dir.as_ref().is_some_and(|dir| inv.out_dir.starts_with(dir) || inv.input.starts_with(dir)) {
+            not_cacheable(store_dir, "build-script probe");
+            return Ok(Err(Vec::new()));
+        }
         if let Some(reason) = hidden_inputs(env, &inv, store_dir) {
             not_cacheable(store_dir, &reason);
             return Ok(Err(Vec::new()));
@@ -227,12 +234,16 @@ impl Call<'_> {
     fn restore_or_compile(&self, store: &DiskStore, mut unit: Unit, pre_key: &str) -> anyhow::Result<ExitCode> {
         let (env, store_dir) = (self.env, self.store_dir);
         let cache = Cache::new(store_dir);
+        // A build script gets a launcher once its real binary is in place.
+        let script = (env.script_launcher && is_build_script(&unit.inv, false)).then(|| script_path(&unit.inv));
         if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
+            self.launcher(script.as_deref());
             return Ok(code);
         }
         match fetch_on_demand(env, store, &cache, &unit) {
             Ok(true) => {
                 if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
+                    self.launcher(script.as_deref());
                     return Ok(code);
                 }
             }
@@ -246,7 +257,12 @@ impl Call<'_> {
         all.extend(unit.remap.iter().map(OsString::from));
         if env.mode != Mode::Record {
             let _ = stats::record(store_dir, &Event::Miss { recorded: false });
-            return Ok(exec_plain(self.rustc, &all));
+            let Some(script) = &script else { return Ok(exec_plain(self.rustc, &all)) };
+            let (status, _, _) = run_capturing(self.rustc, &all)?;
+            if status == 0 {
+                self.launcher(Some(script));
+            }
+            return Ok(exit_code(status));
         }
         let started = Instant::now();
         let (status, stdout, stderr) = run_capturing(self.rustc, &all)?;
@@ -268,7 +284,21 @@ impl Call<'_> {
                 }
             }
         }
+        if status == 0 {
+            self.launcher(script.as_deref());
+        }
         let _ = stats::record(store_dir, &Event::Miss { recorded });
         Ok(exit_code(status))
+    }
+
+    /// Puts the launcher in place of a build script binary just compiled
+    /// or restored (after it was recorded: what is shared is the real
+    /// binary). A failure leaves the real binary, whose runs are not cached.
+    fn launcher(&self, script: Option<&Path>) {
+        let Some(script) = script else { return };
+        if let Err(e) = install_launcher(script) {
+            eprintln!("cargo-ipfs: build-script runs not cached here ({})", Chain(&e));
+            let _ = stats::record(self.store_dir, &Event::Error("launcher".into()));
+        }
     }
 }

@@ -26,6 +26,24 @@ pub struct Stats {
     /// Wall time the wrapper spent on hits, from start to exit (µs).
     #[serde(default)]
     pub hit_time_us: u64,
+    /// Build-script runs.
+    #[serde(default)]
+    pub runs: RunStats,
+}
+
+/// Build-script runs seen by the launcher (see `crate::wrapper::script`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStats {
+    /// Runs restored from the cache: the script did not run.
+    pub restored: u64,
+    /// Runs of the real script.
+    pub executed: u64,
+    /// Executed runs that were recorded.
+    pub recorded: u64,
+    /// Run time the restores saved, by the recorded run times (ms).
+    pub time_saved_ms: u64,
+    /// Runs that could not be cached, by reason.
+    pub not_cached: BTreeMap<String, u64>,
 }
 
 /// What one wrapper call adds to the counters.
@@ -49,6 +67,18 @@ pub enum Event {
     NotCacheable(String),
     /// A cache error (the compilation ran normally), with its kind.
     Error(String),
+    /// A build-script run restored, saving `saved_ms`.
+    RunRestored {
+        /// The recorded run time.
+        saved_ms: u64,
+    },
+    /// A build-script run of the real script; `recorded` when stored.
+    RunExecuted {
+        /// Whether the run was recorded.
+        recorded: bool,
+    },
+    /// A build-script run that cannot be cached, with the reason.
+    RunNotCached(String),
 }
 
 /// The stats file of a store directory.
@@ -92,6 +122,15 @@ pub fn record(store_dir: &Path, event: &Event) -> std::io::Result<()> {
         }
         Event::NotCacheable(reason) => *s.not_cacheable.entry(reason.clone()).or_default() += 1,
         Event::Error(kind) => *s.errors.entry(kind.clone()).or_default() += 1,
+        Event::RunRestored { saved_ms } => {
+            s.runs.restored += 1;
+            s.runs.time_saved_ms += saved_ms;
+        }
+        Event::RunExecuted { recorded } => {
+            s.runs.executed += 1;
+            s.runs.recorded += u64::from(*recorded);
+        }
+        Event::RunNotCached(reason) => *s.runs.not_cached.entry(reason.clone()).or_default() += 1,
     })
 }
 

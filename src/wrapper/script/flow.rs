@@ -1,0 +1,211 @@
+//! One build-script run: restore a recorded run whose inputs hold, else
+//! run the real script, and in record mode record it when it can be
+//! captured whole.
+
+use super::child::{self, Output};
+use super::directives;
+use super::inputs::{self, InputNames};
+use super::outdir;
+use super::runs::{Candidate, RunEntry, Runs};
+use super::Run;
+use crate::artifact::cache::ArtifactRef;
+use crate::artifact::pack::file_digest;
+use crate::artifact::read::read_artifact;
+use crate::artifact::run_pack::{pack_run, unpack_run, RunMeta, RUN_PACK_VERSION};
+use crate::artifact::MAX_ARTIFACT;
+use crate::formats::unixfs::{import_bytes, ImportParams};
+use crate::report::Chain;
+use crate::store::{BlockStore, DiskStore};
+use crate::wrapper::env::{Mode, WrapperEnv};
+use crate::wrapper::stats::{self, Event};
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
+
+/// Runs or restores; `Err` only before the real script ran (the caller
+/// then runs it).
+pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let run = match Run::setup(env, store_dir, real)? {
+        Ok(run) => run,
+        Err(reason) => {
+            let _ = stats::record(store_dir, &Event::RunNotCached(reason));
+            return Ok(execute(env, None, real, args));
+        }
+    };
+    let script_digest = run.digests.of(real)?;
+    let pre_key = match inputs::pre_key(&run, &script_digest, &run.rustc) {
+        Ok(key) => key,
+        Err(reason) => {
+            let _ = stats::record(store_dir, &Event::RunNotCached(reason));
+            return Ok(execute(env, None, real, args));
+        }
+    };
+    let store = DiskStore::open(store_dir)?;
+    let runs = Runs::new(store_dir);
+    let prefixes: Vec<String> = run.map.prefixes().map(str::to_string).collect();
+    for candidate in runs.candidates(&pre_key) {
+        if candidate.bound_to.as_ref().is_some_and(|bound| *bound != prefixes) {
+            continue;
+        }
+        if inputs::state(&run, &candidate.names).ok().as_ref() != Some(&candidate.state) {
+            continue;
+        }
+        match restore(&store, &run, &candidate.artifact) {
+            Ok(()) => {
+                let saved_ms = candidate.artifact.compile_ms;
+                let _ = stats::record(store_dir, &Event::RunRestored { saved_ms });
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => {
+                eprintln!("cargo-ipfs: cannot restore a build-script run ({}); running the script", Chain(&e));
+                let _ = stats::record(store_dir, &Event::Error("restore run".into()));
+                outdir::clear(&run.out_dir)?;
+                break;
+            }
+        }
+    }
+    Ok(execute(env, Some((&run, &store, &pre_key)), real, args))
+}
+
+/// Restores a recorded run: its files into an emptied `OUT_DIR`, its
+/// output replayed with this machine's paths.
+fn restore(store: &DiskStore, run: &Run, artifact: &ArtifactRef) -> anyhow::Result<()> {
+    let packed = read_artifact(&artifact.cid, artifact.size, &mut |c| store.get_required(c))?;
+    let (meta, files) = unpack_run(&packed, MAX_ARTIFACT)?;
+    outdir::restore(&run.out_dir, &files, &meta.text_files, &run.map)?;
+    std::io::stdout().write_all(run.map.expand_text(&meta.stdout).as_bytes())?;
+    std::io::stderr().write_all(run.map.expand_text(&meta.stderr).as_bytes())?;
+    Ok(())
+}
+
+/// Runs the real script; with a keyed run, as a child whose C compilations
+/// get the prefix-map flags, recorded in record mode.
+fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Path, args: &[OsString]) -> ExitCode {
+    let Some((run, store, pre_key)) = keyed else {
+        let store_dir = env.store_dir.as_deref().unwrap_or(Path::new("."));
+        let _ = stats::record(store_dir, &Event::RunExecuted { recorded: false });
+        return child::exec_real(real, args);
+    };
+    // In record mode OUT_DIR starts empty, so that what is recorded is
+    // this run's alone (cargo never empties it; a script may not count on
+    // what an earlier run left, which a restore does not bring either).
+    if env.mode == Mode::Record && !outdir::is_empty(&run.out_dir) {
+        let _ = outdir::clear(&run.out_dir);
+    }
+    let empty_before = outdir::is_empty(&run.out_dir);
+    let started = (SystemTime::now(), Instant::now());
+    let flags = child::prefix_map_flags(&run.map);
+    let extra = flags.as_deref().map(child::flag_env).unwrap_or_default();
+    let output = child::run(real, args, &extra);
+    if !extra.is_empty() && !output.as_ref().is_ok_and(|o| o.status == 0) {
+        // A C compiler that does not take the flags fails the run: run it
+        // as cargo asked, and record nothing.
+        eprintln!("cargo-ipfs: the build script failed with prefix-map flags; running it as cargo asked");
+        return exec_counted(run, real, args);
+    }
+    let output = match output {
+        Ok(output) => output,
+        Err(e) => {
+            eprintln!("cargo-ipfs: cannot run the build script {} ({e})", real.display());
+            return exec_counted(run, real, args);
+        }
+    };
+    let _ = std::io::stdout().write_all(&output.stdout);
+    let _ = std::io::stdout().flush();
+    let elapsed_ms = started.1.elapsed().as_millis() as u64;
+    let mut recorded = false;
+    if output.status == 0 && env.mode == Mode::Record {
+        let captured = if flags.is_none() {
+            Err("a machine path holds white space".to_string())
+        } else if !empty_before {
+            Err("OUT_DIR not empty before the run".to_string())
+        } else {
+            capture(run, &output, started.0)
+        };
+        match captured.and_then(|c| record(run, store, pre_key, &output, c, elapsed_ms)) {
+            Ok(()) => recorded = true,
+            Err(reason) => {
+                let _ = stats::record(&run.store_dir, &Event::RunNotCached(reason));
+            }
+        }
+    }
+    let _ = stats::record(&run.store_dir, &Event::RunExecuted { recorded });
+    crate::wrapper::run::exit_code(output.status)
+}
+
+/// Counts a run of the real script, then becomes it.
+fn exec_counted(run: &Run, real: &Path, args: &[OsString]) -> ExitCode {
+    let _ = stats::record(&run.store_dir, &Event::RunExecuted { recorded: false });
+    child::exec_real(real, args)
+}
+
+/// What a successful run declared, when it can be captured whole: its
+/// output is UTF-8, it links from nothing outside the build, and its
+/// declared files did not change while it ran. `Err` names why not.
+fn capture(run: &Run, output: &Output, started: SystemTime) -> Result<InputNames, String> {
+    let stdout = std::str::from_utf8(&output.stdout).map_err(|_| "output not UTF-8".to_string())?;
+    let declared = directives::parse(stdout);
+    for dir in &declared.link_search {
+        let path = run.package_dir.join(dir);
+        if run.map.normalize_path(&path) == path.to_string_lossy() {
+            return Err("links from outside the build".into());
+        }
+    }
+    let names = inputs::names(run, &declared)?;
+    for file in &declared.files {
+        let modified = std::fs::metadata(run.package_dir.join(file)).and_then(|m| m.modified());
+        if modified.is_ok_and(|m| m >= started) {
+            return Err("a declared input changed during the run".into());
+        }
+    }
+    Ok(names)
+}
+
+/// Packs `OUT_DIR` and the output, stores the pack, files the run under
+/// its pre-key, and journals it when it may go to other machines.
+fn record(
+    run: &Run,
+    store: &DiskStore,
+    pre_key: &str,
+    output: &Output,
+    names: InputNames,
+    run_ms: u64,
+) -> Result<(), String> {
+    let state = inputs::state(run, &names)?;
+    let collected = outdir::collect(&run.out_dir, &run.map)?;
+    let meta = RunMeta {
+        stdout: run.map.normalize_text(&String::from_utf8_lossy(&output.stdout)),
+        stderr: run.map.normalize_text(&String::from_utf8_lossy(&output.stderr)),
+        text_files: collected.text_files,
+        format: RUN_PACK_VERSION,
+    };
+    let packed = pack_run(&meta, &collected.files);
+    let stored = || -> anyhow::Result<ArtifactRef> {
+        let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed)?;
+        for block in &blocks {
+            store.put(block)?;
+        }
+        let sha256 = file_digest(&packed);
+        Ok(ArtifactRef { cid: file.cid.to_string(), sha256, size: packed.len() as u64, compile_ms: run_ms })
+    };
+    let artifact = stored().map_err(|e| format!("cannot store ({})", Chain(&e)))?;
+    let key = inputs::full_key(pre_key, &state);
+    let bound_to = collected.machine_bound.then(|| run.map.prefixes().map(str::to_string).collect());
+    let candidate = Candidate { names, state, key, artifact, bound_to };
+    if candidate.bound_to.is_none() && run.source.registry {
+        let entry = RunEntry {
+            name: run.source.name.clone(),
+            version: run.source.version.clone(),
+            source: run.source.source.clone(),
+            checksum: run.source.checksum.clone(),
+            pre_key: pre_key.to_string(),
+            candidate: candidate.clone(),
+            target: run.target.clone(),
+            built_at: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        };
+        Runs::new(&run.store_dir).journal(&entry).map_err(|e| format!("cannot journal ({e})"))?;
+    }
+    Runs::new(&run.store_dir).add(pre_key, candidate).map_err(|e| format!("cannot file ({e})"))
+}

@@ -1,0 +1,349 @@
+//! Build-script runs cached through the launcher: a vendored package whose
+//! build script compiles C through `cc` is recorded on one machine and
+//! restored on another with other paths, without running its C compiler;
+//! changing what the script declared runs it again; a build-script probe
+//! never reaches the cache; the target directory keeps working without
+//! the tool.
+
+mod common;
+
+use common::{copy_dir, s, seeded_cargo_home, walk_files, Machine, BIN};
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A machine for the `cdemo` fixture: its own CARGO_HOME, target
+/// directory, project path and C compiler log. The C compiler is a shim
+/// named `cc` first on PATH (the same script on every machine), which logs
+/// every call and runs the system's.
+struct CMachine {
+    root: PathBuf,
+    cargo_home: PathBuf,
+    target: PathBuf,
+    project: PathBuf,
+    store: PathBuf,
+}
+
+impl CMachine {
+    fn new(root: &Path, project_path: &str, store: &Path) -> Self {
+        let project = root.join(project_path);
+        copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/cdemo"), &project);
+        write_checksums(&project.join("vendor/cfix"));
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let real_cc = String::from_utf8(Command::new("sh").args(["-c", "command -v cc"]).output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .to_string();
+        assert!(!real_cc.is_empty(), "these tests need a C compiler named cc");
+        let shim = bin.join("cc");
+        std::fs::write(&shim, format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$CC_SHIM_LOG\"\nexec {real_cc} \"$@\"\n"))
+            .unwrap();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(&shim).unwrap().permissions(), 0o755);
+        std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        CMachine {
+            root: root.to_path_buf(),
+            cargo_home: seeded_cargo_home(&root.join("cargo-home")),
+            target: root.join("target"),
+            project,
+            store: store.to_path_buf(),
+        }
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.root.join("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.project)
+            .env("PATH", std::env::join_paths(dirs).unwrap())
+            .env("CC_SHIM_LOG", self.root.join("cc.log"))
+            .env("CARGO_HOME", &self.cargo_home)
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_IPFS_STORE", &self.store)
+            .env_remove("CFIX_VALUE")
+            .env_remove("CC")
+            .env_remove("CFLAGS")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("CARGO_BUILD_RUSTC_WRAPPER");
+        cmd
+    }
+
+    /// `cargo ipfs build` (recording when asked) with `args` and `env`.
+    fn build(&self, record: bool, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command(BIN);
+        cmd.args(["build", "--no-fetch"]);
+        if record {
+            cmd.arg("--record");
+        }
+        cmd.args(["--offline", "--locked"]).args(args).envs(env.iter().copied());
+        cmd.output().unwrap()
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let out = self.command(BIN).args(["stats", "--json"]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn zero(&self) {
+        assert!(self.command(BIN).args(["stats", "--zero"]).output().unwrap().status.success());
+    }
+
+    fn run_binary(&self) -> String {
+        let out = Command::new(self.target.join("debug/cdemo")).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// How many times the C compiler compiled `answer.c`, and forget.
+    fn c_compiles(&self) -> usize {
+        let log = self.root.join("cc.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().filter(|l| l.contains("answer.c")).count()
+    }
+}
+
+/// `.cargo-checksum.json` as `cargo vendor` writes it.
+fn write_checksums(dir: &Path) {
+    let mut files = serde_json::Map::new();
+    for file in walk_files(dir) {
+        let rel = file.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        if rel != ".cargo-checksum.json" {
+            let digest = format!("{:x}", sha2::Sha256::digest(std::fs::read(&file).unwrap()));
+            files.insert(rel, digest.into());
+        }
+    }
+    let package = format!("{:x}", sha2::Sha256::digest(b"cfix-0.1.0.crate"));
+    let json = serde_json::json!({"files": files, "package": package});
+    std::fs::write(dir.join(".cargo-checksum.json"), json.to_string()).unwrap();
+}
+
+fn ok(out: &Output) {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Whether `haystack` holds `needle`.
+fn holds(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = CMachine::new(&tmp.path().join("a"), "work/cdemo", &tmp.path().join("store-a"));
+    ok(&a.build(true, &[], &[]));
+    assert_eq!(a.run_binary(), "answer=7 value=7\n");
+    assert_eq!(a.c_compiles(), 1, "machine A compiles the C file");
+    let stats = a.stats();
+    assert_eq!(stats["runs"]["recorded"], 1, "{stats}");
+    let journal = std::fs::read_to_string(a.store.join("runs-journal.jsonl")).unwrap();
+    assert!(journal.contains("\"name\":\"cfix\""), "{journal}");
+    // The rlib that bundles the script's static library names no machine
+    // path either, so it may go to other machines too.
+    let units = std::fs::read_to_string(a.store.join("journal.jsonl")).unwrap();
+    assert!(units.contains("\"name\":\"libcfix-"), "{units}");
+    // What the C compiler wrote names no path of machine A: the prefix
+    // maps went through CFLAGS.
+    let out_dirs: Vec<PathBuf> = walk_files(&a.target.join("debug/build"))
+        .into_iter()
+        .filter(|f| f.components().any(|c| c.as_os_str() == "out"))
+        .collect();
+    let objects: Vec<&PathBuf> =
+        out_dirs.iter().filter(|f| f.extension().is_some_and(|e| e == "o" || e == "a")).collect();
+    assert!(!objects.is_empty(), "{out_dirs:?}");
+    for file in &objects {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(!holds(&bytes, s(tmp.path())), "{} holds a machine path", file.display());
+    }
+
+    // The launcher carries the real binary's time: cargo compares times.
+    let script_dirs = walk_files(&a.target.join("debug/build"));
+    let real = script_dirs.iter().find(|f| f.to_string_lossy().ends_with(".cargo-ipfs-real")).expect("a launcher");
+    let launcher = PathBuf::from(real.to_string_lossy().trim_end_matches(".cargo-ipfs-real"));
+    let mtime = |p: &Path| std::fs::metadata(p).unwrap().modified().unwrap();
+    assert_eq!(mtime(&launcher), mtime(real));
+    assert_ne!(std::fs::read(&launcher).unwrap(), std::fs::read(real).unwrap());
+
+    // A declared variable changes on A: the run is recorded too (OUT_DIR
+    // emptied first), and restored when it comes back.
+    ok(&a.build(true, &[], &[("CFIX_VALUE", "8")]));
+    assert_eq!((a.run_binary(), a.c_compiles()), ("answer=8 value=8\n".to_string(), 1));
+    assert_eq!(a.stats()["runs"]["recorded"], 2);
+    ok(&a.build(true, &[], &[]));
+    assert_eq!((a.run_binary(), a.c_compiles()), ("answer=7 value=7\n".to_string(), 0));
+
+    // Machine B: other paths, a copy of A's store, reading only.
+    let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
+    copy_dir(&a.store, &b.store);
+    b.zero();
+    let out = b.build(false, &[], &[]);
+    ok(&out);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("build scripts: 1 runs restored"), "{summary}");
+    assert_eq!(b.c_compiles(), 0, "machine B runs no C compiler");
+    assert_eq!(b.run_binary(), "answer=7 value=7\n");
+    let stats = b.stats();
+    assert_eq!((stats["runs"]["restored"].as_u64(), stats["runs"]["executed"].as_u64()), (Some(1), Some(0)), "{stats}");
+    assert_eq!(stats["misses"], 0, "every registry unit is restored: {stats}");
+    assert!(stats["errors"].as_object().unwrap().is_empty(), "{stats}");
+
+    // A declared variable changes: the script runs again, with the new value.
+    ok(&b.build(false, &[], &[("CFIX_VALUE", "9")]));
+    assert_eq!(b.run_binary(), "answer=9 value=9\n");
+    assert_eq!(b.c_compiles(), 1, "a changed declared variable runs the C compiler");
+    // Another feature: another pre-key, another run.
+    ok(&b.build(false, &["--features", "extra"], &[]));
+    assert_eq!(b.run_binary(), "answer=107 value=7\n");
+    assert_eq!(b.c_compiles(), 1);
+    // Back to what A recorded: restored again.
+    ok(&b.build(false, &[], &[]));
+    assert_eq!(b.run_binary(), "answer=7 value=7\n");
+    assert_eq!(b.c_compiles(), 0, "the recorded run is restored again");
+    // A declared file changes (vendored anew, its listed digest with it).
+    let c_file = b.project.join("vendor/cfix/csrc/answer.c");
+    let source = std::fs::read_to_string(&c_file).unwrap();
+    std::fs::write(&c_file, source.replace("CFIX_VALUE + 100", "CFIX_VALUE + 200") + "\n").unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    ok(&b.build(false, &["--features", "extra"], &[]));
+    assert_eq!(b.run_binary(), "answer=207 value=7\n");
+    assert_eq!(b.c_compiles(), 1, "a changed declared file runs the C compiler");
+
+    // A later plain cargo build in the same target directory, no wrapper:
+    // the launcher runs the script itself.
+    let out = b.command("cargo").args(["build", "--offline", "--locked"]).env("CFIX_VALUE", "5").output().unwrap();
+    ok(&out);
+    assert_eq!(b.run_binary(), "answer=5 value=5\n");
+    assert_eq!(b.c_compiles(), 1);
+    // Plain cargo with `RUSTC_WRAPPER=cargo-ipfs` found on PATH, the C file
+    // as A had it: the launcher's run is restored again.
+    std::fs::write(&c_file, &source).unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let mut cmd = b.command("cargo");
+    let path = cmd.get_envs().find(|(k, _)| *k == "PATH").and_then(|(_, v)| v).unwrap().to_owned();
+    let path =
+        std::env::join_paths(std::iter::once(bin_dir.to_path_buf()).chain(std::env::split_paths(&path))).unwrap();
+    let out =
+        cmd.args(["build", "--offline", "--locked"]).env("PATH", path).env("RUSTC_WRAPPER", "cargo-ipfs").output();
+    ok(&out.unwrap());
+    assert_eq!(b.run_binary(), "answer=7 value=7\n");
+    assert_eq!(b.c_compiles(), 0, "the run is restored: {}", b.stats());
+}
+
+#[test]
+fn a_run_that_asks_pkg_config_is_not_cached_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = CMachine::new(&tmp.path().join("a"), "cdemo", &tmp.path().join("store"));
+    ok(&a.build(true, &[], &[("CFIX_ASK_PKGCONFIG", "1")]));
+    assert_eq!(a.run_binary(), "answer=7 value=7\n");
+    let stats = a.stats();
+    assert_eq!(stats["runs"]["not_cached"]["uses pkg-config"], 1, "{stats}");
+    assert_eq!(stats["runs"]["recorded"], 0, "{stats}");
+    assert!(!a.store.join("runs-journal.jsonl").exists());
+    let shown = a.command(BIN).arg("stats").output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.contains("uses pkg-config: 1"), "{shown}");
+    assert!(shown.contains("build-script runs: 0 restored, 1 executed (0 recorded)"), "{shown}");
+}
+
+#[test]
+fn two_builds_with_jobs_share_one_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let a = CMachine::new(&tmp.path().join("a"), "p/cdemo", &store);
+    let b = CMachine::new(&tmp.path().join("b"), "q/r/cdemo", &store);
+    let spawn = |m: &CMachine| {
+        let mut cmd = m.command(BIN);
+        cmd.args(["build", "--no-fetch", "--record", "--offline", "--locked", "-j", "2"]);
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let (ca, cb) = (spawn(&a), spawn(&b));
+    ok(&ca.wait_with_output().unwrap());
+    ok(&cb.wait_with_output().unwrap());
+    assert_eq!(a.run_binary(), "answer=7 value=7\n");
+    assert_eq!(b.run_binary(), "answer=7 value=7\n");
+    // A third build from the shared store restores the run.
+    let c = CMachine::new(&tmp.path().join("c"), "cdemo", &store);
+    c.zero();
+    ok(&c.build(false, &["-j", "2"], &[]));
+    assert_eq!(c.c_compiles(), 0);
+    assert_eq!(c.stats()["runs"]["restored"], 1);
+    assert_eq!(c.run_binary(), "answer=7 value=7\n");
+
+    // A recorded run that cannot be read back (its size misnamed) runs the
+    // script instead, and says so in the stats.
+    for file in walk_files(&store.join("wrapper/runs")) {
+        let mut candidates: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        for candidate in candidates.as_array_mut().unwrap() {
+            candidate["artifact"]["size"] = 7.into();
+        }
+        std::fs::write(&file, candidates.to_string()).unwrap();
+    }
+    let d = CMachine::new(&tmp.path().join("d"), "cdemo", &store);
+    d.zero();
+    ok(&d.build(false, &[], &[]));
+    assert_eq!(d.run_binary(), "answer=7 value=7\n");
+    assert_eq!(d.c_compiles(), 1);
+    let stats = d.stats();
+    assert_eq!(stats["errors"]["restore run"], 1, "{stats}");
+    assert_eq!(stats["runs"]["executed"], 1, "{stats}");
+}
+
+#[test]
+fn probes_of_build_scripts_are_never_cached_and_vanish_on_a_second_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    let a = Machine::new(&tmp.path().join("a"), "w/demo", &store);
+    let out = a.build(true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = a.stats();
+    // proc-macro2's build script probes rustc through the wrapper.
+    assert!(first["not_cacheable"]["build-script probe"].as_u64().unwrap_or(0) >= 1, "{first}");
+    assert_eq!(first["misses"], first["recorded"], "nothing but probes fails: {first}");
+    let journal = std::fs::read_to_string(store.join("journal.jsonl")).unwrap();
+    assert!(!journal.contains("procmacro2_build_probe"), "no probe is journaled");
+
+    let b = Machine::new(&tmp.path().join("b"), "x/y/demo", &store);
+    b.cmd(&["stats", "--zero"]).output().unwrap();
+    let out = b.build(false);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stats = b.stats();
+    assert_eq!(stats["misses"], 0, "{stats}");
+    assert!(stats["not_cacheable"].get("build-script probe").is_none(), "no probe runs on B: {stats}");
+    assert_eq!(stats["runs"]["executed"], 0, "{stats}");
+    assert!(stats["runs"]["restored"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(b.run_binary(), a.run_binary());
+}
+
+/// The launcher keeps the environment byte for byte (a `DEP_*` name with
+/// `:` included, which a shell would drop) and takes its marker out of the
+/// script's environment, whether `cargo-ipfs` is gone or runs a build that
+/// is not its own.
+#[test]
+fn the_launcher_passes_the_environment_through_and_hides_its_marker() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("build/pkg-0123");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The "script": a copy of env(1), which prints its environment.
+    std::fs::copy("/usr/bin/env", dir.join("build_script_build-0123.cargo-ipfs-real")).unwrap();
+    let launcher = dir.join("build-script-build");
+    std::fs::copy(env!("CARGO_BIN_EXE_cargo-ipfs-launch"), &launcher).unwrap();
+    for tool in [tmp.path().join("gone/cargo-ipfs"), PathBuf::from(BIN)] {
+        let sidecar = format!("build_script_build-0123.cargo-ipfs-real\0{}\0CARGO_IPFS_BUILD_SCRIPT\0", tool.display());
+        std::fs::write(dir.join(".cargo-ipfs-launch"), sidecar).unwrap();
+        let out = Command::new(&launcher)
+            .env("DEP_TAURI_CORE:WINDOW__PATH", "/x y")
+            .env("CARGO_IPFS_BUILD_SCRIPT", "stale")
+            .env_remove("RUSTC_WRAPPER")
+            .output()
+            .unwrap();
+        ok(&out);
+        let env = String::from_utf8(out.stdout).unwrap();
+        assert!(env.lines().any(|l| l == "DEP_TAURI_CORE:WINDOW__PATH=/x y"), "{env}");
+        assert!(!env.contains("CARGO_IPFS_BUILD_SCRIPT"), "{env}");
+    }
+    // Without its sidecar, the one real binary runs.
+    std::fs::remove_file(dir.join(".cargo-ipfs-launch")).unwrap();
+    ok(&Command::new(&launcher).output().unwrap());
+}
