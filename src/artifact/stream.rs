@@ -13,7 +13,7 @@
 //! checks are [`super::pack`]'s: one frame and nothing after it, its
 //! checksum, a decompressed size within the limit, the metadata entry
 //! first, bare unique names, regular files only, at most
-//! [`MAX_FILES`](super::pack::MAX_FILES) of them, and nothing but zeros
+//! [`MAX_FILES`] of them, and nothing but zeros
 //! after the end of the archive.
 
 use super::pack::{check_name, kind_name, parse_meta, Meta, PackError, MAX_FILES, META_NAME, ZSTD_MAGIC};
