@@ -280,3 +280,41 @@ fn a_reader_that_goes_away_ends_a_command_quietly() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+/// `install` and `build` run cargo as `CARGO` names it, with this binary as
+/// the rustc wrapper; `--record` is what a pinning job runs. A stand-in
+/// cargo writes down what it was given.
+#[test]
+fn install_and_build_record_only_when_asked() {
+    let env = Env::new();
+    let log = env.path("cargo.log");
+    let cargo = env.write(
+        "cargo",
+        format!("#!/bin/sh\necho \"$1 mode=$CARGO_IPFS_MODE wrapper=$RUSTC_WRAPPER args=$*\" >> {}\n", s(&log))
+            .as_bytes(),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cargo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cargo-ipfs"))
+            .args(args)
+            .current_dir(env.path(""))
+            .env("CARGO", &cargo)
+            .env("CARGO_IPFS_STORE", env.store())
+            .env_remove("CARGO_IPFS_GATEWAYS")
+            .env_remove("CARGO_IPFS_KUBO")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["install", "--record", "--offline", "ripgrep@14.1.1"]);
+    run(&["install", "--offline", "ripgrep@14.1.1"]);
+    run(&["build", "--record", "--no-fetch", "--locked"]);
+    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(str::to_string).collect();
+    let me = env!("CARGO_BIN_EXE_cargo-ipfs");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].starts_with(&format!("install mode=record wrapper={me} ")), "{lines:?}");
+    assert!(lines[0].contains("ripgrep@14.1.1") && lines[0].contains("--offline"), "{lines:?}");
+    assert!(lines[1].starts_with("install mode=read "), "{lines:?}");
+    assert!(lines[2].starts_with("build mode=record ") && lines[2].ends_with("--locked"), "{lines:?}");
+}

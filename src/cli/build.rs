@@ -1,5 +1,5 @@
 //! `cargo ipfs build [--record] [CARGO BUILD ARGS]` and
-//! `cargo ipfs install CRATE [ARGS]`: fetch what the index has, then run cargo
+//! `cargo ipfs install [--record] CRATE [ARGS]`: fetch what the index has, then run cargo
 //! with this binary as the rustc wrapper, then summarize.
 
 use super::fetch::{print_summary, Source};
@@ -32,6 +32,10 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 #[command(trailing_var_arg = true)]
 pub struct InstallArgs {
+    /// Record the outputs of every cacheable compilation that misses, for
+    /// `publish` (what the pinning job runs).
+    #[arg(long)]
+    record: bool,
     #[command(flatten)]
     source: Source,
     /// The crate and any further `cargo install` arguments.
@@ -131,7 +135,7 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.push("--offline".into());
     }
-    run_cargo(global, "install", false, &cargo_args, on_demand)
+    run_cargo(global, "install", args.record, &cargo_args, on_demand)
 }
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<OnDemand>> {
