@@ -42,19 +42,6 @@ pub fn run_capturing(rustc: &Path, args: &[OsString]) -> anyhow::Result<(i32, St
         .with_context(|| format!("cannot run {}", rustc.display()))?;
     let mut out = child.stdout.take().expect("piped");
     let mut err = child.stderr.take().expect("piped");
-    let tee = |reader: &mut dyn Read, sink: &mut dyn Write| -> std::io::Result<Vec<u8>> {
-        let mut copy = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            let n = reader.read(&mut buf)?;
-            if n == 0 {
-                return Ok(copy);
-            }
-            sink.write_all(&buf[..n])?;
-            sink.flush()?;
-            copy.extend_from_slice(&buf[..n]);
-        }
-    };
     let (stdout, stderr) = std::thread::scope(|s| {
         let handle = s.spawn(|| tee(&mut out, &mut std::io::stdout()));
         let stderr = tee(&mut err, &mut std::io::stderr());
@@ -62,6 +49,22 @@ pub fn run_capturing(rustc: &Path, args: &[OsString]) -> anyhow::Result<(i32, St
     });
     let status = child.wait()?.code().unwrap_or(1);
     Ok((status, String::from_utf8_lossy(&stdout?).into_owned(), String::from_utf8_lossy(&stderr?).into_owned()))
+}
+
+/// Copies `reader` to `sink` as it comes (flushed, so that cargo sees each
+/// line when it is written), keeping a copy. A sink that fails (cargo went
+/// away) does not stop the copy.
+pub(super) fn tee(reader: &mut dyn Read, sink: &mut dyn Write) -> std::io::Result<Vec<u8>> {
+    let mut copy = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(copy);
+        }
+        let _ = sink.write_all(&buf[..n]).and_then(|()| sink.flush());
+        copy.extend_from_slice(&buf[..n]);
+    }
 }
 
 /// After a path or git crate compiled: the key that covers the files its

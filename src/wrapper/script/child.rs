@@ -2,9 +2,10 @@
 //! cached, or as a child whose output is kept for a record.
 
 use super::super::paths::PathMap;
+use super::super::record::tee;
 use crate::vars;
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 
@@ -96,18 +97,4 @@ pub fn run(real: &Path, args: &[OsString], extra: &[(OsString, OsString)]) -> st
     });
     let status = child.wait()?.code().unwrap_or(1);
     Ok(Output { status, stdout: stdout?, stderr: stderr? })
-}
-
-/// Copies `reader` to `sink` as it comes, keeping a copy.
-fn tee(reader: &mut dyn Read, sink: &mut dyn Write) -> std::io::Result<Vec<u8>> {
-    let mut copy = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            return Ok(copy);
-        }
-        let _ = sink.write_all(&buf[..n]);
-        copy.extend_from_slice(&buf[..n]);
-    }
 }
