@@ -5,6 +5,7 @@
 //! answered and how many requests each one saw, never how long it took.
 
 use super::test_server::{fixture, fixture_blocks, junk_blocks, Faults, TestGateway, FIXTURE_CAR, HELLO, ROOT};
+use super::tests::client;
 use super::*;
 use crate::formats::block::{parse_cid, Block};
 use std::collections::HashSet;
@@ -20,10 +21,6 @@ fn options() -> ClientOptions {
         max_concurrency: 8,
         remember: None,
     }
-}
-
-fn client(gateways: &[&TestGateway], options: ClientOptions) -> GatewayClient {
-    GatewayClient::new(gateways.iter().map(|g| g.url()).collect(), options).unwrap()
 }
 
 /// Fails the test if `future` takes more than 60 seconds.

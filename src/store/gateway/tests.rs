@@ -29,7 +29,7 @@ fn options() -> ClientOptions {
     }
 }
 
-fn client(gateways: &[&TestGateway], options: ClientOptions) -> GatewayClient {
+pub(super) fn client(gateways: &[&TestGateway], options: ClientOptions) -> GatewayClient {
     GatewayClient::new(gateways.iter().map(|g| g.url()).collect(), options).unwrap()
 }
 
