@@ -46,6 +46,8 @@ fn entry(krate: &str, n: u64, builder: &str) -> Entry {
         deps: BTreeMap::new(),
         built_at: 1_800_000_000,
         builder: builder.to_string(),
+        inputs: Default::default(),
+        run: None,
     }
 }
 

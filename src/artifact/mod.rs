@@ -12,6 +12,8 @@
 //!   that `publish` reads.
 //! - [`download`]: one artifact from the configured sources into the store,
 //!   checked against its signed entry, unpacked and filed in the map.
+//! - [`run_pack`], [`runs`]: build-script runs packed, and filed under
+//!   their pre-keys.
 //! - [`stream`]: unpacking as the bytes come, in memory that does not grow
 //!   with the artifact.
 
@@ -20,6 +22,7 @@ pub mod download;
 pub mod pack;
 pub mod read;
 pub mod run_pack;
+pub mod runs;
 pub mod stream;
 pub mod unpacked;
 

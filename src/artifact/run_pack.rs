@@ -24,6 +24,11 @@ pub const RUN_PACK_VERSION: u32 = 1;
 /// always be keyed by the compilations that read it.
 pub const MAX_RUN_FILES: usize = 10_000;
 
+/// The largest run, packed or unpacked: a run's files are read whole into
+/// memory to check and to restore them. A build script's `OUT_DIR` with a
+/// whole C library compiled in debug mode stays well below it.
+pub const MAX_RUN: u64 = 1 << 30;
+
 /// The longest relative path accepted, in bytes (`PATH_MAX` on Linux).
 pub const MAX_PATH_LEN: usize = 4096;
 

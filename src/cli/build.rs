@@ -4,6 +4,7 @@
 
 use super::fetch::{print_summary, Source};
 use super::{Global, Status};
+use crate::fetch::HandDown;
 use crate::report::Chain;
 use crate::vars;
 use crate::wrapper::stats;
@@ -43,22 +44,13 @@ pub struct InstallArgs {
     cargo_args: Vec<String>,
 }
 
-/// The resolved index handed to the wrappers, so a local miss can be
-/// fetched on demand: the verified shards CID, and the gateways or the kubo
-/// node.
-struct OnDemand {
-    shards: String,
-    gateways: Vec<String>,
-    kubo: Option<String>,
-}
-
 /// Runs `cargo <subcommand> ARGS` with the wrapper and prints a summary.
 fn run_cargo(
     global: &Global,
     subcommand: &str,
     record: bool,
     cargo_args: &[String],
-    on_demand: Option<OnDemand>,
+    on_demand: Option<HandDown>,
 ) -> anyhow::Result<Status> {
     let store_dir = global.store_dir()?;
     global.open_store()?;
@@ -106,11 +98,15 @@ fn run_cargo(
 
 /// Fetches (a failure only warns: the build goes on and compiles), then builds.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
+    let mut hand_down = None;
     if !args.no_fetch {
         let mut opts = args.source.options();
         read_cargo_flags(&args.cargo_args, &mut opts);
         match super::fetch::run(global, opts, false) {
-            Ok(summary) => print_summary(&summary),
+            Ok(summary) => {
+                print_summary(&summary);
+                hand_down = summary.hand_down;
+            }
             Err(e) => eprintln!("cargo-ipfs: not fetching ({}); building without prebuilt dependencies", Chain(&e)),
         }
     }
@@ -119,7 +115,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.insert(0, "--offline".into());
     }
-    run_cargo(global, "build", args.record, &cargo_args, None)
+    run_cargo(global, "build", args.record, &cargo_args, hand_down)
 }
 
 /// Resolves the index for on-demand fetching, then runs `cargo install`.
@@ -138,7 +134,7 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     run_cargo(global, "install", args.record, &cargo_args, on_demand)
 }
 
-fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<OnDemand>> {
+fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<HandDown>> {
     let store_dir = global.store_dir()?;
     let flags = crate::sources::config::Flags {
         index: source.index.as_deref(),
@@ -156,7 +152,7 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     let (index, seq) = (&head.settings.index, head.version.manifest.seq);
     eprintln!("cargo-ipfs: index {index} version {seq} verified; fetching on demand");
     let settings = head.settings;
-    Ok(Some(OnDemand { shards: head.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
+    Ok(Some(HandDown { shards: head.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
 }
 
 /// Takes from `cargo build` arguments what the fetch must know: the

@@ -23,6 +23,7 @@ mod schedule;
 
 use crate::artifact::cache::Cache;
 use crate::artifact::download::Downloader;
+use crate::artifact::runs::Runs;
 use crate::index::Entry;
 use crate::report::Chain;
 use anyhow::Context;
@@ -53,6 +54,20 @@ pub struct FetchOptions {
     pub offline: bool,
     /// Per-request timeout.
     pub timeout: Option<Duration>,
+}
+
+/// What a build started after a fetch hands down to its wrappers, so
+/// that what the lockfile did not name (a vendored package, a run, a tool
+/// `cargo install` builds) is fetched on demand: the verified shards
+/// directory, and the gateways or the kubo node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HandDown {
+    /// The shards directory of the verified index version.
+    pub shards: String,
+    /// The gateways.
+    pub gateways: Vec<String>,
+    /// The kubo node's RPC API, when fetching through one.
+    pub kubo: Option<String>,
 }
 
 /// One artifact fetched (or found locally).
@@ -87,6 +102,8 @@ pub struct Summary {
     pub target: String,
     /// Artifacts downloaded.
     pub fetched: Vec<Fetched>,
+    /// How many of them are build-script runs.
+    pub runs: usize,
     /// Artifacts that were already local.
     pub already_local: usize,
     /// Locked packages the index has no matching artifact for.
@@ -110,6 +127,9 @@ pub struct Summary {
     pub unpack_ms: u64,
     /// Milliseconds in all.
     pub total_ms: u64,
+    /// What a build started now hands down to its wrappers; `None` offline.
+    #[serde(skip)]
+    pub hand_down: Option<HandDown>,
 }
 
 /// Progress reports, for a progress display or plain lines.
@@ -141,6 +161,7 @@ pub enum Progress<'a> {
 struct Pass<'a> {
     resolved: &'a Resolved,
     downloader: Downloader<'a>,
+    runs: Runs,
     started: Instant,
     progress: &'a (dyn Fn(Progress) + Sync),
     /// The summary, and the entries downloaded (`downloaded[i]` is
@@ -169,14 +190,20 @@ impl Pass<'_> {
     /// so that the wrapper's hits only place files. An artifact that could
     /// not be filed counts as failed, not fetched.
     fn file_all(&self, summary: &mut Summary, downloaded: Vec<Entry>) {
+        let downloaded_runs: Vec<bool> = downloaded.iter().map(Entry::is_run).collect();
         let queue = Mutex::new(downloaded.into_iter().enumerate());
         let failed = Mutex::new(Vec::new());
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let d = &self.downloader;
         std::thread::scope(|s| {
             for _ in 0..cores {
                 s.spawn(|| loop {
                     let Some((i, entry)) = queue.lock().expect("queue").next() else { return };
-                    if let Err(e) = self.downloader.file(&entry) {
+                    let filed = match entry.run {
+                        Some(_) => self.runs.file_entry(d.store, d.reader, &entry),
+                        None => d.file(&entry),
+                    };
+                    if let Err(e) = filed {
                         failed.lock().expect("failed").push((i, self.report(&entry.name, &entry.version, e)));
                     }
                 });
@@ -187,6 +214,9 @@ impl Pass<'_> {
         for (i, failure) in failed {
             summary.fetched.remove(i);
             summary.failed.push(failure);
+            if downloaded_runs[i] {
+                summary.runs -= 1;
+            }
         }
     }
 }
@@ -200,12 +230,11 @@ impl schedule::Steps for Pass<'_> {
         let matching: Vec<Entry> = match found {
             Ok(entries) => entries
                 .into_iter()
-                .filter(|e| {
-                    e.version == package.version
-                        && e.checksum == package.checksum
-                        && e.rustc == r.rustc
-                        && e.target == r.target
-                        && e.key.len() >= 64
+                .filter(|e| e.version == package.version && e.checksum == package.checksum)
+                .filter(|e| match &e.run {
+                    // A run of this package's build script, made on this host.
+                    Some(run) => run.host == r.host && e.rustc == r.rustc && e.target == r.target,
+                    None => e.rustc == r.rustc && e.target == r.target && e.key.len() >= 64,
                 })
                 .collect(),
             Err(e) => {
@@ -214,14 +243,21 @@ impl schedule::Steps for Pass<'_> {
                 return Vec::new();
             }
         };
-        if matching.is_empty() {
+        if matching.iter().all(Entry::is_run) {
             self.out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
         }
         matching
     }
 
     fn download(&self, entry: Entry) {
-        let result = self.downloader.download(&entry, self.started);
+        let result = match entry.run {
+            Some(_) if self.runs.has_entry(&entry) => Ok(None),
+            // A run is never in the cache map: `download` brings its blocks.
+            Some(_) => {
+                crate::artifact::runs::check_sizes(&entry).and_then(|()| self.downloader.download(&entry, self.started))
+            }
+            None => self.downloader.download(&entry, self.started),
+        };
         let mut guard = self.out.lock().expect("summary");
         let (summary, downloaded) = &mut *guard;
         match result {
@@ -232,6 +268,7 @@ impl schedule::Steps for Pass<'_> {
                 summary.first_byte_ms = Some(summary.first_byte_ms.map_or(first_byte, |f| f.min(first_byte)));
                 (self.progress)(Progress::Fetched(&fetched));
                 summary.fetched.push(fetched);
+                summary.runs += usize::from(entry.is_run());
                 downloaded.push(entry);
             }
             Err(e) => summary.failed.push(self.report(&entry.name, &entry.version, e)),
@@ -260,11 +297,13 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         version: resolved.version,
         rustc: resolved.rustc.clone(),
         target: resolved.target.clone(),
+        hand_down: resolved.hand_down.clone(),
         ..Summary::default()
     };
     let pass = Pass {
         resolved: &resolved,
         downloader,
+        runs: Runs::new(store_dir),
         started,
         progress,
         out: Mutex::new((summary, Vec::new())),

@@ -32,8 +32,12 @@ pub(super) struct Resolved {
     pub rustc: String,
     /// The target triple.
     pub target: String,
+    /// The host triple: build scripts run on it.
+    pub host: String,
     /// The lockfile's packages.
     pub packages: Vec<lockfile::LockedPackage>,
+    /// What a build after the fetch hands down to its wrappers; `None` offline.
+    pub hand_down: Option<super::HandDown>,
 }
 
 impl Resolved {
@@ -155,12 +159,19 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
     let text = std::fs::read_to_string(&lock_path).with_context(|| format!("cannot read {}", lock_path.display()))?;
     let packages = lockfile::parse(&text)?;
     let target = opts.target.clone().unwrap_or_else(|| identity.host.clone());
+    let hand_down = head.layered.as_ref().map(|_| super::HandDown {
+        shards: head.version.shards.to_string(),
+        gateways: head.settings.gateways.clone(),
+        kubo: head.settings.kubo.clone(),
+    });
     Ok(Resolved {
+        hand_down,
         index: head.settings.index,
         version: head.version.manifest.seq,
         shards: head.version.shards,
         rustc: identity.short(),
         target,
+        host: identity.host.clone(),
         packages,
         store: head.store,
         layered: head.layered,

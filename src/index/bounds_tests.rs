@@ -10,7 +10,7 @@ use super::publish::publish;
 use super::resolve::{resolve_record, ResolveError};
 use super::tests::{at, changes, key, params, trust_of, DAY, T0};
 use super::tree::{lookup, IndexVersion, MANIFEST_FILE, PARAMS, SHARDS_DIR};
-use super::INDEX_FORMAT_VERSION;
+use super::{INDEX_FORMAT_VERSION, OLDEST_READABLE_FORMAT};
 use crate::formats::block::{Block, DAG_PB};
 use crate::formats::dagpb::{PbLink, PbNode};
 use crate::formats::ipns::create_record;
@@ -90,7 +90,7 @@ fn manifest_of_format(format: u32) -> Manifest {
 
 #[test]
 fn a_version_of_an_older_index_format_is_refused_with_what_to_do() {
-    let old = manifest_of_format(INDEX_FORMAT_VERSION - 1);
+    let old = manifest_of_format(OLDEST_READABLE_FORMAT - 1);
     // It still decodes (for `prev` links and rotations), but is not used.
     assert_eq!(Manifest::decode(&old.encode()).unwrap(), old);
     let err = check_manifest(&old, "example", None, T0 + 1).unwrap_err();
@@ -100,10 +100,21 @@ fn a_version_of_an_older_index_format_is_refused_with_what_to_do() {
     let err = Manifest::decode(&manifest_of_format(INDEX_FORMAT_VERSION + 1).encode()).unwrap_err();
     assert!(err.to_string().contains("upgrade cargo-ipfs-fetch"), "{err}");
     check_manifest(&manifest_of_format(INDEX_FORMAT_VERSION), "example", None, T0 + 1).unwrap();
+    // Format 2 has format 3's entries without the optional fields: read.
+    check_manifest(&manifest_of_format(OLDEST_READABLE_FORMAT), "example", None, T0 + 1).unwrap();
 }
 
 #[test]
 fn a_publisher_building_on_an_older_format_carries_no_entry_over() {
+    builds_on_format(OLDEST_READABLE_FORMAT - 1, false);
+}
+
+#[test]
+fn a_publisher_building_on_the_oldest_readable_format_keeps_its_entries() {
+    builds_on_format(OLDEST_READABLE_FORMAT, true);
+}
+
+fn builds_on_format(format: u32, kept: bool) {
     let store = MemoryStore::new();
     let k = key(1);
     let signers = [k.clone()];
@@ -112,7 +123,7 @@ fn a_publisher_building_on_an_older_format_carries_no_entry_over() {
         .unwrap()
         .version;
     // The same version as an older build would have signed it.
-    let old = IndexVersion { manifest: Manifest { format: INDEX_FORMAT_VERSION - 1, ..v1.manifest.clone() }, ..v1 };
+    let old = IndexVersion { manifest: Manifest { format, ..v1.manifest.clone() }, ..v1 };
     let new = publish(
         &store,
         Some(&old),
@@ -125,7 +136,7 @@ fn a_publisher_building_on_an_older_format_carries_no_entry_over() {
     assert_eq!(new.manifest.format, INDEX_FORMAT_VERSION);
     assert_eq!(new.manifest.seq, 2);
     assert_eq!(new.manifest.prev, Some(old.manifest_cid.to_string()));
-    assert!(lookup(&store, &new.shards, "serde").unwrap().is_empty(), "no entry of the older format");
+    assert_eq!(lookup(&store, &new.shards, "serde").unwrap().len(), usize::from(kept), "format {format}");
     assert_eq!(lookup(&store, &new.shards, "tokio").unwrap().len(), 1);
 }
 

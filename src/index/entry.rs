@@ -6,6 +6,7 @@
 //! cache key, so that the same set of entries always gives the same bytes
 //! (and the same CID).
 
+use super::run::RunInfo;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -95,6 +96,15 @@ pub struct Entry {
     pub built_at: u64,
     /// The IPNS name (k51...) of the key that built it.
     pub builder: String,
+    /// The named inputs of the key, each with its digest (or, for short
+    /// values, the value): what a miss is compared with, input by input,
+    /// to say which one differed. Empty in entries of index format 2.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, String>,
+    /// For a build-script run: its pre-key, host and declared inputs. Such
+    /// an entry names no outputs and is never a compilation's hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
 }
 
 /// Why an entry or shard was refused.
@@ -133,6 +143,11 @@ fn is_hex(s: &str, len: usize) -> bool {
 }
 
 impl Entry {
+    /// Whether this entry is a build-script run (not a compilation).
+    pub fn is_run(&self) -> bool {
+        self.run.is_some()
+    }
+
     /// Checks the fields a reader relies on.
     pub fn validate(&self) -> Result<(), EntryError> {
         let invalid = |what: &str| EntryError::Invalid {
@@ -155,6 +170,15 @@ impl Entry {
         let cid = crate::formats::block::parse_cid(&self.cid).map_err(|e| invalid(&e.to_string()))?;
         if cid.to_string() != self.cid {
             return Err(invalid(&format!("cid {:?} must be written in its canonical form, {cid}", self.cid)));
+        }
+        if let Some(run) = &self.run {
+            run.validate().map_err(|e| invalid(&e))?;
+            if !is_hex(&self.key, 64) {
+                return Err(invalid("a run's key must be 64 lower-case hex digits"));
+            }
+            if !self.outputs.is_empty() {
+                return Err(invalid("a run entry names no outputs"));
+            }
         }
         Ok(())
     }
@@ -265,6 +289,8 @@ pub(crate) mod tests {
             deps: BTreeMap::new(),
             built_at: 1_700_000_000,
             builder: "k51qzi5uqu5dlkw8pxuw9qmqayfdeh4kfebhmreauqdc6a7c3y7d5i9fi8mk9w".into(),
+            inputs: BTreeMap::new(),
+            run: None,
         }
     }
 

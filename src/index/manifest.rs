@@ -9,7 +9,7 @@
 //!
 //! This module does no I/O and reads no clock: `now` is a parameter.
 
-use super::INDEX_FORMAT_VERSION;
+use super::{INDEX_FORMAT_VERSION, OLDEST_READABLE_FORMAT};
 use crate::formats::ipns::{IpnsName, Keypair};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -86,7 +86,7 @@ pub enum ManifestError {
     },
     /// A version of an older format, whose entries sign less than this
     /// build relies on.
-    #[error("index `{index}`: version {seq} is in index format {found}, older than the {INDEX_FORMAT_VERSION} this build reads (its entries sign no unpacked size); its publisher must publish a new version with a current cargo-ipfs-fetch")]
+    #[error("index `{index}`: version {seq} is in index format {found}, older than the {OLDEST_READABLE_FORMAT} this build reads (its entries sign no unpacked size); its publisher must publish a new version with a current cargo-ipfs-fetch")]
     OldFormat {
         /// The index.
         index: String,
@@ -257,7 +257,7 @@ pub fn check_manifest(
     if m.index != expected_index {
         return Err(ManifestError::ForeignIndex { expected: expected_index.into(), found: m.index.clone() });
     }
-    if m.format != INDEX_FORMAT_VERSION {
+    if m.format < OLDEST_READABLE_FORMAT {
         return Err(ManifestError::OldFormat { index: m.index.clone(), seq: m.seq, found: m.format });
     }
     check_signed(m, None)?;

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod manifest;
 pub mod publish;
 pub mod resolve;
+pub mod run;
 pub mod state;
 pub mod tree;
 
@@ -24,10 +25,17 @@ pub use tree::{IndexVersion, TreeError};
 
 /// The version of the index format: the manifest, its signing encoding,
 /// the shard layout and the entry fields. Signed into every manifest. A
-/// client refuses a manifest of any other version, saying to upgrade when
-/// it is newer (see `docs/index-format.md`); raising it is for changes an
-/// older client would misread, not for every new field.
-pub const INDEX_FORMAT_VERSION: u32 = 2;
+/// client refuses a manifest of a newer version, saying to upgrade, and of
+/// one older than [`OLDEST_READABLE_FORMAT`] (see `docs/index-format.md`);
+/// raising it is for changes an older client would misread, not for every
+/// new field. Format 3 added build-script run entries and the named inputs
+/// of each key.
+pub const INDEX_FORMAT_VERSION: u32 = 3;
+
+/// The oldest format a client reads: format 2's entries are format 3's
+/// without the optional fields (no runs, no named inputs). Format 1 signed
+/// no unpacked size and is refused.
+pub const OLDEST_READABLE_FORMAT: u32 = 2;
 
 #[cfg(test)]
 mod bounds_tests;

@@ -6,7 +6,7 @@
 use super::entry::Entry;
 use super::manifest::{check_signed, Manifest, ManifestError};
 use super::tree::{apply, empty_shards, write_version, IndexVersion, TreeError};
-use super::INDEX_FORMAT_VERSION;
+use super::{INDEX_FORMAT_VERSION, OLDEST_READABLE_FORMAT};
 use crate::formats::ipns::{create_record, IpnsError, Keypair};
 use crate::store::BlockStore;
 use std::collections::BTreeMap;
@@ -80,7 +80,7 @@ pub fn publish(
     // one signs: the new version starts from empty shards instead (its
     // `prev` link still leads back), and its publisher records again what
     // it wants to keep.
-    let base = prev.filter(|p| p.manifest.format == INDEX_FORMAT_VERSION);
+    let base = prev.filter(|p| p.manifest.format >= OLDEST_READABLE_FORMAT);
     let (shards, added) = match (base, changes.is_empty()) {
         (Some(base), true) => (base.shards, 0),
         (base, _) => apply(store, base.map(|p| &p.shards), changes)?,

@@ -18,9 +18,10 @@ use crate::artifact::stream::{stream_into_copy, Packed, Unfiled};
 use crate::artifact::unpacked::{place, Unpacked};
 use crate::artifact::MAX_ARTIFACT;
 use crate::atomic_file::{replace_with, Durability, Options};
+use crate::index::Entry;
 use crate::report::Chain;
 use crate::sources::Sources;
-use crate::store::{BlockStore, DiskStore};
+use crate::store::{BlockStore, DiskStore, Layered};
 use anyhow::Context;
 use std::io::Write;
 use std::path::Path;
@@ -66,29 +67,42 @@ pub fn try_hit(
 /// that failed or was too slow for one wrapper is skipped by the next ones
 /// (remembered under the store directory, see `store/gateway/health.rs`).
 pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit: &Unit) -> anyhow::Result<bool> {
-    let Some(shards) = &env.index_shards else { return Ok(false) };
     if !unit.source.registry {
         return Ok(false);
     }
-    let gateways = crate::sources::config::gateway_list(&env.gateways);
-    let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None, Some(store.root()))? else {
-        return Ok(false);
-    };
-    // Every gateway failed for an earlier unit of this build: this one
-    // compiles at once, and says nothing (the first failure was said).
-    if sources.all_avoided() {
-        return Ok(false);
-    }
-    let shards = crate::formats::block::parse_cid(shards)?;
-    let layered = crate::store::Layered::new(store.clone(), sources);
-    let entries = crate::index::tree::lookup(&layered, &shards, &unit.source.name)?;
-    let Some(entry) = entries.into_iter().find(|e| e.key.starts_with(&unit.key) && e.checksum == unit.source.checksum)
+    let Some((entries, layered)) = index_entries(env, store, &unit.source.name)? else { return Ok(false) };
+    let Some(entry) =
+        entries.into_iter().find(|e| !e.is_run() && e.key.starts_with(&unit.key) && e.checksum == unit.source.checksum)
     else {
         return Ok(false);
     };
     let downloader = Downloader { store, reader: &layered, sources: Some(layered.remote()), cache };
     downloader.fetch(&entry, Instant::now())?;
     Ok(true)
+}
+
+/// The entries of crate `name` in the index handed down to the wrappers,
+/// and the store in front of the sources they were read through; `None`
+/// when no index was handed down, or every gateway failed for an earlier
+/// unit of this build (this one then compiles at once, and says nothing:
+/// the first failure was said).
+pub(super) fn index_entries(
+    env: &WrapperEnv,
+    store: &DiskStore,
+    name: &str,
+) -> anyhow::Result<Option<(Vec<Entry>, Layered<DiskStore, Sources>)>> {
+    let Some(shards) = &env.index_shards else { return Ok(None) };
+    let gateways = crate::sources::config::gateway_list(&env.gateways);
+    let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None, Some(store.root()))? else {
+        return Ok(None);
+    };
+    if sources.all_avoided() {
+        return Ok(None);
+    }
+    let shards = crate::formats::block::parse_cid(shards)?;
+    let layered = Layered::new(store.clone(), sources);
+    let entries = crate::index::tree::lookup(&layered, &shards, name)?;
+    Ok(Some((entries, layered)))
 }
 
 /// Places every output of the artifact into the out-dir (each by one

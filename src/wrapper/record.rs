@@ -178,6 +178,8 @@ pub fn record(
             deps: unit.externs.iter().cloned().collect(),
             built_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             builder: env.builder.clone(),
+            inputs: Default::default(),
+            run: None,
         };
         cache.journal(&entry)?;
     }

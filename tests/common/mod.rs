@@ -2,6 +2,7 @@
 //! "machine" is a CARGO_HOME, a target directory, a project path and a store.
 #![allow(dead_code)]
 
+pub mod cdemo;
 pub mod fake_crate;
 pub mod hostile_gateway;
 

@@ -49,6 +49,8 @@ fn artifact_of(store: &DiskStore, rlib: Vec<u8>) -> (Entry, Vec<u8>, Vec<Block>)
         deps: Default::default(),
         built_at: 0,
         builder: String::new(),
+        inputs: Default::default(),
+        run: None,
     };
     (entry, files[0].bytes.to_vec(), blocks)
 }

@@ -139,8 +139,9 @@ fn print_entries(entries: &[Entry], json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(entries)?);
     } else {
         for e in entries {
+            let kind = if e.is_run() { " build-script-run" } else { "" };
             println!(
-                "{} {} {} {} {} bytes key={} rustc={}",
+                "{} {} {}{kind} {} {} bytes key={} rustc={}",
                 e.name, e.version, e.target, e.cid, e.size, e.key, e.rustc
             );
         }

@@ -6,14 +6,16 @@ use super::child::{self, Output};
 use super::directives;
 use super::inputs::{self, InputNames};
 use super::outdir;
-use super::runs::{Candidate, RunEntry, Runs};
+use super::remote;
 use super::Run;
-use crate::artifact::cache::ArtifactRef;
+use crate::artifact::cache::{ArtifactRef, Cache};
 use crate::artifact::pack::file_digest;
 use crate::artifact::read::read_artifact;
-use crate::artifact::run_pack::{pack_run, unpack_run, RunMeta, RUN_PACK_VERSION};
-use crate::artifact::MAX_ARTIFACT;
+use crate::artifact::run_pack::{pack_run, unpack_run, RunMeta, MAX_RUN, RUN_PACK_VERSION};
+use crate::artifact::runs::{Candidate, Runs};
 use crate::formats::unixfs::{import_bytes, ImportParams};
+use crate::index::run::RunInfo;
+use crate::index::Entry;
 use crate::report::Chain;
 use crate::store::{BlockStore, DiskStore};
 use crate::wrapper::env::{Mode, WrapperEnv};
@@ -44,36 +46,63 @@ pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -
     };
     let store = DiskStore::open(store_dir)?;
     let runs = Runs::new(store_dir);
+    let mut restored = restore_filed(&store, &runs, &run, &pre_key)?;
+    // Nothing filed here fits: a run the index handed down signs may.
+    if restored == Restored::None && remote::fetch_runs(env, &store, &runs, &run, &pre_key) {
+        restored = restore_filed(&store, &runs, &run, &pre_key)?;
+    }
+    match restored {
+        Restored::Yes => Ok(ExitCode::SUCCESS),
+        Restored::None | Restored::Failed => Ok(execute(env, Some((&run, &store, &pre_key)), real, args)),
+    }
+}
+
+/// What [`restore_filed`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restored {
+    /// A run was restored.
+    Yes,
+    /// No run filed under the pre-key has its declared inputs in the
+    /// state they are in now.
+    None,
+    /// One had, but could not be restored (`OUT_DIR` was emptied again).
+    Failed,
+}
+
+/// Restores the newest run filed under `pre_key` whose declared inputs
+/// are in the state recorded. `Err` only when `OUT_DIR` cannot be emptied
+/// after a failed restore.
+fn restore_filed(store: &DiskStore, runs: &Runs, run: &Run, pre_key: &str) -> anyhow::Result<Restored> {
     let prefixes: Vec<String> = run.map.prefixes().map(str::to_string).collect();
-    for candidate in runs.candidates(&pre_key) {
+    for candidate in runs.candidates(pre_key) {
         if candidate.bound_to.as_ref().is_some_and(|bound| *bound != prefixes) {
             continue;
         }
-        if inputs::state(&run, &candidate.names).ok().as_ref() != Some(&candidate.state) {
+        if inputs::state(run, &candidate.names).ok().as_ref() != Some(&candidate.state) {
             continue;
         }
-        match restore(&store, &run, &candidate.artifact) {
+        return match restore(store, run, &candidate.artifact) {
             Ok(()) => {
                 let saved_ms = candidate.artifact.compile_ms;
-                let _ = stats::record(store_dir, &Event::RunRestored { saved_ms });
-                return Ok(ExitCode::SUCCESS);
+                let _ = stats::record(&run.store_dir, &Event::RunRestored { saved_ms });
+                Ok(Restored::Yes)
             }
             Err(e) => {
                 eprintln!("cargo-ipfs: cannot restore a build-script run ({}); running the script", Chain(&e));
-                let _ = stats::record(store_dir, &Event::Error("restore run".into()));
+                let _ = stats::record(&run.store_dir, &Event::Error("restore run".into()));
                 outdir::clear(&run.out_dir)?;
-                break;
+                Ok(Restored::Failed)
             }
-        }
+        };
     }
-    Ok(execute(env, Some((&run, &store, &pre_key)), real, args))
+    Ok(Restored::None)
 }
 
 /// Restores a recorded run: its files into an emptied `OUT_DIR`, its
 /// output replayed with this machine's paths.
 fn restore(store: &DiskStore, run: &Run, artifact: &ArtifactRef) -> anyhow::Result<()> {
     let packed = read_artifact(&artifact.cid, artifact.size, &mut |c| store.get_required(c))?;
-    let (meta, files) = unpack_run(&packed, MAX_ARTIFACT)?;
+    let (meta, files) = unpack_run(&packed, MAX_RUN)?;
     outdir::restore(&run.out_dir, &files, &meta.text_files, &run.map)?;
     std::io::stdout().write_all(run.map.expand_text(&meta.stdout).as_bytes())?;
     std::io::stderr().write_all(run.map.expand_text(&meta.stderr).as_bytes())?;
@@ -182,6 +211,10 @@ fn record(
         format: RUN_PACK_VERSION,
     };
     let packed = pack_run(&meta, &collected.files);
+    let unpacked_size = crate::artifact::pack::unpacked_size(&packed).ok_or("a pack declares its size")?;
+    if unpacked_size > MAX_RUN {
+        return Err(format!("OUT_DIR holds over {MAX_RUN} bytes"));
+    }
     let stored = || -> anyhow::Result<ArtifactRef> {
         let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, &packed)?;
         for block in &blocks {
@@ -194,18 +227,43 @@ fn record(
     let key = inputs::full_key(pre_key, &state);
     let bound_to = collected.machine_bound.then(|| run.map.prefixes().map(str::to_string).collect());
     let candidate = Candidate { names, state, key, artifact, bound_to };
+    // Journaled first, as compilations are: a run filed without its
+    // journal line would never be published.
     if candidate.bound_to.is_none() && run.source.registry {
-        let entry = RunEntry {
-            name: run.source.name.clone(),
-            version: run.source.version.clone(),
-            source: run.source.source.clone(),
-            checksum: run.source.checksum.clone(),
-            pre_key: pre_key.to_string(),
-            candidate: candidate.clone(),
-            target: run.target.clone(),
-            built_at: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        };
-        Runs::new(&run.store_dir).journal(&entry).map_err(|e| format!("cannot journal ({e})"))?;
+        let entry = run_entry(run, pre_key, &candidate, unpacked_size);
+        Cache::new(&run.store_dir).journal(&entry).map_err(|e| format!("cannot journal ({e})"))?;
     }
     Runs::new(&run.store_dir).add(pre_key, candidate).map_err(|e| format!("cannot file ({e})"))
+}
+
+/// The index entry of a recorded run that may go to other machines.
+fn run_entry(run: &Run, pre_key: &str, candidate: &Candidate, unpacked_size: u64) -> Entry {
+    let artifact = &candidate.artifact;
+    Entry {
+        name: run.source.name.clone(),
+        version: run.source.version.clone(),
+        source: run.source.source.clone(),
+        checksum: run.source.checksum.clone(),
+        key: candidate.key.clone(),
+        cid: artifact.cid.clone(),
+        size: artifact.size,
+        unpacked_size,
+        sha256: artifact.sha256.clone(),
+        outputs: Vec::new(),
+        rustc: run.rustc_short.clone(),
+        target: run.target.clone(),
+        profile: Default::default(),
+        features: Vec::new(),
+        crate_types: Vec::new(),
+        deps: Default::default(),
+        built_at: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        builder: run.builder.clone(),
+        inputs: Default::default(),
+        run: Some(RunInfo {
+            pre_key: pre_key.to_string(),
+            host: run.host.clone(),
+            names: candidate.names.clone(),
+            state: candidate.state.clone(),
+        }),
+    }
 }

@@ -7,8 +7,8 @@
 
 use super::directives::Declared;
 use super::Run;
+pub use crate::index::run::{InputNames, InputState};
 use crate::wrapper::digest::Digests;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -38,29 +38,6 @@ const CARGO_PREFIXES: &[&str] = &["CARGO_FEATURE_", "CARGO_CFG_", "CARGO_PKG_", 
 /// A declared directory holding more files than this is not digested:
 /// the run is not cached. The bound of `OUT_DIR` files a key hashes.
 pub const MAX_TREE_FILES: usize = 10_000;
-
-/// The names of a run's declared inputs, as recorded (file paths normalized).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputNames {
-    /// Declared variables.
-    pub env: Vec<String>,
-    /// Declared files and directories, normalized paths.
-    pub files: Vec<String>,
-    /// Host tools: `cc`, `c++`, `ar`.
-    pub tools: Vec<String>,
-}
-
-/// The state of declared inputs: what must be equal for a recorded run to
-/// be restored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputState {
-    /// Each variable's value (paths normalized), `None` when unset.
-    pub env: Vec<(String, Option<String>)>,
-    /// Each file's digest, a directory's tree digest, or `missing`.
-    pub files: Vec<(String, String)>,
-    /// Each tool's command and identity.
-    pub tools: Vec<(String, String)>,
-}
 
 /// Length-prefixed parts into a hasher.
 fn feed(h: &mut Sha256, parts: &[&[u8]]) {

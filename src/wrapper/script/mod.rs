@@ -13,7 +13,7 @@
 //! package, the compiler, `TARGET`, `HOST`, the profile, the features,
 //! the `cfg`s, the flags, `DEP_*` metadata with the content of the paths
 //! it names, machine paths normalized); it leads to the runs recorded
-//! under it ([`runs`]), each with the inputs it declared (`rerun-if-*`,
+//! under it ([`crate::artifact::runs`]), each with the inputs it declared (`rerun-if-*`,
 //! read from its output by [`directives`]) and, when it used `cc`, the C
 //! compiler's and archiver's identity; the first whose inputs are in the
 //! same state is restored ([`outdir`]). A run declaring nothing depends on
@@ -27,10 +27,10 @@ pub mod directives;
 pub mod inputs;
 pub mod launcher;
 pub mod outdir;
-pub mod runs;
 
 mod child;
 mod flow;
+mod remote;
 
 use super::digest::Digests;
 use super::env::{Mode, WrapperEnv};
@@ -67,6 +67,10 @@ pub struct Run {
     pub store_dir: PathBuf,
     /// The rustc identity as keyed.
     pub rustc: String,
+    /// The rustc identity as index entries name it (`release commit-hash`).
+    pub rustc_short: String,
+    /// The IPNS name a journaled run names as its builder (empty: the index's).
+    pub builder: String,
 }
 
 /// Runs in place of a build script: `args` are `[cargo-ipfs, script
@@ -137,9 +141,24 @@ impl Run {
             prefixes.push((package_dir.clone(), format!("/vendor/{}-{}", source.name, source.version)));
         }
         let map = PathMap::new(prefixes)?;
+        let rustc_short = rustc.short();
         let rustc = format!("{}\n{}", rustc.verbose_version, rustc.sysroot_digest(&target));
-        let store_dir = store_dir.to_path_buf();
-        let real = real.to_path_buf();
-        Ok(Ok(Run { real, out_dir, package_dir, target, host, map, source, digests, identity_dir, store_dir, rustc }))
+        let builder = env.builder.clone();
+        let (real, store_dir) = (real.to_path_buf(), store_dir.to_path_buf());
+        Ok(Ok(Run {
+            real,
+            out_dir,
+            package_dir,
+            target,
+            host,
+            map,
+            source,
+            digests,
+            identity_dir,
+            store_dir,
+            rustc,
+            rustc_short,
+            builder,
+        }))
     }
 }

@@ -1,0 +1,128 @@
+//! Build-script runs known to a store: `<store>/wrapper/runs/<ab>/<pre-key>.json`
+//! lists, newest first, the runs filed under one pre-key, each with the
+//! names and state of the inputs it declared and its packed run. The
+//! wrapper files the runs it records (and journals those that may go to
+//! other machines as index entries, in the journal of [`super::cache`]);
+//! `fetch` files the runs an index signs.
+
+use super::cache::ArtifactRef;
+use super::read::read_artifact;
+use super::run_pack::{unpack_run, MAX_RUN};
+use crate::atomic_file::Durability;
+use crate::index::run::{InputNames, InputState};
+use crate::index::Entry;
+use crate::store::{BlockStore, DiskStore, StoreError};
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Runs kept per pre-key, newest first: one per state of the declared
+/// inputs seen (a variable switched back and forth), bounded like the
+/// candidates of path crates.
+pub const MAX_RUN_CANDIDATES: usize = 8;
+
+/// One recorded run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The inputs the run declared.
+    pub names: InputNames,
+    /// Their state when it ran.
+    pub state: InputState,
+    /// The full key (pre-key and state).
+    pub key: String,
+    /// The packed run.
+    pub artifact: ArtifactRef,
+    /// For a run whose files hold this machine's paths in binary form: the
+    /// paths it needs (the path map's prefixes), which must be the same
+    /// for a restore. `None` for a portable run.
+    pub bound_to: Option<Vec<String>>,
+}
+
+/// The recorded runs of a store.
+#[derive(Debug, Clone)]
+pub struct Runs {
+    dir: PathBuf,
+}
+
+impl Runs {
+    /// The runs of the store at `store_dir`.
+    pub fn new(store_dir: &Path) -> Self {
+        Runs { dir: store_dir.join("wrapper").join("runs") }
+    }
+
+    fn path(&self, pre_key: &str) -> PathBuf {
+        self.dir.join(&pre_key[..2]).join(format!("{pre_key}.json"))
+    }
+
+    /// The runs under `pre_key`, newest first (none when unreadable).
+    pub fn candidates(&self, pre_key: &str) -> Vec<Candidate> {
+        std::fs::read(self.path(pre_key)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    }
+
+    /// Files a run first under `pre_key`, dropping an older one with the
+    /// same key and the oldest beyond [`MAX_RUN_CANDIDATES`].
+    pub fn add(&self, pre_key: &str, candidate: Candidate) -> std::io::Result<()> {
+        let mut candidates = self.candidates(pre_key);
+        candidates.retain(|c| c.key != candidate.key);
+        candidates.insert(0, candidate);
+        candidates.truncate(MAX_RUN_CANDIDATES);
+        let path = self.path(pre_key);
+        std::fs::create_dir_all(path.parent().expect("run paths have a parent"))?;
+        crate::atomic_file::replace(
+            &path,
+            &serde_json::to_vec(&candidates).expect("candidates serialize"),
+            Durability::Unsynced,
+        )
+    }
+
+    /// Whether the run a signed index entry names is filed here already.
+    pub fn has_entry(&self, entry: &Entry) -> bool {
+        let Some(run) = &entry.run else { return false };
+        self.candidates(&run.pre_key).iter().any(|c| c.key == entry.key && c.artifact.cid == entry.cid)
+    }
+
+    /// Checks a run an index signs, whose blocks `download` brought into
+    /// `store`, and files it under its pre-key: read back verified (a block
+    /// that rotted on disk since is fetched again through `reader`),
+    /// refused unless it is the size and sha256 the entry names, and
+    /// unpacked once to check its paths, counts and signed unpacked size.
+    pub fn file_entry(&self, store: &DiskStore, reader: &dyn BlockStore, entry: &Entry) -> anyhow::Result<()> {
+        let what = || format!("build-script run {} of {} {}", entry.cid, entry.name, entry.version);
+        let Some(run) = &entry.run else { bail!("{} is not a run", what()) };
+        check_sizes(entry)?;
+        let mut get = |c: &cid::Cid| match store.get_required(c) {
+            Ok(block) => Ok(block),
+            Err(_) => reader.get_required(c),
+        };
+        let packed = read_artifact(&entry.cid, entry.size, &mut get).with_context(what)?;
+        let digest = hex::encode(Sha256::digest(&packed));
+        if digest != entry.sha256 {
+            bail!("{}: its sha256 is {digest} where its signed entry names {}; refused", what(), entry.sha256);
+        }
+        unpack_run(&packed, entry.unpacked_size).with_context(|| format!("{}: refused", what()))?;
+        let artifact =
+            ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
+        let (names, state) = (run.names.clone(), run.state.clone());
+        let candidate = Candidate { names, state, key: entry.key.clone(), artifact, bound_to: None };
+        self.add(&run.pre_key, candidate).map_err(|e| StoreError::io(store.root(), e))?;
+        Ok(())
+    }
+}
+
+/// Refuses a run whose signed sizes are over [`MAX_RUN`], before anything
+/// is downloaded for it.
+pub fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
+    if entry.size > MAX_RUN || entry.unpacked_size > MAX_RUN {
+        bail!(
+            "build-script run {} of {} {}: its entry names {} bytes packed and {} unpacked, over the {MAX_RUN}-byte \
+             limit of a run; refused",
+            entry.cid,
+            entry.name,
+            entry.version,
+            entry.size,
+            entry.unpacked_size
+        );
+    }
+    Ok(())
+}
