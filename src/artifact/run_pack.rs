@@ -126,8 +126,25 @@ pub fn unpack_run(bytes: &[u8], limit: u64) -> Result<(RunMeta, Vec<PackedFile>)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A pack whose second entry climbs out of `OUT_DIR` (`../evil`),
+    /// written by hand as a hostile publisher would.
+    pub(crate) fn climbing_pack() -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        let meta = RunMeta { stdout: String::new(), stderr: String::new(), text_files: vec![], format: 1 };
+        append(&mut builder, META_NAME, false, &serde_json::to_vec(&meta).unwrap());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(1);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        // `append_data` refuses `..`, so the name is set raw.
+        header.as_old_mut().name[..7].copy_from_slice(b"../evil");
+        header.set_cksum();
+        builder.append(&header, &b"x"[..]).unwrap();
+        compress(&builder.into_inner().unwrap())
+    }
 
     fn file(name: &str, bytes: &[u8]) -> PackedFile {
         PackedFile { name: name.into(), executable: false, bytes: Bytes::copy_from_slice(bytes) }
@@ -162,19 +179,8 @@ mod tests {
     #[test]
     fn a_hostile_run_pack_is_refused() {
         // A pack whose entry climbs out of OUT_DIR, written by hand.
-        let mut builder = tar::Builder::new(Vec::new());
+        assert!(matches!(unpack_run(&climbing_pack(), 1 << 20), Err(PackError::BadName { .. })));
         let meta = RunMeta { stdout: String::new(), stderr: String::new(), text_files: vec![], format: 1 };
-        append(&mut builder, META_NAME, false, &serde_json::to_vec(&meta).unwrap());
-        let mut header = tar::Header::new_gnu();
-        header.set_size(1);
-        header.set_mode(0o644);
-        header.set_entry_type(tar::EntryType::Regular);
-        // `append_data` refuses `..`, so the name is set raw.
-        header.as_old_mut().name[..7].copy_from_slice(b"../evil");
-        header.set_cksum();
-        builder.append(&header, &b"x"[..]).unwrap();
-        let packed = compress(&builder.into_inner().unwrap());
-        assert!(matches!(unpack_run(&packed, 1 << 20), Err(PackError::BadName { .. })));
         // A text file named outside the files is refused too.
         let meta = RunMeta { text_files: vec!["../x".into()], ..meta };
         assert!(unpack_run(&pack_run(&meta, &[]), 1 << 20).is_err());

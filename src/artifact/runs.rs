@@ -126,3 +126,107 @@ pub fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::pack::PackedFile;
+    use crate::artifact::run_pack::{pack_run, tests::climbing_pack, RunMeta, RUN_PACK_VERSION};
+    use crate::formats::unixfs::{import_bytes, ImportParams};
+    use crate::index::run::RunInfo;
+
+    /// A store holding `packed`, and a run entry naming it as signed.
+    fn stored(dir: &Path, packed: &[u8]) -> (DiskStore, Entry) {
+        let store = DiskStore::open(dir).unwrap();
+        let (file, blocks) = import_bytes(ImportParams::UNIXFS_V1_2025, packed).unwrap();
+        for block in &blocks {
+            store.put(block).unwrap();
+        }
+        let mut entry = crate::index::entry::tests::sample("cfix", "0.1.0", &"e2".repeat(32));
+        entry.cid = file.cid.to_string();
+        entry.size = packed.len() as u64;
+        entry.unpacked_size = crate::artifact::pack::unpacked_size(packed).unwrap_or(1 << 20);
+        entry.sha256 = hex::encode(Sha256::digest(packed));
+        entry.outputs.clear();
+        entry.run = Some(RunInfo {
+            pre_key: "c4".repeat(32),
+            host: "x86_64-unknown-linux-gnu".into(),
+            names: InputNames { env: vec!["CFIX_VALUE".into()], files: vec![], tools: vec![] },
+            state: InputState { env: vec![("CFIX_VALUE".into(), None)], files: vec![], tools: vec![] },
+        });
+        entry.validate().unwrap();
+        (store, entry)
+    }
+
+    fn a_run() -> Vec<u8> {
+        let meta = RunMeta {
+            stdout: "cargo:rustc-link-lib=static=answer\n".into(),
+            stderr: String::new(),
+            text_files: vec![],
+            format: RUN_PACK_VERSION,
+        };
+        let file = PackedFile { name: "libanswer.a".into(), executable: false, bytes: b"!<arch>\n"[..].into() };
+        pack_run(&meta, &[file])
+    }
+
+    #[test]
+    fn a_run_an_index_signs_is_filed_under_its_pre_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entry) = stored(dir.path(), &a_run());
+        let runs = Runs::new(dir.path());
+        assert!(!runs.has_entry(&entry));
+        runs.file_entry(&store, &store, &entry).unwrap();
+        assert!(runs.has_entry(&entry));
+        let filed = runs.candidates(&"c4".repeat(32));
+        let signed = entry.run.as_ref().unwrap();
+        assert_eq!((filed.len(), &filed[0].names, &filed[0].state), (1, &signed.names, &signed.state));
+        assert_eq!((filed[0].key.as_str(), filed[0].bound_to.as_ref()), (entry.key.as_str(), None));
+    }
+
+    /// Files `entry` and returns the error, checking nothing was filed.
+    fn refused(dir: &Path, store: &DiskStore, entry: &Entry) -> String {
+        let runs = Runs::new(dir);
+        let e = runs.file_entry(store, store, entry).unwrap_err();
+        assert!(runs.candidates(&entry.run.as_ref().unwrap().pre_key).is_empty(), "nothing filed");
+        format!("{e:#}")
+    }
+
+    #[test]
+    fn a_run_that_is_not_what_its_entry_signs_is_refused_and_not_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        // Another sha256 than the bytes have.
+        let (store, mut entry) = stored(dir.path(), &a_run());
+        entry.sha256 = "0".repeat(64);
+        let e = refused(dir.path(), &store, &entry);
+        assert!(e.contains("sha256") && e.contains("refused"), "{e}");
+        // Another size.
+        let (store, mut entry) = stored(dir.path(), &a_run());
+        entry.size -= 1;
+        assert!(!refused(dir.path(), &store, &entry).is_empty());
+        // An unpacked size smaller than the pack decompresses to.
+        let (store, mut entry) = stored(dir.path(), &a_run());
+        entry.unpacked_size = 100;
+        let e = refused(dir.path(), &store, &entry);
+        assert!(e.contains("refused"), "{e}");
+    }
+
+    #[test]
+    fn a_signed_run_whose_files_climb_out_of_out_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entry) = stored(dir.path(), &climbing_pack());
+        let e = refused(dir.path(), &store, &entry);
+        assert!(e.contains("../evil"), "{e}");
+    }
+
+    #[test]
+    fn a_run_signed_over_the_size_limit_is_refused_before_any_download() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, mut entry) = stored(dir.path(), &a_run());
+        entry.unpacked_size = MAX_RUN + 1;
+        let e = check_sizes(&entry).unwrap_err().to_string();
+        assert!(e.contains("limit of a run") && e.contains(&entry.cid), "{e}");
+        entry.unpacked_size = 1;
+        entry.size = MAX_RUN + 1;
+        assert!(check_sizes(&entry).is_err());
+    }
+}

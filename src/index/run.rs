@@ -72,3 +72,53 @@ impl RunInfo {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::entry::tests::sample;
+
+    fn run_entry() -> crate::index::Entry {
+        let mut entry = sample("cfix", "0.1.0", &"e2".repeat(32));
+        entry.outputs.clear();
+        entry.run = Some(RunInfo {
+            pre_key: "c4".repeat(32),
+            host: "x86_64-unknown-linux-gnu".into(),
+            names: InputNames { env: vec!["A".into()], files: vec!["/vendor/x".into()], tools: vec!["cc".into()] },
+            state: InputState {
+                env: vec![("A".into(), Some("1".into()))],
+                files: vec![("/vendor/x".into(), "missing".into())],
+                tools: vec![("cc".into(), "cc 00".into())],
+            },
+        });
+        entry
+    }
+
+    #[test]
+    fn a_run_entry_is_refused_unless_a_reader_can_file_it_as_signed() {
+        run_entry().validate().unwrap();
+        let broken: [fn(&mut crate::index::Entry); 6] = [
+            |e| e.run.as_mut().unwrap().pre_key = "../../etc".into(),
+            |e| e.run.as_mut().unwrap().host.clear(),
+            |e| e.run.as_mut().unwrap().state.env.clear(),
+            |e| e.run.as_mut().unwrap().names.tools.push("ar".into()),
+            |e| e.key = "e2".into(),
+            |e| e.outputs = sample("cfix", "0.1.0", "01").outputs,
+        ];
+        for (i, breaks) in broken.iter().enumerate() {
+            let mut entry = run_entry();
+            breaks(&mut entry);
+            assert!(entry.validate().is_err(), "case {i} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_run_entry_round_trips_and_a_unit_entry_names_no_run() {
+        let entry = run_entry();
+        let shard = crate::index::entry::encode_shard(std::slice::from_ref(&entry));
+        assert_eq!(crate::index::entry::decode_shard("cfix", &shard).unwrap(), [entry]);
+        let unit = sample("cfix", "0.1.0", "01");
+        let text = String::from_utf8(crate::index::entry::encode_shard(&[unit])).unwrap();
+        assert!(!text.contains("\"run\"") && !text.contains("\"inputs\""), "format 2 readers' shape: {text}");
+    }
+}

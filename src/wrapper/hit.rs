@@ -1,7 +1,7 @@
 //! A hit: the artifact filed under the unit's key (and the values of the
 //! variables the crate read) is placed into the out-dir from its unpacked
 //! copy, and rustc's output is replayed with this machine's paths. On a
-//! local miss under `cargo ipfs install`, the unit's entry is looked up in
+//! local miss under `cargo ipfs build` or `install`, the unit's entry is looked up in
 //! the index handed down and its artifact fetched first.
 
 use super::args::{OutputKind, TargetNaming};
@@ -60,7 +60,7 @@ pub fn try_hit(
     }
 }
 
-/// On a local miss, when `cargo ipfs install` handed down a verified index
+/// On a local miss, when `cargo ipfs build` or `install` handed down a verified index
 /// (`CARGO_IPFS_INDEX_SHARDS`) and where to fetch from (`CARGO_IPFS_GATEWAYS`
 /// or `CARGO_IPFS_KUBO`), looks up this crate's entry with exactly this key
 /// and fetches its artifact. Returns whether it fetched one. A gateway

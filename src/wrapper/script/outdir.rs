@@ -10,13 +10,8 @@
 
 use super::super::paths::PathMap;
 use crate::artifact::pack::PackedFile;
-use crate::artifact::run_pack::{check_path, MAX_RUN_FILES};
+use crate::artifact::run_pack::{check_path, MAX_RUN, MAX_RUN_FILES};
 use std::path::Path;
-
-/// The most bytes of files one recorded run holds: 1 GiB, far beyond what
-/// scripts write (a bundled SQLite's objects are a few MiB), and well
-/// under the artifact bound.
-pub const MAX_RUN_BYTES: u64 = 1 << 30;
 
 /// What a run left in `OUT_DIR`, ready to pack.
 #[derive(Debug, Default)]
@@ -63,7 +58,7 @@ pub fn collect(dir: &Path, map: &PathMap) -> Result<Collected, String> {
             }
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {} ({e})", path.display()))?;
             total += bytes.len() as u64;
-            if total > MAX_RUN_BYTES {
+            if total > MAX_RUN {
                 return Err("leaves more than 1 GiB".into());
             }
             let executable = is_executable(&entry.metadata().map_err(|e| e.to_string())?);
