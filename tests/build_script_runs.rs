@@ -70,7 +70,10 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     let stats = b.stats();
     assert_eq!((stats["runs"]["restored"].as_u64(), stats["runs"]["executed"].as_u64()), (Some(1), Some(0)), "{stats}");
-    assert_eq!(stats["misses"], 0, "every registry unit is restored: {stats}");
+    // Every registry unit is restored but the build script, which compiled
+    // machine A's path into itself (never shared): compiled here, its run
+    // is still found, keyed on its compilation's identity.
+    assert_eq!(stats["misses"], 1, "{stats}");
     assert!(stats["errors"].as_object().unwrap().is_empty(), "{stats}");
 
     // A declared variable changes: the script runs again, with the new value.

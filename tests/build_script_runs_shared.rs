@@ -68,7 +68,10 @@ fn a_published_run_is_fetched_and_restored_on_another_machine_without_its_c_comp
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     let stats = b.stats();
     assert_eq!(stats["runs"]["executed"], 0, "{stats}");
-    assert_eq!(stats["misses"], 0, "every registry unit is restored: {stats}");
+    // Every registry unit is restored but the build script, which compiled
+    // machine A's path into itself (never shared): compiled here, its run
+    // is still found, keyed on its compilation's identity.
+    assert_eq!(stats["misses"], 1, "{stats}");
 
     // What the script declared still holds on B: another value runs it.
     ok(&build_fetching(&b, &server.1, &[("CFIX_VALUE", "9")]));

@@ -8,7 +8,7 @@
 //! environment is read once, at the start ([`super::env`]). No async
 //! runtime and no network here, but for the on-demand fetch of `install`.
 
-use super::args::{analyze, Analysis, Invocation, NotCacheable};
+use super::args::{analyze, Analysis, Invocation, NotCacheable, OutputKind, TargetNaming};
 use super::digest::Digests;
 use super::env::{Mode, WrapperEnv};
 use super::hidden::hidden_input_dependency;
@@ -237,13 +237,13 @@ impl Call<'_> {
         // A build script gets a launcher once its real binary is in place.
         let script = (env.script_launcher && is_build_script(&unit.inv, false)).then(|| script_path(&unit.inv));
         if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
-            self.launcher(script.as_deref());
+            self.launcher(script.as_deref(), &unit);
             return Ok(code);
         }
         match fetch_on_demand(env, store, &cache, &unit) {
             Ok(true) => {
                 if let Some(code) = try_hit(env, store, &cache, &unit, store_dir, self.started) {
-                    self.launcher(script.as_deref());
+                    self.launcher(script.as_deref(), &unit);
                     return Ok(code);
                 }
             }
@@ -260,7 +260,7 @@ impl Call<'_> {
             let Some(script) = &script else { return Ok(exec_plain(self.rustc, &all)) };
             let (status, _, _) = run_capturing(self.rustc, &all)?;
             if status == 0 {
-                self.launcher(Some(script));
+                self.launcher(Some(script), &unit);
             }
             return Ok(exit_code(status));
         }
@@ -285,7 +285,7 @@ impl Call<'_> {
             }
         }
         if status == 0 {
-            self.launcher(script.as_deref());
+            self.launcher(script.as_deref(), &unit);
         }
         let _ = stats::record(store_dir, &Event::Miss { recorded });
         Ok(exit_code(status))
@@ -294,11 +294,24 @@ impl Call<'_> {
     /// Puts the launcher in place of a build script binary just compiled
     /// or restored (after it was recorded: what is shared is the real
     /// binary). A failure leaves the real binary, whose runs are not cached.
-    fn launcher(&self, script: Option<&Path>) {
+    fn launcher(&self, script: Option<&Path>, unit: &Unit) {
         let Some(script) = script else { return };
-        if let Err(e) = install_launcher(script) {
+        let identity = script_identity(unit);
+        if let Err(e) = install_launcher(script, identity.as_deref(), &unit.digests) {
             eprintln!("cargo-ipfs: build-script runs not cached here ({})", Chain(&e));
             let _ = stats::record(self.store_dir, &Event::Error("launcher".into()));
         }
     }
+}
+
+/// The identity of the build script `unit` compiled or restored, from the
+/// variables its dep-info says the compilation read
+/// ([`super::script::identity`]); `None` when the dep-info cannot be read
+/// (the runs are then keyed on the binary's bytes).
+fn script_identity(unit: &Unit) -> Option<String> {
+    let naming = TargetNaming::for_target(&unit.target);
+    let (name, _) = unit.inv.expected_outputs(&naming).into_iter().find(|(_, kind)| *kind == OutputKind::DepInfo)?;
+    let text = std::fs::read_to_string(unit.inv.out_dir.join(name)).ok()?;
+    let env = super::depinfo::parse(&text).ok()?.env;
+    Some(super::script::identity::identity(&unit.key, &env, &unit.map))
 }

@@ -37,7 +37,8 @@ pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -
         }
     };
     let script_digest = run.digests.of(real)?;
-    let pre_key = match inputs::pre_key(&run, &script_digest, &run.rustc) {
+    let script = super::identity::read(real, &script_digest).unwrap_or(script_digest);
+    let pre_key = match inputs::pre_key(&run, &script, &run.rustc) {
         Ok(key) => key,
         Err(reason) => {
             let _ = stats::record(store_dir, &Event::RunNotCached(reason));

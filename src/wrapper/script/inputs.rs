@@ -49,10 +49,10 @@ fn feed(h: &mut Sha256, parts: &[&[u8]]) {
 
 /// The pre-key of a run: everything cargo hands it that can change what it
 /// writes. `Err` names why the run cannot be keyed.
-pub fn pre_key(run: &Run, script_digest: &str, rustc: &str) -> Result<String, String> {
+pub fn pre_key(run: &Run, script: &str, rustc: &str) -> Result<String, String> {
     let mut h = Sha256::new();
     let source = &run.source;
-    feed(&mut h, &[b"cargo-ipfs-fetch build-script run v1", script_digest.as_bytes(), rustc.as_bytes()]);
+    feed(&mut h, &[b"cargo-ipfs-fetch build-script run v1", script.as_bytes(), rustc.as_bytes()]);
     feed(&mut h, &[source.name.as_bytes(), source.version.as_bytes(), source.source.as_bytes()]);
     feed(&mut h, &[source.checksum.as_bytes()]);
     let mut vars: Vec<(String, String)> = Vec::new();

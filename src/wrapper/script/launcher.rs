@@ -18,6 +18,7 @@
 //! Unix only: elsewhere no launcher is installed.
 
 use crate::wrapper::args::Invocation;
+use crate::wrapper::digest::Digests;
 use std::path::{Path, PathBuf};
 
 /// The suffix of the real script binary.
@@ -48,7 +49,7 @@ pub fn script_path(inv: &Invocation) -> PathBuf {
 /// Puts the launcher in place of `script`. On an error, the real binary is
 /// back at `script`.
 #[cfg(unix)]
-pub fn install(script: &Path) -> anyhow::Result<()> {
+pub fn install(script: &Path, identity: Option<&str>, digests: &Digests) -> anyhow::Result<()> {
     use anyhow::Context;
     use std::os::unix::ffi::OsStrExt;
     let me = std::env::current_exe().context("cannot find this program's path")?;
@@ -81,12 +82,18 @@ pub fn install(script: &Path) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).context("cannot put the launcher in place");
     }
+    // Without it, the runs are keyed on the binary's bytes.
+    let _ = std::fs::remove_file(real.with_file_name(super::identity::IDENTITY_FILE));
+    if let Some(identity) = identity {
+        let sha256 = digests.of(&real).context("cannot hash the build script")?;
+        super::identity::write(&real, &sha256, identity).context("cannot write the build script's identity")?;
+    }
     Ok(())
 }
 
 /// No launcher outside Unix.
 #[cfg(not(unix))]
-pub fn install(_script: &Path) -> anyhow::Result<()> {
+pub fn install(_script: &Path, _identity: Option<&str>, _digests: &Digests) -> anyhow::Result<()> {
     Ok(())
 }
 

@@ -24,6 +24,7 @@
 //! the cache never fails a build.
 
 pub mod directives;
+pub mod identity;
 pub mod inputs;
 pub mod launcher;
 pub mod outdir;

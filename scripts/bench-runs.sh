@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Build-script runs shared across machines, against kache's warm build on
+# one machine, in one run. Two workloads:
+#
+#   - a C-heavy project (rusqlite with `bundled` and ring, debug): its build
+#     scripts compile SQLite and ring's C and assembly;
+#   - `cargo install --locked ripgrep@14.1.1` (release).
+#
+# Machine A (the pinning CI job) records and publishes a signed index and
+# serves its store on loopback. Machine B (its own CARGO_HOME, store,
+# target directory and project path) builds through publish -> serve ->
+# fetch: with the fetch included (a fresh store each time), and with the
+# store already filled by `cargo ipfs-fetch` (a fresh target directory
+# each time). kache builds cold once, then warm on the same paths with a
+# fresh target directory. Each warm number is the median of RUNS runs (a
+# warm build is a fraction of a second here: single runs are noise). A
+# logging `cc` first on PATH counts the C compiler calls on every machine.
+#
+#   scripts/bench-runs.sh [RUNS]      (RUNS=5; about 15 minutes on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+cargo build --release --locked --quiet --bin cargo-ipfs --bin cargo-ipfs-launch
+bin=$PWD/target/release/cargo-ipfs
+work=$(mktemp -d)
+server=
+cleanup() {
+    [ -n "$server" ] && kill "$server" 2>/dev/null || true
+    command -v kache >/dev/null && kache daemon stop >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+ratio() { case "$1$2" in *n/a*|*failed*) echo n/a ;; *) echo "scale=2; $1 / $2" | bc ;; esac; }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "failed"; else if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+# The C compiler shim: logs one line per call, then runs the real one.
+real_cc=$(command -v cc)
+mkdir -p "$work/shim"
+printf '#!/bin/sh\necho x >> "$CC_LOG"\nexec %s "$@"\n' "$real_cc" > "$work/shim/cc"
+chmod +x "$work/shim/cc"
+export PATH=$work/shim:$PATH
+# Every source is downloaded before anything is timed; cargo stays offline.
+export CARGO_NET_OFFLINE=true
+calls() { [ -f "$1" ] && wc -l < "$1" | tr -d ' ' || echo 0; }
+
+seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
+    mkdir -p "$1/registry"
+    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
+}
+
+# timed LOG COMMAND...: seconds, or "failed" with the log's tail on stderr.
+timed() {
+    local log=$1 t0; shift
+    sync
+    t0=$(now)
+    if "$@" >"$log" 2>&1; then echo "$(now) - $t0" | bc; else tail -5 "$log" >&2; echo failed; fi
+}
+
+start_server() { # STORE
+    CARGO_IPFS_STORE=$1 "$bin" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>/dev/null &
+    server=$!
+    for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+    url=$(sed -n 's/^listening on //p' "$work/serve.out")
+    [ -n "$url" ] || { echo "serve did not start" >&2; exit 1; }
+}
+stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
+
+# ---------------------------------------------------------------- C-heavy
+mkdir -p "$work/chv/src"
+cat > "$work/chv/Cargo.toml" <<'TOML'
+[package]
+name = "cheavy"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+rusqlite = { version = "0.37", features = ["bundled"] }
+ring = "0.17"
+TOML
+cat > "$work/chv/src/main.rs" <<'RS'
+fn main() {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    let n: i64 = db.query_row("select 6 * 7", [], |r| r.get(0)).unwrap();
+    let d = ring::digest::digest(&ring::digest::SHA256, b"cheavy");
+    println!("{n} {:02x}", d.as_ref()[0]);
+}
+RS
+(cd "$work/chv" && CARGO_NET_OFFLINE=false cargo generate-lockfile --quiet &&
+    CARGO_NET_OFFLINE=false cargo fetch --locked --quiet)
+for m in a b f k; do seed_home "$work/home-$m"; done
+
+# project PATH: a copy of the project at another path, lockfile included.
+project() { mkdir -p "$(dirname "$1")"; cp -r "$work/chv" "$1"; }
+project "$work/a/src/cheavy"
+export CARGO_IPFS_STORE=$work/store-a
+publisher=$(CARGO_HOME="$work/home-a" "$bin" key gen ci)
+CARGO_HOME="$work/home-a" "$bin" index init --name bench --key ci >/dev/null
+cold=$(cd "$work/a/src/cheavy" && CC_LOG=$work/cc-a.log timed "$work/a.log" env CARGO_HOME="$work/home-a" \
+    CARGO_TARGET_DIR="$work/t-a" "$bin" build --no-fetch --record --locked)
+CARGO_HOME="$work/home-a" "$bin" publish --name bench >"$work/publish.log"
+unset CARGO_IPFS_STORE
+start_server "$work/store-a"
+
+machine() { # NAME N: another machine's environment, run N
+    echo CARGO_HOME="$work/home-$1" CARGO_IPFS_STORE="$work/store-$1-$2" CARGO_TARGET_DIR="$work/t-$1-$2" \
+        CC_LOG="$work/cc-$1-$2.log"
+}
+project "$work/b/deeper/path/cheavy"
+: >"$work/b.times"; : >"$work/f.times"; : >"$work/k.times"
+for i in $(seq "$runs"); do
+    env $(machine b "$i") "$bin" trust add bench "$publisher" >/dev/null
+    (cd "$work/b/deeper/path/cheavy" &&
+        timed "$work/b-$i.log" env $(machine b "$i") "$bin" build --gateway "$url" --locked) >>"$work/b.times"
+done
+# The store filled once by `cargo ipfs-fetch`, then builds in fresh target dirs.
+env $(machine f 0) "$bin" trust add bench "$publisher" >/dev/null
+(cd "$work/b/deeper/path/cheavy" && env $(machine f 0) "$bin" fetch --gateway "$url" --quiet)
+for i in $(seq "$runs"); do
+    (cd "$work/b/deeper/path/cheavy" && timed "$work/f-$i.log" env $(machine f 0) CARGO_TARGET_DIR="$work/t-f-$i" \
+        CC_LOG="$work/cc-f-$i.log" "$bin" build --no-fetch --offline --locked) >>"$work/f.times"
+done
+kache_cold=n/a; kache_warm=n/a
+if command -v kache >/dev/null; then
+    export KACHE_CACHE_DIR=$work/kache
+    project "$work/k/cheavy"
+    kache_cold=$(cd "$work/k/cheavy" && CC_LOG=$work/cc-k-0.log timed "$work/k-0.log" env CARGO_HOME="$work/home-k" \
+        CARGO_TARGET_DIR="$work/t-k-0" RUSTC_WRAPPER=kache cargo build --locked)
+    for i in $(seq "$runs"); do
+        (cd "$work/k/cheavy" && CC_LOG=$work/cc-k-$i.log timed "$work/k-$i.log" env CARGO_HOME="$work/home-k" \
+            CARGO_TARGET_DIR="$work/t-k-$i" RUSTC_WRAPPER=kache cargo build --locked) >>"$work/k.times"
+    done
+    kache_warm=$(median <"$work/k.times")
+    kache daemon stop >/dev/null 2>&1 || true
+fi
+stop_server
+b=$(median <"$work/b.times"); f=$(median <"$work/f.times")
+echo
+echo "### C-heavy project (rusqlite bundled + ring, debug, $(nproc) cores, medians of $runs)"
+echo
+echo "| build | seconds (median) | runs | vs kache warm | C compiler calls |"
+echo "|---|---|---|---|---|"
+echo "| A: cold, recording | $cold | 1 | $(ratio "$cold" "$kache_warm") | $(calls "$work/cc-a.log") |"
+echo "| B: \`cargo ipfs build\`, fetch included, other paths | $b | $(tr '\n' ' ' <"$work/b.times") | $(ratio "$b" "$kache_warm") | $(calls "$work/cc-b-1.log") |"
+echo "| B: \`cargo ipfs build\`, store filled by \`cargo ipfs-fetch\` | $f | $(tr '\n' ' ' <"$work/f.times") | $(ratio "$f" "$kache_warm") | $(calls "$work/cc-f-1.log") |"
+echo "| kache cold, one machine | $kache_cold | 1 | $(ratio "$kache_cold" "$kache_warm") | $(calls "$work/cc-k-0.log") |"
+echo "| kache warm, fresh target dir, same paths | $kache_warm | $(tr '\n' ' ' <"$work/k.times") | 1.00 | $(calls "$work/cc-k-1.log") |"
+grep -h 'restored' "$work/b-1.log" "$work/f-1.log" | sed 's/^/    /' || true
+
+# ---------------------------------------------------------------- ripgrep
+rg=ripgrep@14.1.1
+for m in a2 b2 f2 k2; do seed_home "$work/home-$m"; done
+# Sources first, so that no timed build pays for downloads.
+CARGO_NET_OFFLINE=false CARGO_HOME="$work/home-a2" cargo install --locked --quiet "$rg" --root "$work/src-fetch" --debug \
+    --target-dir "$work/src-fetch-target" >/dev/null 2>&1 || true
+for m in b2 f2 k2; do cp -r "$work/home-a2/registry" "$work/home-$m/"; done
+export CARGO_IPFS_STORE=$work/store-a2
+publisher=$(CARGO_HOME="$work/home-a2" "$bin" key gen ci)
+CARGO_HOME="$work/home-a2" "$bin" index init --name bench --key ci >/dev/null
+rg_cold=$(CC_LOG=$work/cc-a2.log timed "$work/a2.log" env CARGO_HOME="$work/home-a2" CARGO_TARGET_DIR="$work/t-a2" \
+    "$bin" install --record --offline --locked "$rg" --root "$work/root-a2" --force)
+CARGO_HOME="$work/home-a2" "$bin" publish --name bench >"$work/publish2.log"
+unset CARGO_IPFS_STORE
+start_server "$work/store-a2"
+rg_src=$(ls -d "$work"/home-a2/registry/src/*/ripgrep-14.1.1)
+: >"$work/b2.times"; : >"$work/f2.times"; : >"$work/k2.times"
+for i in $(seq "$runs"); do
+    env $(machine b2 "$i") "$bin" trust add bench "$publisher" >/dev/null
+    timed "$work/b2-$i.log" env $(machine b2 "$i") "$bin" install --gateway "$url" --locked "$rg" \
+        --root "$work/root-b2" --force >>"$work/b2.times"
+done
+env $(machine f2 0) "$bin" trust add bench "$publisher" >/dev/null
+env $(machine f2 0) "$bin" fetch --gateway "$url" --quiet --manifest-path "$rg_src/Cargo.toml"
+for i in $(seq "$runs"); do
+    timed "$work/f2-$i.log" env $(machine f2 0) CARGO_TARGET_DIR="$work/t-f2-$i" CC_LOG="$work/cc-f2-$i.log" \
+        "$bin" install --offline --locked "$rg" --root "$work/root-f2" --force >>"$work/f2.times"
+done
+rg_kache_warm=n/a
+if command -v kache >/dev/null; then
+    export KACHE_CACHE_DIR=$work/kache2
+    CC_LOG=$work/cc-k2-0.log timed "$work/k2-0.log" env CARGO_HOME="$work/home-k2" CARGO_TARGET_DIR="$work/t-k2-0" \
+        RUSTC_WRAPPER=kache cargo install --offline --locked "$rg" --root "$work/root-k2" --force >/dev/null
+    for i in $(seq "$runs"); do
+        CC_LOG=$work/cc-k2-$i.log timed "$work/k2-$i.log" env CARGO_HOME="$work/home-k2" \
+            CARGO_TARGET_DIR="$work/t-k2-$i" RUSTC_WRAPPER=kache \
+            cargo install --offline --locked "$rg" --root "$work/root-k2" --force >>"$work/k2.times"
+    done
+    rg_kache_warm=$(median <"$work/k2.times")
+    kache daemon stop >/dev/null 2>&1 || true
+fi
+stop_server
+b2=$(median <"$work/b2.times"); f2=$(median <"$work/f2.times")
+echo
+echo "### \`cargo install --locked ripgrep@14.1.1\` (release, medians of $runs)"
+echo
+echo "| build | seconds (median) | runs | vs kache warm | C compiler calls |"
+echo "|---|---|---|---|---|"
+echo "| A: cold, recording | $rg_cold | 1 | $(ratio "$rg_cold" "$rg_kache_warm") | $(calls "$work/cc-a2.log") |"
+echo "| B: \`cargo ipfs install\`, fetch included, other paths | $b2 | $(tr '\n' ' ' <"$work/b2.times") | $(ratio "$b2" "$rg_kache_warm") | $(calls "$work/cc-b2-1.log") |"
+echo "| B: \`cargo ipfs install\`, store filled by \`cargo ipfs-fetch\` | $f2 | $(tr '\n' ' ' <"$work/f2.times") | $(ratio "$f2" "$rg_kache_warm") | $(calls "$work/cc-f2-1.log") |"
+echo "| kache warm, fresh target dir, same paths | $rg_kache_warm | $(tr '\n' ' ' <"$work/k2.times") | 1.00 | $(calls "$work/cc-k2-1.log") |"
+grep -h 'restored' "$work/b2-1.log" "$work/f2-1.log" | sed 's/^/    /' || true
