@@ -81,6 +81,9 @@ pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit:
     Ok(true)
 }
 
+/// The local store in front of the sources.
+pub(super) type Remote = Layered<DiskStore, Sources>;
+
 /// The entries of crate `name` in the index handed down to the wrappers,
 /// and the store in front of the sources they were read through; `None`
 /// when no index was handed down, or every gateway failed for an earlier
@@ -90,7 +93,7 @@ pub(super) fn index_entries(
     env: &WrapperEnv,
     store: &DiskStore,
     name: &str,
-) -> anyhow::Result<Option<(Vec<Entry>, Layered<DiskStore, Sources>)>> {
+) -> anyhow::Result<Option<(Vec<Entry>, Remote)>> {
     let Some(shards) = &env.index_shards else { return Ok(None) };
     let gateways = crate::sources::config::gateway_list(&env.gateways);
     let Some(sources) = Sources::open(&gateways, env.kubo.as_deref(), None, Some(store.root()))? else {
