@@ -23,6 +23,11 @@ entry() { # name version key crate-type kind file
   entry serde 1.0.210 "$(printf serde | sha256sum | cut -c1-64)" lib rlib libserde-0123456789abcdef.rlib; } > "$work/v2.jsonl"
 "$bin" index add --name example "$work/v2.jsonl" >/dev/null
 entry serde_derive 1.0.210 "$(printf serde_derive | sha256sum | cut -c1-64)" proc-macro proc-macro libserde_derive-0123456789abcdef.so > "$work/v3.jsonl"
+# A build-script run of serde (index format 3): no outputs, its pre-key and
+# what it declared (here nothing but its build script).
+printf '{"name":"serde","version":"1.0.210","source":"registry+https://github.com/rust-lang/crates.io-index","checksum":"%s","key":"%s","cid":"bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4","size":12,"unpacked_size":3072,"sha256":"a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447","outputs":[],"rustc":"1.95.0 59807616e1fa2540724bfbac14d7976d7e4a3860","target":"x86_64-unknown-linux-gnu","profile":{},"features":[],"crate_types":[],"deps":{},"built_at":1800000000,"builder":"%s","run":{"pre_key":"%s","host":"x86_64-unknown-linux-gnu","names":{"env":[],"files":["/cargo-home/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.210/build.rs"],"tools":[]},"state":{"env":[],"files":[["/cargo-home/registry/src/index.crates.io-1949cf8c6b5b557f/serde-1.0.210/build.rs","%s"]],"tools":[]}}}\n' \
+    "$(printf serde-1.0.210 | sha256sum | cut -c1-64)" "$(printf serde-run | sha256sum | cut -c1-64)" "$ipns" \
+    "$(printf serde-pre-key | sha256sum | cut -c1-64)" "$(printf serde-build.rs | sha256sum | cut -c1-64)" >> "$work/v3.jsonl"
 "$bin" index add --name example "$work/v3.jsonl" >/dev/null
 
 root=$("$bin" index show example | awk '/^root:/ {print $2}')

@@ -118,7 +118,8 @@ fn committed_example_index_verifies() {
     env.ok(&["trust", "add", "example", trust["keys"][0].as_str().unwrap(), "--ipns", ipns]);
     env.ok(&["name", "put", ipns, example.join("example.ipns-record").to_str().unwrap()]);
     let verify = env.ok(&["index", "verify", "example"]);
-    assert!(verify.contains("version 3: verified (3 crates, 3 entries"), "{verify}");
+    // Three compilations and one build-script run (index format 3).
+    assert!(verify.contains("version 3: verified (3 crates, 4 entries"), "{verify}");
     let shown = env.ok(&["cat", &format!("{root}/manifest.json")]);
     assert_eq!(shown.as_bytes(), std::fs::read(example.join("manifest.json")).unwrap());
     let serde: serde_json::Value =
@@ -126,6 +127,7 @@ fn committed_example_index_verifies() {
     let committed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(example.join("shard-serde.json")).unwrap()).unwrap();
     assert_eq!(serde, committed);
+    assert_eq!(serde.as_array().unwrap().iter().filter(|e| e.get("run").is_some()).count(), 1, "{serde}");
     // A forged record (the example's, presented for another name) is refused.
     let other = env.ok(&["key", "gen", "other"]).trim().to_string();
     let err = env.fails(&["name", "put", &other, example.join("example.ipns-record").to_str().unwrap()]);
