@@ -138,7 +138,9 @@ fn a_full_disk_loses_nothing_and_breaks_no_build() {
     assert!(summary["store_full"].is_null() && summary["failed"].as_array().unwrap().is_empty(), "{summary}");
     let refetched = summary["fetched"].as_array().unwrap().len() as u64;
     let already = summary["already_local"].as_u64().unwrap();
-    assert_eq!(refetched + already, recorded, "{summary}");
+    // Every unit and build-script run A recorded.
+    let runs = a.stats()["runs"]["recorded"].as_u64().unwrap();
+    assert_eq!(refetched + already, recorded + runs, "{summary}");
     assert_eq!(already, fetched, "what was said to be fetched before the disk filled up is kept: {summary}");
     assert_eq!(rc(&out, "rebuild"), 0, "{}", read(&out, "rebuild.err"));
     assert!(read(&out, "rebuild.err").contains(&format!("{recorded} restored")), "{}", read(&out, "rebuild.err"));
@@ -177,7 +179,8 @@ fn a_full_disk_loses_nothing_and_breaks_no_build() {
     assert_clean(&out, "recorded");
     let journal = read(&out, "journal.jsonl");
     let whole = journal.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()).count() as u64;
-    assert!(whole < recorded, "the disk filled up before every unit was recorded: {whole} of {recorded}");
+    let artifacts = recorded + runs;
+    assert!(whole < artifacts, "the disk filled up before everything was recorded: {whole} of {artifacts}");
     assert_eq!(rc(&out, "rerecord"), 0, "{}", read(&out, "rerecord.err"));
     assert_ne!(rc(&out, "publish-full"), 0, "publishing into a full disk fails");
     let err = read(&out, "publish-full.err");
@@ -188,8 +191,8 @@ fn a_full_disk_loses_nothing_and_breaks_no_build() {
     assert_eq!(rc(&out, "publish"), 0, "{}", read(&out, "publish.err"));
     let published = read(&out, "publish.out");
     assert!(
-        published.contains("version 2") && published.contains(&format!("({recorded} new of {recorded} journaled")),
-        "every recorded unit is published once there is room: {published}"
+        published.contains("version 2") && published.contains(&format!("({artifacts} new of {artifacts} journaled")),
+        "every recorded unit and run is published once there is room: {published}"
     );
     assert_clean(&out, "published");
 }
