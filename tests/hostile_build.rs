@@ -1,11 +1,12 @@
 //! A trusted publisher turned hostile: its signed index names, for every
 //! crate of a real project, an artifact made to do harm (another unit's
 //! output, a failure status, a forged artifact notification, a terminal
-//! sequence, an output missing); and two hostile gateways listed before
+//! sequence, an output missing), and for every build-script run a pack
+//! that is not what its entry signs (digest, size, unpacked size); and two hostile gateways listed before
 //! the one that serves the index (one sends unrelated blocks, one
 //! trickles). A developer who trusts that publisher builds through
 //! `cargo ipfs build`: the build succeeds by compiling, no hostile artifact
-//! is restored, and the project's binary is right.
+//! or run is restored, and the project's binary is right.
 //!
 //! `HOSTILE_BENCH=1` prints the time of that build and of the same build
 //! with no cache configured (`scripts/bench-hostile.sh` reads it).
@@ -92,9 +93,19 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
 
     // Every journaled artifact replaced by a hostile one before publishing.
     let journal_path = h.store.join("journal.jsonl");
-    let mut entries: Vec<Value> =
+    let journaled: Vec<Value> =
         std::fs::read_to_string(&journal_path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(entries.len() >= 9, "{}", entries.len());
+    // Build-script runs are signed with sizes or digests that lie: each is
+    // refused when it is checked, and the script runs.
+    let (mut runs, mut entries): (Vec<Value>, Vec<Value>) = journaled.into_iter().partition(|e| e.get("run").is_some());
+    assert!(entries.len() >= 9 && runs.len() >= 3, "{} units, {} runs", entries.len(), runs.len());
+    for (i, run) in runs.iter_mut().enumerate() {
+        match i % 3 {
+            0 => run["sha256"] = json!("0".repeat(64)),
+            1 => run["unpacked_size"] = json!(16),
+            _ => run["size"] = json!(run["size"].as_u64().unwrap() + 1),
+        }
+    }
     let store = DiskStore::open(&h.store).unwrap();
     let names: Vec<String> = entries.iter().map(|e| e["outputs"][0]["name"].as_str().unwrap().to_owned()).collect();
     let kinds: Vec<usize> = (0..names.len()).map(|i| i % 5).collect();
@@ -102,7 +113,7 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
     for (i, entry) in entries.iter_mut().enumerate() {
         make_hostile(&store, entry, kinds[i], &names[(i + 1) % names.len()], i == bomb);
     }
-    let journal: String = entries.iter().map(|e| format!("{e}\n")).collect();
+    let journal: String = entries.iter().chain(&runs).map(|e| format!("{e}\n")).collect();
     std::fs::write(&journal_path, journal).unwrap();
     let published = h.ok(&["publish", "--name", "demo-index"]);
     assert!(published.contains("version 2"), "{published}");
@@ -125,6 +136,8 @@ fn a_hostile_publisher_costs_compilations_and_nothing_else() {
     assert!(!stderr.contains("aG9zdGlsZQ=="), "no forged sequence reaches the terminal: {stderr}");
     let stats = b.stats();
     assert_eq!(stats["hits"], 0, "no hostile artifact is restored: {stats}");
+    assert_eq!(stats["runs"]["restored"], 0, "no hostile run is restored: {stats}");
+    assert!(stats["runs"]["executed"].as_u64().unwrap() >= 3, "{stats}");
     assert!(stats["errors"]["restore"].as_u64().unwrap() >= 1, "refused restores are counted: {stats}");
     assert_eq!(b.run_binary(), "Point { x: 3, y: 4 } 12\n");
     let leftovers =
