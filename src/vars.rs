@@ -47,6 +47,10 @@ pub const CARGO_BUILD_RUSTC: &str = "CARGO_BUILD_RUSTC";
 pub const RUSTC_WRAPPER: &str = "RUSTC_WRAPPER";
 /// Cargo's configuration form of [`RUSTC_WRAPPER`].
 pub const CARGO_BUILD_RUSTC_WRAPPER: &str = "CARGO_BUILD_RUSTC_WRAPPER";
+/// Cargo's target directory, read by the wrapper to normalize its path.
+pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
+/// Cargo's target directory, the configuration's spelling.
+pub const CARGO_BUILD_TARGET_DIR: &str = "CARGO_BUILD_TARGET_DIR";
 
 /// The store directory: `flag` (`--store`, which clap also fills from
 /// [`STORE`]), else [`STORE`], else `$CARGO_HOME/ipfs`; `None` when none of

@@ -118,7 +118,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     run_cargo(global, "build", args.record, &cargo_args, hand_down)
 }
 
-/// Resolves the index for on-demand fetching, then runs `cargo install`.
+/// Resolves the index for on-demand fetching, then runs `cargo install`
+/// in a target directory the wrapper recognizes.
 pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     let on_demand = match resolve_for_install(global, &args.source) {
         Ok(on_demand) => on_demand,
@@ -131,8 +132,51 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.push("--offline".into());
     }
-    run_cargo(global, "install", args.record, &cargo_args, on_demand)
+    // Cargo builds an install in a temporary directory it does not tag as a
+    // target directory: its path, different on every run and machine,
+    // would enter every key. A tagged one of ours is normalized instead.
+    let target_dir = match chooses_target_dir(&cargo_args) {
+        true => None,
+        false => Some(install_target_dir()?),
+    };
+    if let Some(dir) = &target_dir {
+        cargo_args.insert(0, dir.path().to_string_lossy().into_owned());
+        cargo_args.insert(0, "--target-dir".into());
+    }
+    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand);
+    if let Some(dir) = target_dir {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            eprintln!("cargo-ipfs: cannot remove the build directory {} ({e})", path.display());
+        }
+    }
+    status
 }
+
+/// Whether the user chose where `cargo install` builds: `--target-dir`
+/// among its arguments, or `CARGO_TARGET_DIR` / `CARGO_BUILD_TARGET_DIR`.
+fn chooses_target_dir(cargo_args: &[String]) -> bool {
+    let flag = cargo_args.iter().any(|a| a == "--target-dir" || a.starts_with("--target-dir="));
+    flag || [vars::CARGO_TARGET_DIR, vars::CARGO_BUILD_TARGET_DIR].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// A temporary target directory, removed when dropped, tagged as cargo tags
+/// the target directories it creates (`CACHEDIR.TAG`).
+fn install_target_dir() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("cargo-ipfs-install")
+        .tempdir()
+        .context("cannot create a temporary directory to build the crate in")?;
+    let tag = dir.path().join("CACHEDIR.TAG");
+    std::fs::write(&tag, CACHEDIR_TAG).with_context(|| format!("cannot write {}", tag.display()))?;
+    Ok(dir)
+}
+
+/// What cargo writes in `CACHEDIR.TAG` (<https://bford.info/cachedir/>).
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55
+# This file is a cache directory tag created by cargo.
+# For information about cache directory tags see https://bford.info/cachedir/
+";
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<HandDown>> {
     let store_dir = global.store_dir()?;

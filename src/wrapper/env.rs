@@ -98,7 +98,7 @@ impl WrapperEnv {
             pkg_name: var("CARGO_PKG_NAME"),
             pkg_version: var("CARGO_PKG_VERSION"),
             out_dir: path("OUT_DIR"),
-            target_dir: path("CARGO_TARGET_DIR"),
+            target_dir: path(crate::vars::CARGO_TARGET_DIR),
             cwd: std::env::current_dir().ok(),
             explain: path(vars::EXPLAIN),
             builder: var(vars::BUILDER).unwrap_or_default(),
