@@ -37,6 +37,9 @@ pub const BUILD_SCRIPT: &str = "CARGO_IPFS_BUILD_SCRIPT";
 /// `0`, `false` or `no`: build scripts compiled through the wrapper get no
 /// launcher, so their runs are never cached.
 pub const BUILD_SCRIPT_CACHE: &str = "CARGO_IPFS_BUILD_SCRIPT_CACHE";
+/// `1`: the packages cargo names primary (the crate `cargo ipfs install
+/// --build-from-source` installs) compile here, never restored.
+pub const BUILD_FROM_SOURCE: &str = "CARGO_IPFS_BUILD_FROM_SOURCE";
 /// The log filter of `serve`.
 pub const LOG: &str = "CARGO_IPFS_LOG";
 /// The compiler cargo runs (and a fetch asks for its identity).

@@ -7,6 +7,7 @@ use super::{Global, Status};
 use crate::fetch::HandDown;
 use crate::report::Chain;
 use crate::vars;
+use crate::wrapper::run::BUILT_FROM_SOURCE;
 use crate::wrapper::stats;
 use anyhow::Context;
 use std::process::Command;
@@ -37,20 +38,29 @@ pub struct InstallArgs {
     /// `publish` (what the pinning job runs).
     #[arg(long)]
     record: bool,
+    /// Compile the crate's own code (its library, executables and build
+    /// script, which also runs) here rather than restore it; its
+    /// dependencies are still restored from the index. For a build with
+    /// nothing restored, run `cargo install` itself.
+    #[arg(long)]
+    build_from_source: bool,
     #[command(flatten)]
     source: Source,
-    /// The crate and any further `cargo install` arguments.
+    /// The crate and any further `cargo install` arguments (this command's
+    /// own options go before the crate).
     #[arg(required = true, allow_hyphen_values = true, value_name = "CRATE [ARGS]")]
     cargo_args: Vec<String>,
 }
 
-/// Runs `cargo <subcommand> ARGS` with the wrapper and prints a summary.
+/// Runs `cargo <subcommand> ARGS` with the wrapper (and `env` added) and
+/// prints a summary.
 fn run_cargo(
     global: &Global,
     subcommand: &str,
     record: bool,
     cargo_args: &[String],
     on_demand: Option<HandDown>,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Status> {
     let store_dir = global.store_dir()?;
     global.open_store()?;
@@ -63,7 +73,8 @@ fn run_cargo(
         .args(cargo_args)
         .env(vars::RUSTC_WRAPPER, &me)
         .env(vars::STORE, &store_dir)
-        .env(vars::MODE, if record { "record" } else { "read" });
+        .env(vars::MODE, if record { "record" } else { "read" })
+        .envs(env.iter().copied());
     if let Some(on_demand) = on_demand {
         cmd.env(vars::INDEX_SHARDS, on_demand.shards).env(vars::GATEWAYS, on_demand.gateways.join(","));
         match on_demand.kubo {
@@ -81,6 +92,18 @@ fn run_cargo(
         "cargo-ipfs: {hits} restored, {misses} compiled ({recorded} recorded), {other} not cacheable (the project's own crates, probes), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let reason = |stats: &stats::Stats, name: &str| stats.not_cacheable.get(name).copied().unwrap_or(0);
+    let from_source = reason(&after, BUILT_FROM_SOURCE).saturating_sub(reason(&before, BUILT_FROM_SOURCE));
+    if from_source > 0 {
+        eprintln!("cargo-ipfs: {from_source} units of the crate itself built from source (--build-from-source)");
+    }
+    if subcommand == "install" && misses > 0 {
+        eprintln!(
+            "cargo-ipfs: {misses} units compiled here: the index has none for this toolchain, target, features \
+             and linker (an output that holds a machine path is never shared; \
+             CARGO_IPFS_EXPLAIN=DIR writes each key's inputs there)"
+        );
+    }
     let (runs, before_runs) = (&after.runs, &before.runs);
     let restored = runs.restored.saturating_sub(before_runs.restored);
     let executed = runs.executed.saturating_sub(before_runs.executed);
@@ -115,7 +138,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.insert(0, "--offline".into());
     }
-    run_cargo(global, "build", args.record, &cargo_args, hand_down)
+    run_cargo(global, "build", args.record, &cargo_args, hand_down, &[])
 }
 
 /// Resolves the index for on-demand fetching, then runs `cargo install`
@@ -143,7 +166,8 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
         cargo_args.insert(0, dir.path().to_string_lossy().into_owned());
         cargo_args.insert(0, "--target-dir".into());
     }
-    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand);
+    let env: &[(&str, &str)] = if args.build_from_source { &[(vars::BUILD_FROM_SOURCE, "1")] } else { &[] };
+    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand, env);
     if let Some(dir) = target_dir {
         let path = dir.path().to_path_buf();
         if let Err(e) = dir.close() {
