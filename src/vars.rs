@@ -37,6 +37,9 @@ pub const BUILD_SCRIPT: &str = "CARGO_IPFS_BUILD_SCRIPT";
 /// `0`, `false` or `no`: build scripts compiled through the wrapper get no
 /// launcher, so their runs are never cached.
 pub const BUILD_SCRIPT_CACHE: &str = "CARGO_IPFS_BUILD_SCRIPT_CACHE";
+/// `1`: the packages cargo names primary (the crate `cargo ipfs install
+/// --build-from-source` installs) compile here, never restored.
+pub const BUILD_FROM_SOURCE: &str = "CARGO_IPFS_BUILD_FROM_SOURCE";
 /// The log filter of `serve`.
 pub const LOG: &str = "CARGO_IPFS_LOG";
 /// The compiler cargo runs (and a fetch asks for its identity).
@@ -47,6 +50,10 @@ pub const CARGO_BUILD_RUSTC: &str = "CARGO_BUILD_RUSTC";
 pub const RUSTC_WRAPPER: &str = "RUSTC_WRAPPER";
 /// Cargo's configuration form of [`RUSTC_WRAPPER`].
 pub const CARGO_BUILD_RUSTC_WRAPPER: &str = "CARGO_BUILD_RUSTC_WRAPPER";
+/// Cargo's target directory, read by the wrapper to normalize its path.
+pub const CARGO_TARGET_DIR: &str = "CARGO_TARGET_DIR";
+/// Cargo's target directory, the configuration's spelling.
+pub const CARGO_BUILD_TARGET_DIR: &str = "CARGO_BUILD_TARGET_DIR";
 
 /// The store directory: `flag` (`--store`, which clap also fills from
 /// [`STORE`]), else [`STORE`], else `$CARGO_HOME/ipfs`; `None` when none of

@@ -7,6 +7,7 @@ use super::{Global, Status};
 use crate::fetch::HandDown;
 use crate::report::Chain;
 use crate::vars;
+use crate::wrapper::run::BUILT_FROM_SOURCE;
 use crate::wrapper::stats;
 use anyhow::Context;
 use std::process::Command;
@@ -37,20 +38,29 @@ pub struct InstallArgs {
     /// `publish` (what the pinning job runs).
     #[arg(long)]
     record: bool,
+    /// Compile the crate's own code (its library, executables and build
+    /// script, which also runs) here rather than restore it; its
+    /// dependencies are still restored from the index. For a build with
+    /// nothing restored, run `cargo install` itself.
+    #[arg(long)]
+    build_from_source: bool,
     #[command(flatten)]
     source: Source,
-    /// The crate and any further `cargo install` arguments.
+    /// The crate and any further `cargo install` arguments (this command's
+    /// own options go before the crate).
     #[arg(required = true, allow_hyphen_values = true, value_name = "CRATE [ARGS]")]
     cargo_args: Vec<String>,
 }
 
-/// Runs `cargo <subcommand> ARGS` with the wrapper and prints a summary.
+/// Runs `cargo <subcommand> ARGS` with the wrapper (and `env` added) and
+/// prints a summary.
 fn run_cargo(
     global: &Global,
     subcommand: &str,
     record: bool,
     cargo_args: &[String],
     on_demand: Option<HandDown>,
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Status> {
     let store_dir = global.store_dir()?;
     global.open_store()?;
@@ -63,7 +73,8 @@ fn run_cargo(
         .args(cargo_args)
         .env(vars::RUSTC_WRAPPER, &me)
         .env(vars::STORE, &store_dir)
-        .env(vars::MODE, if record { "record" } else { "read" });
+        .env(vars::MODE, if record { "record" } else { "read" })
+        .envs(env.iter().copied());
     if let Some(on_demand) = on_demand {
         cmd.env(vars::INDEX_SHARDS, on_demand.shards).env(vars::GATEWAYS, on_demand.gateways.join(","));
         match on_demand.kubo {
@@ -81,6 +92,18 @@ fn run_cargo(
         "cargo-ipfs: {hits} restored, {misses} compiled ({recorded} recorded), {other} not cacheable (the project's own crates, probes), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let reason = |stats: &stats::Stats, name: &str| stats.not_cacheable.get(name).copied().unwrap_or(0);
+    let from_source = reason(&after, BUILT_FROM_SOURCE).saturating_sub(reason(&before, BUILT_FROM_SOURCE));
+    if from_source > 0 {
+        eprintln!("cargo-ipfs: {from_source} units of the crate itself built from source (--build-from-source)");
+    }
+    if subcommand == "install" && misses > 0 {
+        eprintln!(
+            "cargo-ipfs: {misses} units compiled here: the index has none for this toolchain, target, features \
+             and linker (an output that holds a machine path is never shared; \
+             CARGO_IPFS_EXPLAIN=DIR writes each key's inputs there)"
+        );
+    }
     let (runs, before_runs) = (&after.runs, &before.runs);
     let restored = runs.restored.saturating_sub(before_runs.restored);
     let executed = runs.executed.saturating_sub(before_runs.executed);
@@ -115,10 +138,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.insert(0, "--offline".into());
     }
-    run_cargo(global, "build", args.record, &cargo_args, hand_down)
+    run_cargo(global, "build", args.record, &cargo_args, hand_down, &[])
 }
 
-/// Resolves the index for on-demand fetching, then runs `cargo install`.
+/// Resolves the index for on-demand fetching, then runs `cargo install`
+/// in a target directory the wrapper recognizes.
 pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     let on_demand = match resolve_for_install(global, &args.source) {
         Ok(on_demand) => on_demand,
@@ -131,8 +155,52 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.push("--offline".into());
     }
-    run_cargo(global, "install", args.record, &cargo_args, on_demand)
+    // Cargo builds an install in a temporary directory it does not tag as a
+    // target directory: its path, different on every run and machine,
+    // would enter every key. A tagged one of ours is normalized instead.
+    let target_dir = match chooses_target_dir(&cargo_args) {
+        true => None,
+        false => Some(install_target_dir()?),
+    };
+    if let Some(dir) = &target_dir {
+        cargo_args.insert(0, dir.path().to_string_lossy().into_owned());
+        cargo_args.insert(0, "--target-dir".into());
+    }
+    let env: &[(&str, &str)] = if args.build_from_source { &[(vars::BUILD_FROM_SOURCE, "1")] } else { &[] };
+    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand, env);
+    if let Some(dir) = target_dir {
+        let path = dir.path().to_path_buf();
+        if let Err(e) = dir.close() {
+            eprintln!("cargo-ipfs: cannot remove the build directory {} ({e})", path.display());
+        }
+    }
+    status
 }
+
+/// Whether the user chose where `cargo install` builds: `--target-dir`
+/// among its arguments, or `CARGO_TARGET_DIR` / `CARGO_BUILD_TARGET_DIR`.
+fn chooses_target_dir(cargo_args: &[String]) -> bool {
+    let flag = cargo_args.iter().any(|a| a == "--target-dir" || a.starts_with("--target-dir="));
+    flag || [vars::CARGO_TARGET_DIR, vars::CARGO_BUILD_TARGET_DIR].iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// A temporary target directory, removed when dropped, tagged as cargo tags
+/// the target directories it creates (`CACHEDIR.TAG`).
+fn install_target_dir() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new()
+        .prefix("cargo-ipfs-install")
+        .tempdir()
+        .context("cannot create a temporary directory to build the crate in")?;
+    let tag = dir.path().join("CACHEDIR.TAG");
+    std::fs::write(&tag, CACHEDIR_TAG).with_context(|| format!("cannot write {}", tag.display()))?;
+    Ok(dir)
+}
+
+/// What cargo writes in `CACHEDIR.TAG` (<https://bford.info/cachedir/>).
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55
+# This file is a cache directory tag created by cargo.
+# For information about cache directory tags see https://bford.info/cachedir/
+";
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<HandDown>> {
     let store_dir = global.store_dir()?;

@@ -76,6 +76,10 @@ pub struct WrapperEnv {
     /// `false` or `no`, nor when `CARGO_BIN_NAME` is set (cargo sets it
     /// for `[[bin]]` targets, never for build scripts).
     pub script_launcher: bool,
+    /// `CARGO_IPFS_BUILD_FROM_SOURCE` set and `CARGO_PRIMARY_PACKAGE` too
+    /// (cargo sets it for every unit of the packages the command names:
+    /// the crate `cargo install` installs): this unit compiles here.
+    pub from_source: bool,
 }
 
 /// Variables the compiler or the linker read, which change what they write
@@ -98,7 +102,7 @@ impl WrapperEnv {
             pkg_name: var("CARGO_PKG_NAME"),
             pkg_version: var("CARGO_PKG_VERSION"),
             out_dir: path("OUT_DIR"),
-            target_dir: path("CARGO_TARGET_DIR"),
+            target_dir: path(vars::CARGO_TARGET_DIR),
             cwd: std::env::current_dir().ok(),
             explain: path(vars::EXPLAIN),
             builder: var(vars::BUILDER).unwrap_or_default(),
@@ -112,6 +116,8 @@ impl WrapperEnv {
             ),
             script_launcher: !matches!(var(vars::BUILD_SCRIPT_CACHE).as_deref(), Some("0" | "false" | "no"))
                 && var("CARGO_BIN_NAME").is_none(),
+            from_source: var(vars::BUILD_FROM_SOURCE).is_some_and(|v| v == "1")
+                && var("CARGO_PRIMARY_PACKAGE").is_some(),
         }
     }
 

@@ -91,6 +91,9 @@ fn exec_plain(rustc: &Path, args: &[OsString]) -> ExitCode {
     }
 }
 
+/// The statistics reason of a unit `--build-from-source` compiles here.
+pub const BUILT_FROM_SOURCE: &str = "built from source";
+
 fn not_cacheable(store_dir: &Path, reason: &str) {
     let _ = stats::record(store_dir, &Event::NotCacheable(reason.to_string()));
 }
@@ -162,6 +165,11 @@ impl Call<'_> {
         // compiles into its OUT_DIR and may fail on purpose: never cached.
         if env.out_dir.as_ref().is_some_and(|dir| inv.out_dir.starts_with(dir) || inv.input.starts_with(dir)) {
             not_cacheable(store_dir, "build-script probe");
+            return Ok(Err(Vec::new()));
+        }
+        // `cargo ipfs install --build-from-source`: the crate's own code.
+        if env.from_source {
+            not_cacheable(store_dir, BUILT_FROM_SOURCE);
             return Ok(Err(Vec::new()));
         }
         if let Some(reason) = hidden_inputs(env, &inv, store_dir) {

@@ -99,7 +99,8 @@ impl CMachine {
     }
 }
 
-/// `.cargo-checksum.json` as `cargo vendor` writes it.
+/// `.cargo-checksum.json` as `cargo vendor` writes it, for the package
+/// `DIRNAME-0.1.0` (its checksum made up).
 pub fn write_checksums(dir: &Path) {
     let mut files = serde_json::Map::new();
     for file in walk_files(dir) {
@@ -109,7 +110,8 @@ pub fn write_checksums(dir: &Path) {
             files.insert(rel, digest.into());
         }
     }
-    let package = format!("{:x}", sha2::Sha256::digest(b"cfix-0.1.0.crate"));
+    let name = dir.file_name().unwrap().to_string_lossy();
+    let package = format!("{:x}", sha2::Sha256::digest(format!("{name}-0.1.0.crate")));
     let json = serde_json::json!({"files": files, "package": package});
     std::fs::write(dir.join(".cargo-checksum.json"), json.to_string()).unwrap();
 }
