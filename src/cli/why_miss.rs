@@ -24,10 +24,10 @@ pub struct Args {
 }
 
 /// An index entry as a candidate for `miss`, when of the same kind.
-fn candidate(index: &str, entry: &Entry, kind: MissKind) -> Option<Candidate> {
+fn candidate(index: &str, entry: &Entry, miss: &Keyed) -> Option<Candidate> {
     let mut inputs = entry.inputs.clone();
-    match (&entry.run, kind) {
-        (None, MissKind::Compilation) => {}
+    match (&entry.run, miss.kind) {
+        (None, MissKind::Compilation) if entry.crate_types == miss.crate_types => {}
         (Some(run), MissKind::Run) if !inputs.is_empty() => inputs.extend(crate::index::inputs::declared(&run.state)),
         (Some(_), MissKind::Run) => {}
         _ => return None,
@@ -45,7 +45,9 @@ fn local_candidates(store_dir: &std::path::Path, krate: &str, miss: &Keyed) -> V
     match miss.kind {
         MissKind::Compilation => misses::read_records(store_dir, krate)
             .into_iter()
-            .filter(|r| r.version == miss.version && r.kind == MissKind::Compilation)
+            .filter(|r| {
+                r.version == miss.version && r.kind == MissKind::Compilation && r.crate_types == miss.crate_types
+            })
             .map(|r| Candidate { origin: Origin::Local, key: r.key, rustc: r.rustc, inputs: r.inputs })
             .collect(),
         // The runs filed under the same pre-key: its named inputs are the
@@ -104,7 +106,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         let same: Vec<Candidate> = entries
             .iter()
             .filter(|(_, e)| e.version == miss.version)
-            .filter_map(|(name, e)| candidate(name, e, miss.kind))
+            .filter_map(|(name, e)| candidate(name, e, miss))
             .collect();
         let joined = names.join(", ");
         let index = (!names.is_empty()).then_some((joined.as_str(), same.as_slice()));
@@ -119,10 +121,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         return Ok(0);
     }
     for (miss, lines) in report {
-        let what = match miss.kind {
-            MissKind::Compilation => "compilation",
-            MissKind::Run => "build-script run",
-        };
+        let what = crate::wrapper::why::what(miss);
         let when = rfc3339::format(UNIX_EPOCH + Duration::from_secs(miss.at)).unwrap_or_else(|| miss.at.to_string());
         println!("{krate} {} {what} missed at {when} (key {}):", miss.version, &miss.key[..miss.key.len().min(16)]);
         for line in lines {

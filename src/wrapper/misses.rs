@@ -30,6 +30,10 @@ pub struct Keyed {
     pub kind: MissKind,
     /// The crate version.
     pub version: String,
+    /// A compilation's crate types (`lib`, `bin` for a build script...):
+    /// a package's units are told apart by them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crate_types: Vec<String>,
     /// The key (a run's pre-key).
     pub key: String,
     /// The compiler, as entries name it (`release commit-hash`).
@@ -124,6 +128,7 @@ mod tests {
         Keyed {
             kind: MissKind::Compilation,
             version: "1.0.0".into(),
+            crate_types: vec!["lib".into()],
             key: key.into(),
             rustc: "1.95.0 abc".into(),
             inputs: [("features".to_string(), "[]".to_string())].into(),

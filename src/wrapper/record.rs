@@ -203,6 +203,7 @@ pub fn keyed(unit: &Unit, kind: super::misses::MissKind) -> super::misses::Keyed
     super::misses::Keyed {
         kind,
         version: unit.source.version.clone(),
+        crate_types: unit.inv.crate_types.clone(),
         key: unit.key.clone(),
         rustc: unit.rustc.short(),
         inputs: unit.inputs.clone(),

@@ -59,16 +59,22 @@ pub fn differences(here: &BTreeMap<String, String>, there: &BTreeMap<String, Str
         .collect()
 }
 
+/// What missed, in words: `compilation (lib)`, `build-script run`.
+pub fn what(miss: &Keyed) -> String {
+    match miss.kind {
+        MissKind::Compilation if miss.crate_types.is_empty() => "compilation".into(),
+        MissKind::Compilation => format!("compilation ({})", miss.crate_types.join(", ")),
+        MissKind::Run => "build-script run".into(),
+    }
+}
+
 /// The lines explaining `miss` of `krate`: what the index lacks or was
 /// built with, then the nearest entry (fewest differing named inputs) and
 /// each input that differs from it. `index` is the index read (its name
 /// and its entries for the crate version and kind), `None` when none could
 /// be read.
 pub fn explain(krate: &str, miss: &Keyed, local: &[Candidate], index: Option<(&str, &[Candidate])>) -> Vec<String> {
-    let what = match miss.kind {
-        MissKind::Compilation => "compilation",
-        MissKind::Run => "build-script run",
-    };
+    let what = what(miss);
     let mut lines = Vec::new();
     let mut compared: Vec<&Candidate> = Vec::new();
     match index {
@@ -137,6 +143,7 @@ mod tests {
         Keyed {
             kind: MissKind::Compilation,
             version: "0.1.0".into(),
+            crate_types: vec!["lib".into()],
             key: "k0".into(),
             rustc: "1.95.0 aaa".into(),
             inputs: inputs(pairs),
@@ -190,7 +197,7 @@ mod tests {
         let here = miss(&[("rustc", "rustc 1.95.0")]);
         let local = [entry(Origin::Local, "k9", "1.95.0 aaa", &[("rustc", "rustc 1.95.0"), ("features", "[]")])];
         let lines = explain("cfix", &here, &local, Some(("cdemo", &[])));
-        assert_eq!(lines[0], "not in the index: index cdemo holds no compilation of cfix 0.1.0");
+        assert_eq!(lines[0], "not in the index: index cdemo holds no compilation (lib) of cfix 0.1.0");
         assert_eq!(lines[1], "nearest: the local record k9, 1 input(s) differ:");
         assert_eq!(lines[2], "  features: (none) here, [] in the local record");
 

@@ -194,6 +194,7 @@ fn note_miss(run: &Run, pre_key: &str, named: &BTreeMap<String, String>, output:
     let miss = MissRecord {
         kind: MissKind::Run,
         version: run.source.version.clone(),
+        crate_types: Vec::new(),
         key: pre_key.to_string(),
         rustc: run.rustc_short.clone(),
         inputs,
