@@ -19,6 +19,7 @@ mod publish;
 mod serve;
 mod stats;
 mod trust;
+mod why_miss;
 
 use crate::report::Chain;
 use anyhow::Context;
@@ -96,6 +97,8 @@ enum Command {
     Install(build::InstallArgs),
     /// Show what the rustc wrapper did (hits, misses, reasons).
     Stats(stats::Args),
+    /// Name, for each miss of a crate, the key input that differed from the nearest entry.
+    WhyMiss(why_miss::Args),
     /// Publish recorded artifacts as a new signed index version.
     Publish(publish::Args),
     /// Manage the keys that sign IPNS records (like `ipfs key`).
@@ -169,6 +172,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Build(args) => build::exec(&cli.global, args),
         Command::Install(args) => build::install(&cli.global, args),
         Command::Stats(args) => stats::exec(&cli.global, args),
+        Command::WhyMiss(args) => why_miss::exec(&cli.global, args),
         Command::Publish(args) => publish::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),
         Command::Name(cmd) => name::exec(&cli.global, cmd),

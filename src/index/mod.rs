@@ -2,6 +2,7 @@
 //!
 //! - [`layout`]: where a crate's shard lives (the crates.io sparse layout).
 //! - [`entry`]: [`Entry`], one artifact, and the shard file format.
+//! - [`inputs`]: the named inputs of a key, as entries sign them (pure).
 //! - [`manifest`]: [`Manifest`], signatures, trust checks and key rotation.
 //!   No I/O; time is a parameter.
 //! - [`tree`]: the index as a UnixFS tree in a block store: lookup, update,
@@ -11,6 +12,7 @@
 
 pub mod diff;
 pub mod entry;
+pub mod inputs;
 pub mod layout;
 pub mod manifest;
 pub mod publish;

@@ -7,8 +7,10 @@
 //! OUT_DIR by relative path and content digest, native libraries named by
 //! `-l` by the digest of the file found in the `-L` directories.
 
+use crate::index::inputs::{digest_of, short_value};
 use crate::toolchain::{LinkerIdentity, RustcIdentity};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// The version of the cache key's derivation: the inputs it covers and
 /// how they are encoded. Raised when either changes, so that a key made
@@ -93,6 +95,57 @@ pub fn cache_key(inputs: &KeyInputs) -> String {
     hex::encode(h.finalize())
 }
 
+/// The named inputs of a key (see `docs/index-format.md`, "Key inputs"):
+/// what a miss is compared with, input by input, to say which one
+/// differed. From the same [`KeyInputs`] [`cache_key`] hashes, so that
+/// every input that changes the key changes one of them.
+pub fn named_inputs(inputs: &KeyInputs) -> BTreeMap<String, String> {
+    let mut named = BTreeMap::new();
+    let mut put = |name: &str, value: String| named.insert(name.to_string(), value);
+    let rustc = &inputs.rustc.verbose_version;
+    put("rustc", short_value(rustc.lines().next().unwrap_or_default()));
+    put("rustc-vV", digest_of(&[rustc]));
+    put("sysroot", digest_of(&[inputs.rustc.sysroot_digest(inputs.target)]));
+    put("target", short_value(inputs.target));
+    put("source", short_value(inputs.source));
+    // The features, readable, in their order; the other arguments with a
+    // mark where each feature was (no argument holds a NUL), digested:
+    // together, the arguments.
+    let mut features = Vec::new();
+    let mut args = Vec::new();
+    for arg in inputs.args {
+        match arg.strip_prefix("--cfg=feature=\"").and_then(|f| f.strip_suffix('"')) {
+            Some(feature) => {
+                features.push(feature);
+                args.push("\0feature");
+            }
+            None => args.push(arg.as_str()),
+        }
+    }
+    put("features", short_value(&serde_json::to_string(&features).expect("strings serialize")));
+    put("args", digest_of(&args));
+    for (name, digest) in inputs.externs {
+        put(&format!("extern:{name}"), digest_of(&[digest]));
+    }
+    let pairs = |list: &[(String, String)]| -> String {
+        let flat: Vec<&str> = list.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]).collect();
+        digest_of(&flat)
+    };
+    put("out_dir", if inputs.out_dir.is_empty() { "(empty)".into() } else { pairs(inputs.out_dir) });
+    put("native", if inputs.native.is_empty() { "(none)".into() } else { pairs(inputs.native) });
+    let linker = match inputs.linker {
+        Some(linker) => {
+            let mut parts = vec![linker.version.as_str()];
+            parts.extend(linker.files.iter().flat_map(|(a, b)| [a.as_str(), b.as_str()]));
+            digest_of(&parts)
+        }
+        None => "(not linked)".into(),
+    };
+    put("linker", linker);
+    put("toolchain-env", if inputs.toolchain_env.is_empty() { "(none)".into() } else { pairs(inputs.toolchain_env) });
+    named
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,7 +207,52 @@ mod tests {
             assert!(seen.insert(cache_key(v)), "{v:?} collides");
         }
         let with_linker = cache_key(&KeyInputs { linker: Some(&linker), ..base.clone() });
-        assert_ne!(with_linker, cache_key(&KeyInputs { linker: Some(&linker2), ..base }));
+        assert_ne!(with_linker, cache_key(&KeyInputs { linker: Some(&linker2), ..base.clone() }));
+        // Each input that changes the key changes a named input.
+        let named = named_inputs(&base);
+        for v in &variants {
+            assert_ne!(named_inputs(v), named, "{v:?} changes no named input");
+        }
+        let with_linker = named_inputs(&KeyInputs { linker: Some(&linker), ..base.clone() });
+        assert_ne!(with_linker, named_inputs(&KeyInputs { linker: Some(&linker2), ..base }));
+    }
+
+    #[test]
+    fn named_inputs_show_features_and_tell_every_argument_list_apart() {
+        let r = rustc("1.95.0");
+        let externs = [("dep".to_string(), "d1".to_string())];
+        let named = |args: &[String]| {
+            named_inputs(&KeyInputs {
+                rustc: &r,
+                target: "t",
+                source: "s",
+                args,
+                externs: &externs,
+                out_dir: &[],
+                native: &[],
+                linker: None,
+                toolchain_env: &[],
+            })
+        };
+        let a = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let one = named(&a(&["--cfg=feature=\"extra\"", "--cfg=feature=\"std\""]));
+        assert_eq!(one["features"], r#"["extra","std"]"#);
+        assert_eq!(one["rustc"], "rustc 1.95.0");
+        assert!(one["extern:dep"].starts_with("sha256:") && one["extern:dep"].len() == 23, "{one:?}");
+        assert_eq!(named(&[])["features"], "[]");
+        // Each list of arguments (a different key) has different named inputs.
+        let lists = [
+            a(&["--cfg=feature=\"a\"", "--cfg=feature=\"b\""]),
+            a(&["--cfg=feature=\"b\"", "--cfg=feature=\"a\""]),
+            a(&["--cfg=feature", "--cfg=feature=\"a\""]),
+            a(&["--cfg=feature=\"a\"", "--cfg=feature"]),
+            a(&["--cfg=feature=\"a\"", "x"]),
+            a(&["x", "--cfg=feature=\"a\""]),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for list in &lists {
+            assert!(seen.insert(named(list)), "{list:?}");
+        }
     }
 
     #[test]

@@ -29,6 +29,9 @@
 //! - [`script`]: build-script runs, restored or recorded through a launcher
 //!   put in place of each build script compiled here.
 //! - [`stats`]: the counters `cargo ipfs stats` shows.
+//! - [`misses`]: misses and recorded units with the named inputs of their
+//!   keys, for `cargo ipfs why-miss`.
+//! - [`why`]: which named input made a miss (pure).
 
 pub mod args;
 pub mod depinfo;
@@ -38,6 +41,7 @@ pub mod hidden;
 pub mod hit;
 pub mod key;
 pub mod local_sources;
+pub mod misses;
 pub mod paths;
 pub mod pristine;
 pub mod record;
@@ -47,6 +51,7 @@ pub mod script;
 pub mod source;
 pub mod stats;
 pub mod unit;
+pub mod why;
 
 pub use env::Mode;
 pub use run::{is_rustc, wrap_rustc};
@@ -70,6 +75,7 @@ mod tests {
             ("replay.rs", include_str!("replay.rs")),
             ("replay/tests.rs", include_str!("replay/tests.rs")),
             ("script/directives.rs", include_str!("script/directives.rs")),
+            ("why.rs", include_str!("why.rs")),
         ];
         let forbidden = ["std::fs", "std::env", "std::process", "std::net", "std::time", "tokio", "File::"];
         for (name, source) in sources {

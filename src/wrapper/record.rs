@@ -178,7 +178,7 @@ pub fn record(
             deps: unit.externs.iter().cloned().collect(),
             built_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             builder: env.builder.clone(),
-            inputs: Default::default(),
+            inputs: unit.inputs.clone(),
             run: None,
         };
         cache.journal(&entry)?;
@@ -187,7 +187,28 @@ pub fn record(
     // the cache map without its journal line (the disk filled up between
     // the two) would never be published.
     cache.put(&unit.key, &env_names, &env_values, artifact)?;
+    if unit.source.registry {
+        // For `why-miss`: what a later miss of this crate is compared with.
+        let _ = super::misses::add_record(
+            store.root(),
+            &unit.source.name,
+            &keyed(unit, super::misses::MissKind::Compilation),
+        );
+    }
     Ok(())
+}
+
+/// A registry unit with the named inputs of its key, for `why-miss`.
+pub fn keyed(unit: &Unit, kind: super::misses::MissKind) -> super::misses::Keyed {
+    super::misses::Keyed {
+        kind,
+        version: unit.source.version.clone(),
+        crate_types: unit.inv.crate_types.clone(),
+        key: unit.key.clone(),
+        rustc: unit.rustc.short(),
+        inputs: unit.inputs.clone(),
+        at: super::misses::now(),
+    }
 }
 
 /// The unit's profile, as an entry names it: the codegen options of

@@ -261,6 +261,11 @@ impl Call<'_> {
                 let _ = stats::record(store_dir, &Event::Error("fetch".into()));
             }
         }
+        if unit.source.registry && !unit.source.is_local() {
+            // For `why-miss`: the inputs of the key that missed.
+            let miss = super::record::keyed(&unit, super::misses::MissKind::Compilation);
+            let _ = super::misses::add_miss(store_dir, &unit.source.name, miss);
+        }
         let mut all = self.args.to_vec();
         all.extend(unit.remap.iter().map(OsString::from));
         if env.mode != Mode::Record {

@@ -6,7 +6,7 @@
 use super::args::{Invocation, OutputKind};
 use super::digest::Digests;
 use super::env::WrapperEnv;
-use super::key::{cache_key, KeyInputs};
+use super::key::{cache_key, named_inputs, KeyInputs};
 use super::paths::{normalize_args, PathMap, PathMapError};
 use super::source::Source;
 use crate::toolchain::{linker_identity, RustcIdentity};
@@ -36,6 +36,8 @@ pub struct Unit {
     pub key: String,
     /// The `--extern` files' digests by crate name, sorted.
     pub externs: Vec<(String, String)>,
+    /// The key's named inputs ([`super::key::named_inputs`]).
+    pub inputs: std::collections::BTreeMap<String, String>,
 }
 
 /// The machine paths of this unit with their placeholders: CARGO_HOME, the
@@ -172,6 +174,7 @@ impl Unit {
             toolchain_env: &toolchain_env,
         };
         let key = cache_key(&inputs);
+        let named = named_inputs(&inputs);
         // `CARGO_IPFS_EXPLAIN=DIR` writes every key's inputs there, to find
         // out why two machines (or two builds) do not share a hit.
         if let Some(dir) = &env.explain {
@@ -185,7 +188,7 @@ impl Unit {
             let _ = std::fs::write(dir.join(name), serde_json::to_vec_pretty(&explain).unwrap_or_default());
         }
         let remap = map.remap_args();
-        Ok(Ok(Unit { inv, digests: digests.clone(), source, map, remap, rustc, target, key, externs }))
+        Ok(Ok(Unit { inv, digests: digests.clone(), source, map, remap, rustc, target, key, externs, inputs: named }))
     }
 
     /// The dep-info file rustc writes for this unit.

@@ -118,3 +118,16 @@ pub(super) fn print_push(report: PushReport) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The newest verified version of each trusted index, opened from the
+/// local store only (as `index show NAME` does), by index name: what
+/// `why-miss` compares with.
+pub(super) fn trusted_versions(
+    global: &Global,
+    store: &DiskStore,
+) -> anyhow::Result<Vec<(String, anyhow::Result<crate::index::IndexVersion>)>> {
+    let local = IndexState::new(global.store_dir()?);
+    let now = SystemTime::now();
+    let names: Vec<String> = local.trust()?.into_keys().collect();
+    Ok(names.into_iter().map(|name| (name.clone(), read::open(store, &local, &name, now).map(|v| v.version))).collect())
+}

@@ -19,7 +19,9 @@ use crate::index::Entry;
 use crate::report::Chain;
 use crate::store::{BlockStore, DiskStore};
 use crate::wrapper::env::{Mode, WrapperEnv};
+use crate::wrapper::misses::{self, Keyed as MissRecord, MissKind};
 use crate::wrapper::stats::{self, Event};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
@@ -38,8 +40,8 @@ pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -
     };
     let script_digest = run.digests.of(real)?;
     let script = super::identity::read(real, &script_digest).unwrap_or(script_digest);
-    let pre_key = match inputs::pre_key(&run, &script, &run.rustc) {
-        Ok(key) => key,
+    let (pre_key, named) = match inputs::pre_key(&run, &script, &run.rustc) {
+        Ok(keyed) => keyed,
         Err(reason) => {
             let _ = stats::record(store_dir, &Event::RunNotCached(reason));
             return Ok(execute(env, None, real, args));
@@ -54,7 +56,10 @@ pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -
     }
     match restored {
         Restored::Yes => Ok(ExitCode::SUCCESS),
-        Restored::None | Restored::Failed => Ok(execute(env, Some((&run, &store, &pre_key)), real, args)),
+        Restored::None | Restored::Failed => {
+            let keyed = Keyed { run: &run, store: &store, pre_key: &pre_key, named: &named };
+            Ok(execute(env, Some(keyed), real, args))
+        }
     }
 }
 
@@ -110,10 +115,20 @@ fn restore(store: &DiskStore, run: &Run, artifact: &ArtifactRef) -> anyhow::Resu
     Ok(())
 }
 
+/// A run keyed by its pre-key.
+#[derive(Clone, Copy)]
+struct Keyed<'a> {
+    run: &'a Run,
+    store: &'a DiskStore,
+    pre_key: &'a str,
+    /// The pre-key's named inputs.
+    named: &'a BTreeMap<String, String>,
+}
+
 /// Runs the real script; with a keyed run, as a child whose C compilations
 /// get the prefix-map flags, recorded in record mode.
-fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Path, args: &[OsString]) -> ExitCode {
-    let Some((run, store, pre_key)) = keyed else {
+fn execute(env: &WrapperEnv, keyed: Option<Keyed>, real: &Path, args: &[OsString]) -> ExitCode {
+    let Some(Keyed { run, store, pre_key, named }) = keyed else {
         let store_dir = env.store_dir.as_deref().unwrap_or(Path::new("."));
         let _ = stats::record(store_dir, &Event::RunExecuted { recorded: false });
         return child::exec_real(real, args);
@@ -145,6 +160,9 @@ fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Pat
     let _ = std::io::stdout().write_all(&output.stdout);
     let _ = std::io::stdout().flush();
     let elapsed_ms = started.1.elapsed().as_millis() as u64;
+    if output.status == 0 && run.source.registry {
+        note_miss(run, pre_key, named, &output);
+    }
     let mut recorded = false;
     if output.status == 0 && env.mode == Mode::Record {
         let captured = if flags.is_none() {
@@ -154,7 +172,7 @@ fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Pat
         } else {
             capture(run, &output, started.0)
         };
-        match captured.and_then(|c| record(run, store, pre_key, &output, c, elapsed_ms)) {
+        match captured.and_then(|c| record(Keyed { run, store, pre_key, named }, &output, c, elapsed_ms)) {
             Ok(()) => recorded = true,
             Err(reason) => {
                 let _ = stats::record(&run.store_dir, &Event::RunNotCached(reason));
@@ -163,6 +181,26 @@ fn execute(env: &WrapperEnv, keyed: Option<(&Run, &DiskStore, &str)>, real: &Pat
     }
     let _ = stats::record(&run.store_dir, &Event::RunExecuted { recorded });
     crate::wrapper::run::exit_code(output.status)
+}
+
+/// For `why-miss`: the named inputs of a run that was executed, its
+/// pre-key's and the state of what it declared (when it can be read).
+fn note_miss(run: &Run, pre_key: &str, named: &BTreeMap<String, String>, output: &Output) {
+    let Ok(stdout) = std::str::from_utf8(&output.stdout) else { return };
+    let Ok(names) = inputs::names(run, &directives::parse(stdout)) else { return };
+    let Ok(state) = inputs::state(run, &names) else { return };
+    let mut inputs = named.clone();
+    inputs.extend(crate::index::inputs::declared(&state));
+    let miss = MissRecord {
+        kind: MissKind::Run,
+        version: run.source.version.clone(),
+        crate_types: Vec::new(),
+        key: pre_key.to_string(),
+        rustc: run.rustc_short.clone(),
+        inputs,
+        at: misses::now(),
+    };
+    let _ = misses::add_miss(&run.store_dir, &run.source.name, miss);
 }
 
 /// Counts a run of the real script, then becomes it.
@@ -195,14 +233,8 @@ fn capture(run: &Run, output: &Output, started: SystemTime) -> Result<InputNames
 
 /// Packs `OUT_DIR` and the output, stores the pack, files the run under
 /// its pre-key, and journals it when it may go to other machines.
-fn record(
-    run: &Run,
-    store: &DiskStore,
-    pre_key: &str,
-    output: &Output,
-    names: InputNames,
-    run_ms: u64,
-) -> Result<(), String> {
+fn record(keyed: Keyed, output: &Output, names: InputNames, run_ms: u64) -> Result<(), String> {
+    let Keyed { run, store, pre_key, named } = keyed;
     let state = inputs::state(run, &names)?;
     let collected = outdir::collect(&run.out_dir, &run.map)?;
     let meta = RunMeta {
@@ -231,14 +263,20 @@ fn record(
     // Journaled first, as compilations are: a run filed without its
     // journal line would never be published.
     if candidate.bound_to.is_none() && run.source.registry {
-        let entry = run_entry(run, pre_key, &candidate, unpacked_size);
+        let entry = run_entry(run, pre_key, named, &candidate, unpacked_size);
         Cache::new(&run.store_dir).journal(&entry).map_err(|e| format!("cannot journal ({e})"))?;
     }
     Runs::new(&run.store_dir).add(pre_key, candidate).map_err(|e| format!("cannot file ({e})"))
 }
 
 /// The index entry of a recorded run that may go to other machines.
-fn run_entry(run: &Run, pre_key: &str, candidate: &Candidate, unpacked_size: u64) -> Entry {
+fn run_entry(
+    run: &Run,
+    pre_key: &str,
+    named: &BTreeMap<String, String>,
+    candidate: &Candidate,
+    unpacked_size: u64,
+) -> Entry {
     let artifact = &candidate.artifact;
     Entry {
         name: run.source.name.clone(),
@@ -259,7 +297,7 @@ fn run_entry(run: &Run, pre_key: &str, candidate: &Candidate, unpacked_size: u64
         deps: Default::default(),
         built_at: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         builder: run.builder.clone(),
-        inputs: Default::default(),
+        inputs: named.clone(),
         run: Some(RunInfo {
             pre_key: pre_key.to_string(),
             host: run.host.clone(),

@@ -7,9 +7,11 @@
 
 use super::directives::Declared;
 use super::Run;
+use crate::index::inputs::{digest_of, short_value};
 pub use crate::index::run::{InputNames, InputState};
 use crate::wrapper::digest::Digests;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The variables cargo sets for every build script that enter the
@@ -48,8 +50,11 @@ fn feed(h: &mut Sha256, parts: &[&[u8]]) {
 }
 
 /// The pre-key of a run: everything cargo hands it that can change what it
-/// writes. `Err` names why the run cannot be keyed.
-pub fn pre_key(run: &Run, script: &str, rustc: &str) -> Result<String, String> {
+/// writes, and its named inputs (`script`, `rustc`, `package`, each of
+/// [`CARGO_VARS`] set, and per prefix of [`CARGO_PREFIXES`] the variables
+/// with it as `NAME=value` lines; see `docs/index-format.md`, "Key
+/// inputs"). `Err` names why the run cannot be keyed.
+pub fn pre_key(run: &Run, script: &str, rustc: &str) -> Result<(String, BTreeMap<String, String>), String> {
     let mut h = Sha256::new();
     let source = &run.source;
     feed(&mut h, &[b"cargo-ipfs-fetch build-script run v1", script.as_bytes(), rustc.as_bytes()]);
@@ -75,7 +80,35 @@ pub fn pre_key(run: &Run, script: &str, rustc: &str) -> Result<String, String> {
     for (name, value) in &vars {
         feed(&mut h, &[name.as_bytes(), value.as_bytes()]);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok((hex::encode(h.finalize()), named_pre_key(run, script, rustc, &vars)))
+}
+
+/// The named inputs of a pre-key, from the parts it hashes.
+fn named_pre_key(run: &Run, script: &str, rustc: &str, vars: &[(String, String)]) -> BTreeMap<String, String> {
+    let source = &run.source;
+    let mut named = BTreeMap::new();
+    named.insert("script".to_string(), short_value(script));
+    named.insert("rustc".to_string(), short_value(rustc));
+    let package = format!("{} {} {} {}", source.name, source.version, source.source, source.checksum);
+    named.insert("package".to_string(), short_value(&package));
+    let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, value) in vars {
+        match CARGO_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+            Some(prefix) => groups.entry(prefix).or_default().extend([&name[prefix.len()..], value.as_str()]),
+            None => {
+                named.insert(name.clone(), short_value(value));
+            }
+        }
+    }
+    for (prefix, parts) in groups {
+        let lines: Vec<String> = parts.chunks(2).map(|p| format!("{}={}", p[0], p[1])).collect();
+        let text = lines.join(" ");
+        // Unambiguous only when no part holds the separators: else digested.
+        let plain = parts.iter().all(|p| !p.contains([' ', '=', '\n']));
+        let value = if plain { short_value(&text) } else { digest_of(&parts) };
+        named.insert(format!("{prefix}*"), value);
+    }
+    named
 }
 
 /// The full key: the pre-key and the state of the declared inputs.
