@@ -79,7 +79,7 @@ pub fn explain(krate: &str, miss: &Keyed, local: &[Candidate], index: Option<(&s
     let mut compared: Vec<&Candidate> = Vec::new();
     match index {
         None => lines.push("no trusted index readable here".to_string()),
-        Some((name, entries)) if entries.is_empty() => {
+        Some((name, [])) => {
             lines.push(format!("not in the index: index {name} holds no {what} of {krate} {}", miss.version));
         }
         Some((name, entries)) => {

@@ -51,7 +51,7 @@ fn feed(h: &mut Sha256, parts: &[&[u8]]) {
 
 /// The pre-key of a run: everything cargo hands it that can change what it
 /// writes, and its named inputs (`script`, `rustc`, `package`, each of
-/// [`CARGO_VARS`] set, and per prefix of [`CARGO_PREFIXES`] the variables
+/// `CARGO_VARS` set, and per prefix of `CARGO_PREFIXES` the variables
 /// with it as `NAME=value` lines; see `docs/index-format.md`, "Key
 /// inputs"). `Err` names why the run cannot be keyed.
 pub fn pre_key(run: &Run, script: &str, rustc: &str) -> Result<(String, BTreeMap<String, String>), String> {
