@@ -5,6 +5,7 @@
 pub mod cdemo;
 pub mod fake_crate;
 pub mod hostile_gateway;
+pub mod toolchain;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
