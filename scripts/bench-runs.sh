@@ -17,6 +17,7 @@
 # logging `cc` first on PATH counts the C compiler calls on every machine.
 #
 #   scripts/bench-runs.sh [RUNS]      (RUNS=5; about 15 minutes on 2 cores)
+#   KEEP_WORK=1 keeps the working directory (logs, stores) for a look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
@@ -27,7 +28,7 @@ server=
 cleanup() {
     [ -n "$server" ] && kill "$server" 2>/dev/null || true
     command -v kache >/dev/null && kache daemon stop >/dev/null 2>&1 || true
-    rm -rf "$work"
+    if [ -n "${KEEP_WORK:-}" ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 

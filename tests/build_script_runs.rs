@@ -70,11 +70,28 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     let stats = b.stats();
     assert_eq!((stats["runs"]["restored"].as_u64(), stats["runs"]["executed"].as_u64()), (Some(1), Some(0)), "{stats}");
-    // Every registry unit is restored but the build script, which compiled
-    // machine A's path into itself (never shared): compiled here, its run
-    // is still found, keyed on its compilation's identity.
-    assert_eq!(stats["misses"], 1, "{stats}");
+    // Every registry unit is restored, and the build script, which compiles
+    // machine A's path into itself (never shared), is not compiled at all:
+    // its compilation waits for a run that is restored.
+    assert_eq!(stats["misses"], 0, "{stats}");
+    assert_eq!(stats["runs"]["deferred"], 1, "{stats}");
     assert!(stats["errors"].as_object().unwrap().is_empty(), "{stats}");
+    let pending: Vec<PathBuf> = walk_files(&b.target.join("debug/build"))
+        .into_iter()
+        .filter(|f| f.file_name().unwrap() == ".cargo-ipfs-pending")
+        .collect();
+    assert_eq!(pending.len(), 1, "the script waits to be compiled");
+
+    // A plain cargo build, no wrapper, a declared variable changed: the
+    // launcher compiles the script first, on this machine, with this
+    // machine's paths.
+    let out = b.command("cargo").args(["build", "--offline", "--locked"]).env("CFIX_SHOW_DIR", "1").output().unwrap();
+    ok(&out);
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    assert!(warnings.contains(&format!("built from {}", b.project.join("vendor/cfix").display())), "{warnings}");
+    assert!(!warnings.contains(s(&a.root)), "machine A's path: {warnings}");
+    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=7 value=7\n".to_string(), 1));
+    assert!(!pending[0].exists(), "compiled once, no longer pending");
 
     // A declared variable changes: the script runs again, with the new value.
     ok(&b.build(false, &[], &[("CFIX_VALUE", "9")]));

@@ -68,10 +68,29 @@ fn a_published_run_is_fetched_and_restored_on_another_machine_without_its_c_comp
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     let stats = b.stats();
     assert_eq!(stats["runs"]["executed"], 0, "{stats}");
-    // Every registry unit is restored but the build script, which compiled
-    // machine A's path into itself (never shared): compiled here, its run
-    // is still found, keyed on its compilation's identity.
-    assert_eq!(stats["misses"], 1, "{stats}");
+    // Every registry unit is restored; the build script, which compiles
+    // machine A's path into itself (never shared), waits to be compiled
+    // for a run that is restored: nothing compiles.
+    assert_eq!(stats["misses"], 0, "{stats}");
+    assert_eq!(stats["runs"]["deferred"], 1, "{stats}");
+
+    // With cargo-ipfs gone (its sidecar names a program no longer there), a
+    // plain cargo build with a changed declared variable: the launcher
+    // compiles the waiting script itself and runs it.
+    let sidecars: Vec<_> = common::walk_files(&b.target.join("debug/build"))
+        .into_iter()
+        .filter(|f| f.file_name().unwrap() == ".cargo-ipfs-launch")
+        .collect();
+    assert_eq!(sidecars.len(), 1);
+    let sidecar = std::fs::read(&sidecars[0]).unwrap();
+    let fields: Vec<&[u8]> = sidecar.split(|b| *b == 0).collect();
+    let gone = [fields[0], b"/nonexistent/cargo-ipfs", fields[2], b""].join(&0u8);
+    std::fs::write(&sidecars[0], gone).unwrap();
+    let out = b.command("cargo").args(["build", "--offline", "--locked"]).env("CFIX_VALUE", "4").output().unwrap();
+    ok(&out);
+    assert_eq!(b.run_binary(), "answer=4 value=4\n");
+    assert_eq!(b.c_compiles(), 1, "the script ran");
+    std::fs::write(&sidecars[0], &sidecar).unwrap();
 
     // What the script declared still holds on B: another value runs it.
     ok(&build_fetching(&b, &server.1, &[("CFIX_VALUE", "9")]));

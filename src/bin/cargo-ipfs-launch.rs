@@ -9,13 +9,18 @@
 //!
 //! This program only execs: `cargo-ipfs` with the variable the sidecar
 //! names set to the real binary's path when that `cargo-ipfs` is still
-//! there, else the real binary itself, so that a target directory outlives
-//! the tool. It uses nothing but `std`, and the sidecar names the
+//! there, else the real binary itself (compiling it first when its
+//! compilation waited for its run, `pending.rs`), so that a target
+//! directory outlives the tool. It uses nothing but `std`, and the sidecar names the
 //! variable, so that this small program links nothing of the library. It is a native
 //! program, not a shell script, because cargo passes variables whose names
 //! a shell drops (`DEP_<LINKS>_<KEY>` keeps the key as the script printed
 //! it, `:` included); `exec` keeps the environment byte for byte, the
 //! working directory, and every file descriptor (cargo's jobserver).
+
+#[path = "../wrapper/script/pending.rs"]
+#[allow(dead_code)]
+mod pending;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -51,6 +56,11 @@ fn main() -> ExitCode {
         cmd.args(&rest).env(&marker, &real);
         let err = exec(&mut cmd);
         eprintln!("cargo-ipfs-launch: cannot run {} ({err}); running the build script itself", tool.display());
+    }
+    // A script whose compilation waited for its run: compiled now.
+    if let Err(e) = pending::compile_if_pending(&real) {
+        eprintln!("cargo-ipfs-launch: {e}");
+        return ExitCode::from(101);
     }
     let mut cmd = Command::new(&real);
     cmd.args(&rest).env_remove(&marker);

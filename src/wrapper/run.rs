@@ -8,13 +8,14 @@
 //! environment is read once, at the start ([`super::env`]). No async
 //! runtime and no network here, but for the on-demand fetch of `install`.
 
-use super::args::{analyze, Analysis, Invocation, NotCacheable, OutputKind, TargetNaming};
+use super::args::{analyze, Analysis, Invocation, NotCacheable};
 use super::digest::Digests;
 use super::env::{Mode, WrapperEnv};
 use super::hidden::hidden_input_dependency;
 use super::hit::{fetch_on_demand, try_hit};
 use super::local_sources::LocalSources;
 use super::record::{local_key_after, record, run_capturing};
+use super::script::defer::defer;
 use super::script::launcher::{install as install_launcher, is_build_script, script_path};
 use super::source::{local_source, registry_source, vendored_source, Registry, VENDORED_SOURCE};
 use super::stats::{self, Event};
@@ -261,13 +262,24 @@ impl Call<'_> {
                 let _ = stats::record(store_dir, &Event::Error("fetch".into()));
             }
         }
+        let mut all = self.args.to_vec();
+        all.extend(unit.remap.iter().map(OsString::from));
+        // A package's build script waits for its run, which another
+        // machine's record may restore.
+        if let Some(script) = script.as_deref().filter(|_| env.mode == Mode::Read && !unit.source.is_local()) {
+            match defer(self.rustc, &all, &unit, script) {
+                Ok(()) => {
+                    let _ = stats::record(store_dir, &Event::ScriptDeferred);
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => eprintln!("cargo-ipfs: compiling the build script now ({})", Chain(&e)),
+            }
+        }
         if unit.source.registry && !unit.source.is_local() {
             // For `why-miss`: the inputs of the key that missed.
             let miss = super::record::keyed(&unit, super::misses::MissKind::Compilation);
             let _ = super::misses::add_miss(store_dir, &unit.source.name, miss);
         }
-        let mut all = self.args.to_vec();
-        all.extend(unit.remap.iter().map(OsString::from));
         if env.mode != Mode::Record {
             let _ = stats::record(store_dir, &Event::Miss { recorded: false });
             let Some(script) = &script else { return Ok(exec_plain(self.rustc, &all)) };
@@ -309,22 +321,10 @@ impl Call<'_> {
     /// binary). A failure leaves the real binary, whose runs are not cached.
     fn launcher(&self, script: Option<&Path>, unit: &Unit) {
         let Some(script) = script else { return };
-        let identity = script_identity(unit);
+        let identity = super::script::identity::of_unit(unit).map(|(identity, _)| identity);
         if let Err(e) = install_launcher(script, identity.as_deref(), &unit.digests) {
             eprintln!("cargo-ipfs: build-script runs not cached here ({})", Chain(&e));
             let _ = stats::record(self.store_dir, &Event::Error("launcher".into()));
         }
     }
-}
-
-/// The identity of the build script `unit` compiled or restored, from the
-/// variables its dep-info says the compilation read
-/// ([`super::script::identity`]); `None` when the dep-info cannot be read
-/// (the runs are then keyed on the binary's bytes).
-fn script_identity(unit: &Unit) -> Option<String> {
-    let naming = TargetNaming::for_target(&unit.target);
-    let (name, _) = unit.inv.expected_outputs(&naming).into_iter().find(|(_, kind)| *kind == OutputKind::DepInfo)?;
-    let text = std::fs::read_to_string(unit.inv.out_dir.join(name)).ok()?;
-    let env = super::depinfo::parse(&text).ok()?.env;
-    Some(super::script::identity::identity(&unit.key, &env, &unit.map))
 }

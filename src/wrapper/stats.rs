@@ -44,6 +44,10 @@ pub struct RunStats {
     pub time_saved_ms: u64,
     /// Runs that could not be cached, by reason.
     pub not_cached: BTreeMap<String, u64>,
+    /// Build scripts whose compilation waited for their run (compiled
+    /// only when it ran: a miss then).
+    #[serde(default)]
+    pub deferred: u64,
 }
 
 /// What one wrapper call adds to the counters.
@@ -79,6 +83,8 @@ pub enum Event {
     },
     /// A build-script run that cannot be cached, with the reason.
     RunNotCached(String),
+    /// A build script's compilation left for its run.
+    ScriptDeferred,
 }
 
 /// The stats file of a store directory.
@@ -131,6 +137,7 @@ pub fn record(store_dir: &Path, event: &Event) -> std::io::Result<()> {
             s.runs.recorded += u64::from(*recorded);
         }
         Event::RunNotCached(reason) => *s.runs.not_cached.entry(reason.clone()).or_default() += 1,
+        Event::ScriptDeferred => s.runs.deferred += 1,
     })
 }
 

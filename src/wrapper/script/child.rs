@@ -27,9 +27,26 @@ fn command(real: &Path, args: &[OsString]) -> Command {
     cmd
 }
 
+/// Compiles the real script first when its compilation is pending
+/// ([`super::pending`]), binding its identity to the binary; `Ok(true)`
+/// when it was compiled now.
+pub fn ready(real: &Path) -> Result<bool, String> {
+    let compiled = super::pending::compile_if_pending(real)?;
+    if compiled {
+        if let Ok(bytes) = std::fs::read(real) {
+            let _ = super::identity::confirm(real, &crate::artifact::pack::file_digest(&bytes));
+        }
+    }
+    Ok(compiled)
+}
+
 /// Replaces this process with the real script (or runs it and exits with
 /// its status where there is no `exec`).
 pub fn exec_real(real: &Path, args: &[OsString]) -> ExitCode {
+    if let Err(e) = ready(real) {
+        eprintln!("cargo-ipfs: {e}");
+        return ExitCode::FAILURE;
+    }
     let mut cmd = command(real, args);
     #[cfg(unix)]
     {
@@ -80,6 +97,7 @@ pub fn flag_env(flags: &str) -> Vec<(OsString, OsString)> {
 
 /// Runs the real script with `extra` variables set, keeping its output.
 pub fn run(real: &Path, args: &[OsString], extra: &[(OsString, OsString)]) -> std::io::Result<Output> {
+    ready(real).map_err(std::io::Error::other)?;
     let mut cmd = command(real, args);
     for (name, value) in extra {
         cmd.env(name, value);

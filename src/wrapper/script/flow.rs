@@ -21,6 +21,7 @@ use crate::store::{BlockStore, DiskStore};
 use crate::wrapper::env::{Mode, WrapperEnv};
 use crate::wrapper::misses::{self, Keyed as MissRecord, MissKind};
 use crate::wrapper::stats::{self, Event};
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::Write;
@@ -38,8 +39,12 @@ pub fn run(env: &WrapperEnv, store_dir: &Path, real: &Path, args: &[OsString]) -
             return Ok(execute(env, None, real, args));
         }
     };
-    let script_digest = run.digests.of(real)?;
-    let script = super::identity::read(real, &script_digest).unwrap_or(script_digest);
+    let script = if super::pending::is_pending(real) {
+        super::identity::read_pending(real).context("the build script waits to be compiled and has no identity")?
+    } else {
+        let script_digest = run.digests.of(real)?;
+        super::identity::read(real, &script_digest).unwrap_or(script_digest)
+    };
     let (pre_key, named) = match inputs::pre_key(&run, &script, &run.rustc) {
         Ok(keyed) => keyed,
         Err(reason) => {
@@ -128,6 +133,10 @@ struct Keyed<'a> {
 /// Runs the real script; with a keyed run, as a child whose C compilations
 /// get the prefix-map flags, recorded in record mode.
 fn execute(env: &WrapperEnv, keyed: Option<Keyed>, real: &Path, args: &[OsString]) -> ExitCode {
+    if let Some(store_dir) = env.store_dir.as_deref().filter(|_| super::pending::is_pending(real)) {
+        // Compiled now, before it runs: the compilation missed after all.
+        let _ = stats::record(store_dir, &Event::Miss { recorded: false });
+    }
     let Some(Keyed { run, store, pre_key, named }) = keyed else {
         let store_dir = env.store_dir.as_deref().unwrap_or(Path::new("."));
         let _ = stats::record(store_dir, &Event::RunExecuted { recorded: false });

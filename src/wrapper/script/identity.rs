@@ -15,7 +15,9 @@
 //! the one it was written for (its sha256 is in the file); otherwise the
 //! binary's own digest keys the runs.
 
+use crate::wrapper::args::{OutputKind, TargetNaming};
 use crate::wrapper::paths::PathMap;
+use crate::wrapper::unit::Unit;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -54,6 +56,38 @@ pub fn identity(unit_key: &str, env: &[(String, Option<String>)], map: &PathMap)
         }
     }
     format!("script:{}", hex::encode(h.finalize()))
+}
+
+/// The variables a compilation read, with their values (`None`: unset).
+pub type EnvRead = Vec<(String, Option<String>)>;
+
+/// The identity of the build script `unit` compiles (or restored), and
+/// the variables its compilation read, from its dep-info; `None` when the
+/// dep-info cannot be read (the runs are then keyed on the binary's bytes).
+pub fn of_unit(unit: &Unit) -> Option<(String, EnvRead)> {
+    let naming = TargetNaming::for_target(&unit.target);
+    let (name, _) = unit.inv.expected_outputs(&naming).into_iter().find(|(_, kind)| *kind == OutputKind::DepInfo)?;
+    let text = std::fs::read_to_string(unit.inv.out_dir.join(name)).ok()?;
+    let env = crate::wrapper::depinfo::parse(&text).ok()?.env;
+    Some((identity(&unit.key, &env, &unit.map), env))
+}
+
+/// The `real_sha256` written for a script whose compilation is pending
+/// ([`super::pending`]): no binary's digest.
+pub const PENDING_SHA256: &str = "pending";
+
+/// The identity of the script `real` while its compilation is pending.
+pub fn read_pending(real: &Path) -> Option<String> {
+    read(real, PENDING_SHA256)
+}
+
+/// Binds the identity written for a pending script to the binary since
+/// compiled (`real_sha256`): its compilation had the identity's inputs.
+pub fn confirm(real: &Path, real_sha256: &str) -> std::io::Result<()> {
+    match read_pending(real) {
+        Some(identity) => write(real, real_sha256, &identity),
+        None => Ok(()),
+    }
 }
 
 /// Writes `identity` beside the real binary `real`, whose sha256 is `real_sha256`.
@@ -106,5 +140,17 @@ mod tests {
         write(&real, "d1", "script:abc").unwrap();
         assert_eq!(read(&real, "d1").as_deref(), Some("script:abc"));
         assert_eq!(read(&real, "d2"), None, "another binary since");
+    }
+
+    #[test]
+    fn a_pending_identity_binds_to_the_binary_compiled_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("build_script_build-0123.cargo-ipfs-real");
+        write(&real, PENDING_SHA256, "script:abc").unwrap();
+        assert_eq!(read_pending(&real).as_deref(), Some("script:abc"));
+        assert_eq!(read(&real, "d1"), None, "no binary is the pending one");
+        confirm(&real, "d1").unwrap();
+        assert_eq!(read(&real, "d1").as_deref(), Some("script:abc"));
+        assert_eq!(read_pending(&real), None);
     }
 }

@@ -51,13 +51,40 @@ pub fn script_path(inv: &Invocation) -> PathBuf {
 #[cfg(unix)]
 pub fn install(script: &Path, identity: Option<&str>, digests: &Digests) -> anyhow::Result<()> {
     use anyhow::Context;
+    let mtime = std::fs::metadata(script)?.modified()?;
+    let real = place(script, mtime, true)?;
+    // Without it, the runs are keyed on the binary's bytes.
+    let _ = std::fs::remove_file(real.with_file_name(super::identity::IDENTITY_FILE));
+    if let Some(identity) = identity {
+        let sha256 = digests.of(&real).context("cannot hash the build script")?;
+        super::identity::write(&real, &sha256, identity).context("cannot write the build script's identity")?;
+    }
+    Ok(())
+}
+
+/// Puts the launcher at `script`, whose compilation is pending
+/// ([`super::pending`]): no real binary yet, the launcher's time now, and
+/// the script's `identity` written for when it is compiled.
+#[cfg(unix)]
+pub fn install_pending(script: &Path, identity: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let real = place(script, std::time::SystemTime::now(), false)?;
+    super::identity::write(&real, super::identity::PENDING_SHA256, identity)
+        .context("cannot write the build script's identity")
+}
+
+/// Writes the sidecar and puts a copy of the launcher at `script` with
+/// the time `mtime`, moving the binary there to the real binary's path
+/// when `move_real`; the real binary's path.
+#[cfg(unix)]
+fn place(script: &Path, mtime: std::time::SystemTime, move_real: bool) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
     use std::os::unix::ffi::OsStrExt;
     let me = std::env::current_exe().context("cannot find this program's path")?;
     let launcher = me.with_file_name(LAUNCHER);
     anyhow::ensure!(launcher.is_file(), "{} is missing; reinstall cargo-ipfs", launcher.display());
     let dir = script.parent().context("the script has no directory")?;
     let name = script.file_name().context("the script has no file name")?;
-    let mtime = std::fs::metadata(script)?.modified()?;
     let real_name = format!("{}{REAL_SUFFIX}", name.to_string_lossy());
     let real = dir.join(&real_name);
     let mut sidecar = real_name.as_bytes().to_vec();
@@ -72,29 +99,31 @@ pub fn install(script: &Path, identity: Option<&str>, digests: &Digests) -> anyh
     let _ = std::fs::remove_file(&tmp);
     let placed = std::fs::copy(&launcher, &tmp)
         .and_then(|_| std::fs::File::options().write(true).open(&tmp)?.set_modified(mtime))
-        .and_then(|()| std::fs::rename(script, &real));
+        .and_then(|()| if move_real { std::fs::rename(script, &real) } else { Ok(()) });
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&tmp);
         return Err(e).context("cannot put the launcher in place");
     }
     if let Err(e) = std::fs::rename(&tmp, script) {
-        let _ = std::fs::rename(&real, script);
+        if move_real {
+            let _ = std::fs::rename(&real, script);
+        }
         let _ = std::fs::remove_file(&tmp);
         return Err(e).context("cannot put the launcher in place");
     }
-    // Without it, the runs are keyed on the binary's bytes.
-    let _ = std::fs::remove_file(real.with_file_name(super::identity::IDENTITY_FILE));
-    if let Some(identity) = identity {
-        let sha256 = digests.of(&real).context("cannot hash the build script")?;
-        super::identity::write(&real, &sha256, identity).context("cannot write the build script's identity")?;
-    }
-    Ok(())
+    Ok(real)
 }
 
 /// No launcher outside Unix.
 #[cfg(not(unix))]
 pub fn install(_script: &Path, _identity: Option<&str>, _digests: &Digests) -> anyhow::Result<()> {
     Ok(())
+}
+
+/// No launcher outside Unix: nothing waits.
+#[cfg(not(unix))]
+pub fn install_pending(_script: &Path, _identity: &str) -> anyhow::Result<()> {
+    anyhow::bail!("no launcher outside Unix")
 }
 
 #[cfg(test)]
@@ -122,5 +151,10 @@ mod tests {
         assert!(!is_build_script(&inv(&bin), false));
         let lib = script.replace("--crate-type bin", "--crate-type lib");
         assert!(!is_build_script(&inv(&lib), false));
+    }
+
+    #[test]
+    fn the_pending_compilation_removes_the_launchers_variable() {
+        assert_eq!(super::super::pending::crate_marker(), crate::vars::BUILD_SCRIPT);
     }
 }

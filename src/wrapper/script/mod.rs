@@ -28,8 +28,10 @@ pub mod identity;
 pub mod inputs;
 pub mod launcher;
 pub mod outdir;
+pub mod pending;
 
 mod child;
+pub(crate) mod defer;
 mod flow;
 mod remote;
 
