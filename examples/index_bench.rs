@@ -45,6 +45,7 @@ fn entry(krate: &str, n: u64, builder: &str) -> Entry {
         crate_types: vec!["lib".into()],
         deps: BTreeMap::new(),
         built_at: 1_800_000_000,
+        build_ms: 0,
         builder: builder.to_string(),
         inputs: Default::default(),
         run: None,

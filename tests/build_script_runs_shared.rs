@@ -73,6 +73,9 @@ fn a_published_run_is_fetched_and_restored_on_another_machine_without_its_c_comp
     // for a run that is restored: nothing compiles.
     assert_eq!(stats["misses"], 0, "{stats}");
     assert_eq!(stats["runs"]["deferred"], 1, "{stats}");
+    // The time saved, by the build times A signed in its entries.
+    assert!(stats["time_saved_ms"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["runs"]["time_saved_ms"].as_u64().unwrap() > 0, "{stats}");
 
     // With cargo-ipfs gone (its sidecar names a program no longer there), a
     // plain cargo build with a changed declared variable: the launcher

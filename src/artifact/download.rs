@@ -161,8 +161,12 @@ impl Downloader<'_> {
         names.sort();
         names.dedup();
         let env = env_digest(&names, |n| meta.env_deps.iter().find(|(k, _)| k == n).and_then(|(_, v)| v.clone()));
-        let artifact =
-            ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
+        let artifact = ArtifactRef {
+            cid: entry.cid.clone(),
+            sha256: entry.sha256.clone(),
+            size: entry.size,
+            compile_ms: entry.build_ms,
+        };
         self.cache.put(base_key(entry), &names, &env, artifact).map_err(|e| StoreError::io(store.root(), e))?;
         Ok(())
     }

@@ -101,8 +101,12 @@ impl Runs {
             bail!("{}: its sha256 is {digest} where its signed entry names {}; refused", what(), entry.sha256);
         }
         unpack_run(&packed, entry.unpacked_size).with_context(|| format!("{}: refused", what()))?;
-        let artifact =
-            ArtifactRef { cid: entry.cid.clone(), sha256: entry.sha256.clone(), size: entry.size, compile_ms: 0 };
+        let artifact = ArtifactRef {
+            cid: entry.cid.clone(),
+            sha256: entry.sha256.clone(),
+            size: entry.size,
+            compile_ms: entry.build_ms,
+        };
         let (names, state) = (run.names.clone(), run.state.clone());
         let candidate = Candidate { names, state, key: entry.key.clone(), artifact, bound_to: None };
         self.add(&run.pre_key, candidate).map_err(|e| StoreError::io(store.root(), e))?;

@@ -58,7 +58,7 @@ fn main() -> ExitCode {
         eprintln!("cargo-ipfs-launch: cannot run {} ({err}); running the build script itself", tool.display());
     }
     // A script whose compilation waited for its run: compiled now.
-    if let Err(e) = pending::compile_if_pending(&real) {
+    if let Err(e) = pending::compile_if_pending(&real, &marker) {
         eprintln!("cargo-ipfs-launch: {e}");
         return ExitCode::from(101);
     }

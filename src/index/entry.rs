@@ -96,6 +96,11 @@ pub struct Entry {
     pub built_at: u64,
     /// The IPNS name (k51...) of the key that built it.
     pub builder: String,
+    /// How long the compilation (or the run) took where it was built, in
+    /// milliseconds, at most [`MAX_BUILD_MS`]: what a hit saves, for the
+    /// statistics only. Absent in entries of index format 2 (and when 0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub build_ms: u64,
     /// The named inputs of the key, each with its digest (or, for short
     /// values, the value): what a miss is compared with, input by input,
     /// to say which one differed. Empty in entries of index format 2.
@@ -171,6 +176,9 @@ impl Entry {
         if cid.to_string() != self.cid {
             return Err(invalid(&format!("cid {:?} must be written in its canonical form, {cid}", self.cid)));
         }
+        if self.build_ms > MAX_BUILD_MS {
+            return Err(invalid(&format!("build_ms {} is over {MAX_BUILD_MS} (a week)", self.build_ms)));
+        }
         if let Some(run) = &self.run {
             run.validate().map_err(|e| invalid(&e))?;
             if !is_hex(&self.key, 64) {
@@ -182,6 +190,13 @@ impl Entry {
         }
         Ok(())
     }
+}
+
+/// The longest build time an entry may name: a week, in milliseconds.
+pub const MAX_BUILD_MS: u64 = 7 * 24 * 3600 * 1000;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Encodes a crate's entries as a shard file: sorted, one per key.
@@ -288,6 +303,7 @@ pub(crate) mod tests {
             crate_types: vec!["lib".into()],
             deps: BTreeMap::new(),
             built_at: 1_700_000_000,
+            build_ms: 0,
             builder: "k51qzi5uqu5dlkw8pxuw9qmqayfdeh4kfebhmreauqdc6a7c3y7d5i9fi8mk9w".into(),
             inputs: BTreeMap::new(),
             run: None,
@@ -325,6 +341,17 @@ pub(crate) mod tests {
         let mut extra = String::from_utf8(shard).unwrap();
         extra.insert_str(1, "\"surprise\":1,");
         assert!(decode_shard("serde", extra.as_bytes()).is_err(), "unknown fields are refused");
+    }
+
+    #[test]
+    fn a_build_time_over_a_week_is_refused_and_zero_is_not_written() {
+        let good = Entry { build_ms: MAX_BUILD_MS, ..sample("serde", "1.0.0", "01") };
+        assert!(good.validate().is_ok());
+        let lying = Entry { build_ms: u64::MAX, ..good.clone() };
+        assert!(lying.validate().unwrap_err().to_string().contains("build_ms"));
+        let zero = Entry { build_ms: 0, ..good };
+        let line = String::from_utf8(encode_shard(&[zero])).unwrap();
+        assert!(!line.contains("build_ms"), "format 2 readers' bytes: {line}");
     }
 
     #[test]

@@ -178,6 +178,7 @@ pub fn record(
             deps: unit.externs.iter().cloned().collect(),
             built_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             builder: env.builder.clone(),
+            build_ms: compile_ms.min(crate::index::entry::MAX_BUILD_MS),
             inputs: unit.inputs.clone(),
             run: None,
         };

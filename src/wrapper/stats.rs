@@ -119,7 +119,7 @@ pub fn record(store_dir: &Path, event: &Event) -> std::io::Result<()> {
         Event::Hit { bytes, saved_ms, took_us } => {
             s.hits += 1;
             s.bytes_restored += bytes;
-            s.time_saved_ms += saved_ms;
+            s.time_saved_ms = s.time_saved_ms.saturating_add(*saved_ms);
             s.hit_time_us += took_us;
         }
         Event::Miss { recorded } => {
@@ -130,7 +130,7 @@ pub fn record(store_dir: &Path, event: &Event) -> std::io::Result<()> {
         Event::Error(kind) => *s.errors.entry(kind.clone()).or_default() += 1,
         Event::RunRestored { saved_ms } => {
             s.runs.restored += 1;
-            s.runs.time_saved_ms += saved_ms;
+            s.runs.time_saved_ms = s.runs.time_saved_ms.saturating_add(*saved_ms);
         }
         Event::RunExecuted { recorded } => {
             s.runs.executed += 1;

@@ -48,6 +48,7 @@ fn artifact_of(store: &DiskStore, rlib: Vec<u8>) -> (Entry, Vec<u8>, Vec<Block>)
         crate_types: vec!["lib".into()],
         deps: Default::default(),
         built_at: 0,
+        build_ms: 0,
         builder: String::new(),
         inputs: Default::default(),
         run: None,

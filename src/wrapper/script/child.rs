@@ -31,7 +31,7 @@ fn command(real: &Path, args: &[OsString]) -> Command {
 /// ([`super::pending`]), binding its identity to the binary; `Ok(true)`
 /// when it was compiled now.
 pub fn ready(real: &Path) -> Result<bool, String> {
-    let compiled = super::pending::compile_if_pending(real)?;
+    let compiled = super::pending::compile_if_pending(real, vars::BUILD_SCRIPT.as_ref())?;
     if compiled {
         if let Ok(bytes) = std::fs::read(real) {
             let _ = super::identity::confirm(real, &crate::artifact::pack::file_digest(&bytes));

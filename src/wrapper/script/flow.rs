@@ -306,6 +306,7 @@ fn run_entry(
         deps: Default::default(),
         built_at: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
         builder: run.builder.clone(),
+        build_ms: artifact.compile_ms.min(crate::index::entry::MAX_BUILD_MS),
         inputs: named.clone(),
         run: Some(RunInfo {
             pre_key: pre_key.to_string(),

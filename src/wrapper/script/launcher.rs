@@ -152,9 +152,4 @@ mod tests {
         let lib = script.replace("--crate-type bin", "--crate-type lib");
         assert!(!is_build_script(&inv(&lib), false));
     }
-
-    #[test]
-    fn the_pending_compilation_removes_the_launchers_variable() {
-        assert_eq!(super::super::pending::crate_marker(), crate::vars::BUILD_SCRIPT);
-    }
 }

@@ -155,9 +155,9 @@ pub fn with_out_dir(args: &[OsString], dir: &Path) -> Option<Vec<OsString>> {
 /// Compiles the script `real` waits for, when it does; `Ok(true)` when it
 /// was compiled now. The binary is written into a directory of this
 /// process and moved into place whole, so that two runs of one script
-/// never see half a binary; the launcher's variable is removed from the
-/// compiler's environment.
-pub fn compile_if_pending(real: &Path) -> Result<bool, String> {
+/// never see half a binary; `marker`, the launcher's variable, is removed
+/// from the compiler's environment.
+pub fn compile_if_pending(real: &Path, marker: &OsStr) -> Result<bool, String> {
     if !is_pending(real) {
         return Ok(false);
     }
@@ -172,17 +172,17 @@ pub fn compile_if_pending(real: &Path) -> Result<bool, String> {
     let work = dir.join(format!(".cargo-ipfs-compile-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let result = compile_into(&pending, &work, real);
+    let result = compile_into(&pending, &work, real, marker);
     let _ = std::fs::remove_dir_all(&work);
     result?;
     let _ = std::fs::remove_file(&file);
     Ok(true)
 }
 
-fn compile_into(pending: &Pending, work: &Path, real: &Path) -> Result<(), String> {
+fn compile_into(pending: &Pending, work: &Path, real: &Path, marker: &OsStr) -> Result<(), String> {
     let args = with_out_dir(&pending.args, work).ok_or("the pending compilation names no single --out-dir")?;
     let mut cmd = Command::new(&pending.rustc);
-    cmd.args(&args).current_dir(&pending.cwd).env_remove(crate_marker()).stdin(Stdio::null());
+    cmd.args(&args).current_dir(&pending.cwd).env_remove(marker).stdin(Stdio::null());
     for (name, value) in &pending.env {
         match value {
             Some(value) => cmd.env(name, value),
@@ -200,12 +200,6 @@ fn compile_into(pending: &Pending, work: &Path, real: &Path) -> Result<(), Strin
     }
     let built = work.join(&pending.output);
     std::fs::rename(&built, real).map_err(|e| format!("cannot move {} to {}: {e}", built.display(), real.display()))
-}
-
-/// The launcher's variable (`vars::BUILD_SCRIPT`), never handed to the
-/// compiler.
-pub fn crate_marker() -> &'static str {
-    "CARGO_IPFS_BUILD_SCRIPT"
 }
 
 #[cfg(test)]
