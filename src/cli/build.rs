@@ -112,8 +112,13 @@ fn run_cargo(
         let run_recorded = runs.recorded.saturating_sub(before_runs.recorded);
         let not_cached: u64 =
             runs.not_cached.values().sum::<u64>().saturating_sub(before_runs.not_cached.values().sum());
+        let deferred = runs.deferred.saturating_sub(before_runs.deferred);
+        let waited = match deferred {
+            0 => String::new(),
+            n => format!("; {n} scripts compiled only if they had to run"),
+        };
         eprintln!(
-            "cargo-ipfs: build scripts: {restored} runs restored ({saved:.1} s saved), {executed} run ({run_recorded} recorded, {not_cached} not cacheable)"
+            "cargo-ipfs: build scripts: {restored} runs restored ({saved:.1} s saved), {executed} run ({run_recorded} recorded, {not_cached} not cacheable){waited}"
         );
     }
     Ok(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))

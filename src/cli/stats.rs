@@ -45,6 +45,9 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         "  run time saved:  {:.1} s (recorded run times of the restored runs)",
         runs.time_saved_ms as f64 / 1000.0
     );
+    if runs.deferred > 0 {
+        println!("  scripts whose compilation waited for their run: {}", runs.deferred);
+    }
     if !runs.not_cached.is_empty() {
         println!("  not cached:      {}", runs.not_cached.values().sum::<u64>());
         for (reason, count) in &runs.not_cached {
