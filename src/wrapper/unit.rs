@@ -11,6 +11,7 @@ use super::paths::{normalize_args, PathMap, PathMapError};
 use super::source::Source;
 use crate::toolchain::{linker_identity, RustcIdentity};
 use anyhow::Context;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// OUT_DIR contents beyond these bounds make a crate not cacheable.
@@ -135,7 +136,7 @@ impl Unit {
             }
         }
         externs.sort();
-        let Some(out_dir) = out_dir_digests(env, digests)? else { return Ok(Err(Unkeyable::OutDirTooLarge)) };
+        let Some(out_dir) = out_dir_digests(env, digests, &map)? else { return Ok(Err(Unkeyable::OutDirTooLarge)) };
         let native = native_lib_digests(&inv, digests)?;
         let linker = if inv.is_linked() {
             let program = inv
@@ -205,8 +206,14 @@ impl Unit {
 }
 
 /// The digest of every file in OUT_DIR by relative path; `None` when there
-/// are too many to key.
-fn out_dir_digests(env: &WrapperEnv, digests: &Digests) -> anyhow::Result<Option<Vec<(String, String)>>> {
+/// are too many to key. A text file that names a machine path (a probe's
+/// dep-info, a generated file naming its sources) is digested with the
+/// paths normalized (see [`out_dir_digest`]).
+fn out_dir_digests(
+    env: &WrapperEnv,
+    digests: &Digests,
+    map: &PathMap,
+) -> anyhow::Result<Option<Vec<(String, String)>>> {
     let Some(dir) = env.out_dir.clone() else { return Ok(Some(Vec::new())) };
     let mut files = Vec::new();
     let mut stack = vec![dir.clone()];
@@ -221,12 +228,37 @@ fn out_dir_digests(env: &WrapperEnv, digests: &Digests) -> anyhow::Result<Option
                     return Ok(None);
                 }
                 let rel = path.strip_prefix(&dir).unwrap_or(&path).to_string_lossy().into_owned();
-                files.push((rel, digests.of(&path)?));
+                files.push((rel, out_dir_digest(&path, digests, map)?));
             }
         }
     }
     files.sort();
     Ok(Some(files))
+}
+
+/// Text files at most this large are read for machine paths.
+const MAX_NORMALIZED_TEXT: u64 = 1 << 20;
+
+/// The digest of one file of OUT_DIR. A build script's run restored on
+/// another machine writes its text files back with that machine's paths
+/// (`wrapper::script::outdir`), so a text file that names a machine path
+/// is digested as `normalized:` and the sha256 of its text with the paths
+/// normalized: the same on every machine, where the raw bytes never are.
+/// Two files that differ in anything but a machine path still differ. A
+/// unit whose output took such a path in (an `include!` of the file) holds
+/// it, and is then never shared (`record`). Any other file: the sha256 of
+/// its bytes.
+fn out_dir_digest(path: &Path, digests: &Digests, map: &PathMap) -> anyhow::Result<String> {
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= MAX_NORMALIZED_TEXT);
+    if small {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let normalized = map.normalize_text(&text);
+            if normalized != text {
+                return Ok(format!("normalized:{}", hex::encode(Sha256::digest(normalized.as_bytes()))));
+            }
+        }
+    }
+    Ok(digests.of(path)?)
 }
 
 /// The native libraries a crate names with `-l` (bundled into an rlib when
@@ -263,4 +295,36 @@ fn native_lib_digests(inv: &Invocation, digests: &Digests) -> anyhow::Result<Vec
         native.push((spec.clone(), digest));
     }
     Ok(native)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// OUT_DIR on a machine whose target directory is `root/target`,
+    /// holding `name` with `text` (`{out}` replaced by OUT_DIR's path).
+    fn digest_on(root: &Path, name: &str, text: &str) -> String {
+        let target = root.join("target");
+        let out = target.join("release/build/anyhow-0a1b/out");
+        std::fs::create_dir_all(&out).unwrap();
+        let file = out.join(name);
+        std::fs::write(&file, text.replace("{out}", out.to_str().unwrap())).unwrap();
+        let map = PathMap::new([(target, "/target")]).unwrap();
+        out_dir_digest(&file, &Digests::new(&root.join("digests")), &map).unwrap()
+    }
+
+    #[test]
+    fn an_out_dir_text_naming_its_machines_paths_digests_alike_on_every_machine() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let probe = "{out}/anyhow.d: build/probe.rs\n";
+        let on_a = digest_on(a.path(), "anyhow.d", probe);
+        assert_eq!(on_a, digest_on(b.path(), "anyhow.d", probe), "machine paths only");
+        assert!(on_a.starts_with("normalized:"), "{on_a}");
+        // Anything else still tells them apart.
+        assert_ne!(on_a, digest_on(b.path(), "anyhow.d", "{out}/anyhow.d: build/other.rs\n"));
+        // A file without a machine path: its bytes' digest, as before.
+        let plain = digest_on(a.path(), "value.rs", "pub const V: u32 = 7;\n");
+        assert_eq!(plain, crate::artifact::pack::file_digest(b"pub const V: u32 = 7;\n"));
+        assert_eq!(plain, digest_on(b.path(), "value.rs", "pub const V: u32 = 7;\n"));
+    }
 }
