@@ -48,6 +48,16 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
             let name: IpnsName = name.parse()?;
             let bytes = std::fs::read(&record).with_context(|| format!("cannot read {}", record.display()))?;
             let store = global.open_store()?;
+            // One IPNS name, one index: a record that names an index is
+            // replaced only by a record of a version of the same index.
+            if let Some(stored) = store.records()?.get(&name)? {
+                let guard = |bytes: &[u8]| crate::publish::guard::index_of_record(&store, &name, bytes);
+                if let Some(current) = guard(&stored) {
+                    let new = guard(&bytes).unwrap_or_else(|| "a value that is no version of an index here".into());
+                    crate::publish::guard::check_replaces(&name, None, Some(&current), &new)
+                        .with_context(|| format!("refusing {} for /ipns/{name}", record.display()))?;
+                }
+            }
             let outcome = store
                 .records()?
                 .put(&name, &bytes, std::time::SystemTime::now())

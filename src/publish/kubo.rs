@@ -25,8 +25,9 @@ pub struct PushReport {
     /// whole.
     pub pushed: Pushed,
     /// The name whose record the node was handed, if a record was given;
-    /// an error when the node refused it, after the push was done.
-    pub record: Result<Option<IpnsName>, KuboError>,
+    /// an error when the node refused it, or holds a record of the name
+    /// for another index ([`super::guard`]), after the push was done.
+    pub record: anyhow::Result<Option<IpnsName>>,
 }
 
 /// Pushes the DAG of index version `root` and the `artifacts` from `store`
@@ -48,10 +49,27 @@ pub fn push_version(
     artifacts.dedup();
     let pushed = push(store, &kubo, &[*root], &artifacts)?;
     let record = match record {
-        Some((name, bytes)) => kubo.put_record(name, bytes).map(|()| Some(*name)),
+        Some((name, bytes)) => check_node_record(store, &kubo, name, root)
+            .and_then(|()| Ok(kubo.put_record(name, bytes)?))
+            .map(|()| Some(*name)),
         None => Ok(None),
     };
     Ok(PushReport { kubo_version, url: kubo.url().to_string(), pushed, record })
+}
+
+/// One IPNS name, one index ([`super::guard`]): refuses to hand the node a
+/// record of `name` for version `root` when the node's own record of the
+/// name is a version of another index. A node with no record takes it.
+fn check_node_record(store: &dyn BlockStore, kubo: &KuboStore, name: &IpnsName, root: &Cid) -> anyhow::Result<()> {
+    let current = match kubo.get_record(name) {
+        Ok(bytes) => super::guard::index_of_record(kubo, name, &bytes),
+        // None, or one that no longer verifies (expired): nothing to keep.
+        Err(KuboError::NoRecord { .. } | KuboError::BadRecord { .. }) => None,
+        Err(e) => return Err(e).context("cannot read the node's record of the index to check it names this index"),
+    };
+    // Only an index version has an index to keep apart.
+    let Ok(ours) = crate::index::tree::load_version(store, root) else { return Ok(()) };
+    super::guard::check_replaces(name, None, current.as_deref(), &ours.manifest.index)
 }
 
 /// Pushes the version the stored record of `name` points at now (a new one
@@ -166,7 +184,8 @@ mod tests {
         // A record signed by another key than the name's is not sent.
         let report = push_version(&store, node.url(), &root, &[], Some((&other.ipns_name(), &record))).unwrap();
         assert_eq!(report.pushed.pinned, 1);
-        assert!(matches!(report.record, Err(KuboError::BadRecord { .. })), "{:?}", report.record);
+        let refused = report.record.unwrap_err();
+        assert!(matches!(refused.downcast_ref(), Some(KuboError::BadRecord { .. })), "{refused:?}");
         assert_eq!(node.pins(), [root].into());
     }
 }

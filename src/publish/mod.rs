@@ -14,6 +14,8 @@
 //! - [`version`]: [`publish_version`], and the rule that no sequence number
 //!   is ever signed for two different versions; [`create_index`], checked
 //!   first as a [`NewIndex`]; a key [`Rotation`].
+//! - [`guard`]: one IPNS name, one index: no record of another index's
+//!   name is ever replaced.
 //! - [`journal`]: which journaled entries may be published
 //!   ([`AllowedRegistries`], [`read_journal`]).
 //! - [`mod@push`]: the DAGs under some roots into a kubo node, pinned, in one
@@ -21,6 +23,7 @@
 //! - [`kubo`]: a version, its artifacts and its record into a kubo node
 //!   ([`push_version`]), reported in a [`PushReport`].
 
+pub mod guard;
 pub mod journal;
 pub mod kubo;
 pub mod push;

@@ -212,11 +212,49 @@ fn an_index_is_created_checked_with_a_first_version_its_keys_trusted() {
     assert!(refused("fresh", 0).contains("--threshold 0"));
     assert!(Rotation::new(keys(), 2).is_err());
 
+    // Key `k`'s name is index `idx`'s: refused, nothing written.
     let index = NewIndex::new(&p.local, "fresh".into(), keys(), 1, lifetime).unwrap();
+    let err = create_index(&p.store, &p.local, &p.keystore, &index, SystemTime::now()).unwrap_err().to_string();
+    assert!(err.contains("already carries index `idx`"), "{err}");
+    assert!(!p.local.published().unwrap().contains_key("fresh"));
+    assert!(!p.local.trust().unwrap().contains_key("fresh"));
+
+    let name = p.keystore.gen("k2").unwrap().ipns_name();
+    let index = NewIndex::new(&p.local, "fresh".into(), vec!["k2".into()], 1, lifetime).unwrap();
     let (first, ipns) = create_index(&p.store, &p.local, &p.keystore, &index, SystemTime::now()).unwrap();
-    assert_eq!((first.version.manifest.seq, first.added, ipns), (1, 0, p.name));
+    assert_eq!((first.version.manifest.seq, first.added, ipns), (1, 0, name));
     let config = &p.local.published().unwrap()["fresh"];
     assert_eq!((config.head.clone(), config.lifetime_secs), (first.version.root.to_string(), 86_400));
     let trust = &p.local.trust().unwrap()["fresh"];
-    assert_eq!((trust.keys.clone(), trust.ipns.clone()), (vec![p.name.to_string()], p.name.to_string()));
+    assert_eq!((trust.keys.clone(), trust.ipns.clone()), (vec![name.to_string()], name.to_string()));
+}
+
+#[test]
+fn a_node_whose_record_names_another_index_keeps_it() {
+    use crate::index::publish::{publish, PublishParams};
+    use crate::store::kubo::replay::KuboReplay;
+    let p = Publisher::new();
+    let node = KuboReplay::start();
+    // A version of index `other` under the same name, handed to the node.
+    let key = p.keystore.get("k").unwrap();
+    let params = PublishParams {
+        index: "other",
+        signers: std::slice::from_ref(&key),
+        ipns_key: &key,
+        keys: vec![p.name.to_string()],
+        threshold: 1,
+        lifetime: Duration::from_secs(3600),
+        ttl: Duration::from_secs(60),
+        now: SystemTime::now(),
+    };
+    let other = publish(&p.store, None, &BTreeMap::new(), &params).unwrap().unwrap();
+    let report = push_version(&p.store, node.url(), &other.version.root, &[], Some((&p.name, &other.record))).unwrap();
+    assert_eq!(report.record.unwrap(), Some(p.name));
+    // This store's index `idx`, published under the same name: the node
+    // keeps the record of `other`, and says why.
+    p.publish(&[]).unwrap();
+    let report = push_published(&p.store, node.url(), &p.name, &[], SystemTime::now()).unwrap();
+    let err = report.record.unwrap_err().to_string();
+    assert!(err.contains("already carries index `other`"), "{err}");
+    assert_eq!(node.record(&p.name).unwrap(), other.record);
 }

@@ -83,6 +83,15 @@ pub fn create_index(
     let NewIndex { name, keys, threshold, lifetime } = index;
     let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
     let ipns = pairs[0].ipns_name();
+    // The name must carry no other index: not in its stored record, nor
+    // as the name of an index this store publishes.
+    let stored = store.records()?.get(&ipns)?;
+    super::guard::check_stored(store, &ipns, Some(&keys[0]), stored.as_deref(), name)?;
+    for (other, config) in local.published()? {
+        if other != *name && keystore.get(&config.ipns_key).is_ok_and(|k| k.ipns_name() == ipns) {
+            super::guard::check_replaces(&ipns, Some(&keys[0]), Some(&other), name)?;
+        }
+    }
     let config = Published {
         keys: keys.clone(),
         ipns_key: keys[0].clone(),
@@ -91,8 +100,17 @@ pub fn create_index(
         head: String::new(),
     };
     local.update_published(|p| p.insert(name.clone(), config))?;
-    let new = publish_version(store, local, keystore, name, &BTreeMap::new(), None, now)?
-        .context("a new index always gets a first version")?;
+    // A failure leaves no half-made index behind: the record is written
+    // last, so only `published.json` has to be undone.
+    let new = match publish_version(store, local, keystore, name, &BTreeMap::new(), None, now) {
+        Ok(Some(new)) => new,
+        failed => {
+            local.update_published(|p| {
+                p.remove(name);
+            })?;
+            return Err(failed.err().unwrap_or_else(|| anyhow::anyhow!("a new index always gets a first version")));
+        }
+    };
     let trusted: Vec<String> = pairs.iter().map(|k| k.ipns_name().to_string()).collect();
     local.update_trust(|t| {
         t.entry(name.clone()).or_insert(IndexTrust { keys: trusted, threshold: *threshold, ipns: ipns.to_string() });
@@ -130,6 +148,10 @@ pub fn publish_version(
     let config = published(local, index)?;
     let ipns_key = keystore.get(&config.ipns_key)?;
     let prev = base_version(store, index, &ipns_key.ipns_name(), &config.head, now)?;
+    // One IPNS name, one index: never a version of this one over another's.
+    if let Some(prev) = &prev {
+        super::guard::check_replaces(&ipns_key.ipns_name(), Some(&config.ipns_key), Some(&prev.manifest.index), index)?;
+    }
     let mut signer_names = config.keys.clone();
     let (key_names, threshold) = match rotate_to {
         Some(Rotation { keys, threshold }) => {
