@@ -10,6 +10,7 @@ mod common;
 
 use common::cdemo::{ok, write_checksums};
 use common::{copy_dir, spawn_serve, BIN};
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -141,4 +142,52 @@ fn an_installed_tool_compiles_nothing_on_a_second_machine_and_builds_from_source
     assert_eq!((stats["hits"].as_u64(), stats["misses"].as_u64()), (Some(2), Some(0)), "{stats}");
     let summary = String::from_utf8_lossy(&out.stderr);
     assert!(summary.contains("built from source"), "{summary}");
+
+    // Machine C: `--locked tinytool@0.1.0`, whose `.crate` is in cargo's
+    // cache: what its packaged Cargo.lock names is fetched while cargo runs.
+    let c = Machine::new(&tmp.path().join("c"));
+    c.ok(&["trust", "add", "tools", &name]);
+    let checksum = hex::encode(sha2::Sha256::digest(b"tooldep-0.1.0.crate"));
+    let lock = format!(
+        "version = 3\n\n[[package]]\nname = \"tinytool\"\nversion = \"0.1.0\"\ndependencies = [\"tooldep\"]\n\n\
+         [[package]]\nname = \"tooldep\"\nversion = \"0.1.0\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{checksum}\"\n"
+    );
+    let manifest =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry/tinytool/Cargo.toml"));
+    let cache = c.cargo_home.join("registry/cache/fixtures");
+    std::fs::create_dir_all(&cache).unwrap();
+    write_crate(
+        &cache.join("tinytool-0.1.0.crate"),
+        &[("Cargo.toml", &manifest.unwrap()), ("Cargo.lock", lock.as_bytes())],
+    );
+    let root = c.root.join("root");
+    let out = c
+        .cmd(&["install", "--gateway", &server.1, "--locked", "tinytool@0.1.0", "--offline", "--force", "--root"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    ok(&out);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    let line = summary.lines().find(|l| l.contains("prefetched")).unwrap_or_else(|| panic!("{summary}"));
+    // tooldep's library, its build script and its run, fetched by the
+    // prefetch or found local when a wrapper was first.
+    let numbers: Vec<u64> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    assert!(line.contains("tinytool's packaged Cargo.lock") && numbers[0] + numbers[1] >= 3, "{line}");
+    assert_eq!(c.stats()["misses"], 0, "{summary}");
+    assert_eq!(c.run_tool("root"), "fallback\n");
+}
+
+/// A `.crate` of tinytool 0.1.0 holding `files`.
+fn write_crate(path: &Path, files: &[(&str, &[u8])]) {
+    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, format!("tinytool-0.1.0/{name}"), *bytes).unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
 }

@@ -172,7 +172,15 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
         cargo_args.insert(0, "--target-dir".into());
     }
     let env: &[(&str, &str)] = if args.build_from_source { &[(vars::BUILD_FROM_SOURCE, "1")] } else { &[] };
+    // What the crate's packaged lockfile names is fetched while cargo runs.
+    let prefetch = match (&on_demand, global.store_dir()) {
+        (Some(_), Ok(store_dir)) => super::prefetch::start(store_dir, &args.source, &cargo_args),
+        _ => None,
+    };
     let status = run_cargo(global, "install", args.record, &cargo_args, on_demand, env);
+    if let Some(prefetch) = prefetch {
+        prefetch.finish();
+    }
     if let Some(dir) = target_dir {
         let path = dir.path().to_path_buf();
         if let Err(e) = dir.close() {

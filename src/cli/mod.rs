@@ -15,6 +15,7 @@ mod get;
 mod index;
 mod key;
 mod name;
+mod prefetch;
 mod publish;
 mod serve;
 mod stats;

@@ -17,6 +17,7 @@
 
 pub mod lockfile;
 mod lookup;
+pub mod packaged;
 pub mod resolve;
 mod rustc;
 mod schedule;
