@@ -71,6 +71,7 @@ fn main() {
         lifetime: Duration::from_secs(86_400),
         ttl: Duration::from_secs(300),
         now: SystemTime::UNIX_EPOCH + Duration::from_secs(now),
+        refresh: false,
     };
 
     let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();

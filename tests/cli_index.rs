@@ -197,3 +197,34 @@ fn a_publisher_whose_record_went_back_never_signs_a_number_twice() {
     let verify = env.ok(&["index", "verify", "mine"]);
     assert!(verify.contains("3 crates, 3 entries"), "nothing of version 3 is lost: {verify}");
 }
+
+#[test]
+fn refresh_signs_a_new_version_with_the_same_entries_and_a_week_by_default() {
+    let env = Env::new();
+    let ipns = env.ok(&["key", "gen", "publisher"]).trim().to_string();
+    env.ok(&["index", "init", "--name", "demo", "--key", "publisher"]);
+    let a = write(env.dir.path(), "a.jsonl", &[entry("serde", "1.0.0", "01", &ipns)]);
+    env.ok(&["index", "add", "--name", "demo", a.to_str().unwrap()]);
+    let before = env.ok(&["index", "show", "demo"]);
+    let out = env.ok(&["index", "refresh", "--name", "demo"]);
+    assert!(out.starts_with("index demo: version 3 at ") && out.contains("valid until"), "{out}");
+    let after = env.ok(&["index", "show", "demo"]);
+    assert_eq!(field(&after, "version:"), "3");
+    // RFC 3339 times: a week apart, and no earlier than before.
+    let time = |text: &str, name: &str| {
+        let t = field(text, name);
+        let (date, clock) = t.split_once('T').unwrap();
+        let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap()).collect();
+        // Days from a civil date (Howard Hinnant's algorithm), then seconds.
+        let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+        let days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + d[2];
+        let c: Vec<i64> = clock.trim_end_matches('Z').split(':').map(|x| x.parse().unwrap()).collect();
+        days * 86_400 + c[0] * 3600 + c[1] * 60 + c[2]
+    };
+    assert_eq!(time(&after, "expires:") - time(&after, "created:"), 7 * 86_400);
+    assert!(time(&after, "expires:") >= time(&before, "expires:"));
+    let diff = env.ok(&["index", "diff", "demo", "demo"]);
+    assert!(diff.ends_with("0 added, 0 removed\n"), "{diff}");
+    let err = env.fails(&["index", "refresh", "--name", "other"]);
+    assert!(err.contains("not published from this store"), "{err}");
+}

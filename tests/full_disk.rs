@@ -141,7 +141,10 @@ fn a_full_disk_loses_nothing_and_breaks_no_build() {
     // Every unit and build-script run A recorded.
     let runs = a.stats()["runs"]["recorded"].as_u64().unwrap();
     assert_eq!(refetched + already, recorded + runs, "{summary}");
-    assert_eq!(already, fetched, "what was said to be fetched before the disk filled up is kept: {summary}");
+    // What was said to be fetched before the disk filled up is kept. An
+    // artifact whose filing was under way when the disk filled may be kept
+    // too (whole and verified, but reported failed), so this is no equality.
+    assert!(already >= fetched, "what was said to be fetched before the disk filled up is kept: {summary}");
     assert_eq!(rc(&out, "rebuild"), 0, "{}", read(&out, "rebuild.err"));
     assert!(read(&out, "rebuild.err").contains(&format!("{recorded} restored")), "{}", read(&out, "rebuild.err"));
     assert_eq!(read(&out, "rerun.out"), "Point { x: 3, y: 4 } 12\n");

@@ -4,6 +4,7 @@
 use super::{Global, Status};
 use crate::fetch::{fetch, FetchOptions, Progress, Summary};
 use std::io::IsTerminal;
+use std::time::SystemTime;
 
 /// Where to fetch from (shared with `cargo ipfs build` and `install`).
 #[derive(Debug, Clone, clap::Args)]
@@ -147,6 +148,12 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
     let result = fetch(&store_dir, &opts, &progress);
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
+    }
+    // Said even when quiet: the index is about to stop working.
+    if let Ok(s) = &result {
+        if let Some(warning) = crate::fetch::expiry_warning(&s.index, s.version, s.expires, SystemTime::now()) {
+            eprintln!("cargo-ipfs: warning: {warning}");
+        }
     }
     result
 }

@@ -128,6 +128,8 @@ pub struct Summary {
     pub unpack_ms: u64,
     /// Milliseconds in all.
     pub total_ms: u64,
+    /// When the index version expires (seconds since the Unix epoch).
+    pub expires: u64,
     /// What a build started now hands down to its wrappers; `None` offline.
     #[serde(skip)]
     pub hand_down: Option<HandDown>,
@@ -286,6 +288,24 @@ impl schedule::Steps for Pass<'_> {
     }
 }
 
+/// How close to its expiry a version is said to be: a day.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(86_400);
+
+/// The warning for an index version that expires within
+/// [`EXPIRY_WARNING`] of `now`, if it does: after that, every fetch
+/// refuses it until its publisher signs a new one.
+pub fn expiry_warning(index: &str, version: u64, expires: u64, now: SystemTime) -> Option<String> {
+    let now = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let left = expires.checked_sub(now)?;
+    (left < EXPIRY_WARNING.as_secs()).then(|| {
+        format!(
+            "index {index} version {version} expires in {} h; after that every fetch refuses it until its publisher \
+             signs a new version (`cargo ipfs index refresh --name {index}` on the pinning job's schedule)",
+            left / 3600
+        )
+    })
+}
+
 /// Runs a fetch for the store at `store_dir`.
 pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress) + Sync)) -> anyhow::Result<Summary> {
     let started = Instant::now();
@@ -296,6 +316,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     let summary = Summary {
         index: resolved.index.clone(),
         version: resolved.version,
+        expires: resolved.expires,
         rustc: resolved.rustc.clone(),
         target: resolved.target.clone(),
         hand_down: resolved.hand_down.clone(),
@@ -335,4 +356,20 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     summary.unpack_ms = unpack_started.elapsed().as_millis() as u64;
     summary.total_ms = started.elapsed().as_millis() as u64;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::*;
+
+    #[test]
+    fn a_version_is_said_to_expire_within_a_day_only() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |secs: u64| expiry_warning("idx", 4, 1_800_000_000 + secs, now);
+        let soon = at(5 * 3600).unwrap();
+        assert!(soon.contains("index idx version 4 expires in 5 h") && soon.contains("index refresh --name idx"));
+        assert_eq!(at(86_400), None);
+        assert_eq!(at(7 * 86_400), None);
+        assert!(expiry_warning("idx", 4, 1_799_999_000, now).is_none(), "already refused by the resolve");
+    }
 }

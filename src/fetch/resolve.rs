@@ -26,6 +26,8 @@ pub(super) struct Resolved {
     pub index: String,
     /// Its version's sequence number.
     pub version: u64,
+    /// When that version expires (seconds since the Unix epoch).
+    pub expires: u64,
     /// The shards directory of that version.
     pub shards: Cid,
     /// The compiler, as entries name it (`release commit-hash`).
@@ -168,6 +170,7 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
         hand_down,
         index: head.settings.index,
         version: head.version.manifest.seq,
+        expires: head.version.manifest.expires,
         shards: head.version.shards,
         rustc: identity.short(),
         target,

@@ -33,6 +33,9 @@ pub struct PublishParams<'a> {
     pub ttl: Duration,
     /// The time of publication.
     pub now: SystemTime,
+    /// Sign a new version even when nothing changed: a refresh, whose only
+    /// news is its new expiry.
+    pub refresh: bool,
 }
 
 /// Why a version could not be published.
@@ -65,8 +68,8 @@ fn unix(time: SystemTime) -> u64 {
 }
 
 /// Adds `changes` on top of `prev` and signs a new version. Returns `None`
-/// when nothing would change (no new entry, same key set): publishing the
-/// same artifacts twice is a no-op.
+/// when nothing would change (no new entry, same key set) and this is no
+/// refresh: publishing the same artifacts twice is a no-op.
 pub fn publish(
     store: &dyn BlockStore,
     prev: Option<&IndexVersion>,
@@ -88,7 +91,7 @@ pub fn publish(
     let shards = if base.is_none() && changes.is_empty() { empty_shards(store)? } else { shards };
     if let Some(prev) = prev {
         let same_keys = !prev.manifest.rotates_from(&keys, params.threshold);
-        if added == 0 && same_keys && shards == prev.shards {
+        if added == 0 && same_keys && shards == prev.shards && !params.refresh {
             return Ok(None);
         }
     }

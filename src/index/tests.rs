@@ -41,6 +41,7 @@ pub(super) fn params<'a>(
         lifetime: DAY,
         ttl: Duration::from_secs(300),
         now: at(now),
+        refresh: false,
     }
 }
 

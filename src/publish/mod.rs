@@ -32,7 +32,7 @@ pub mod version;
 pub use journal::{read_journal, AllowedRegistries, Recorded};
 pub use kubo::{push_index, push_published, push_version, PushReport};
 pub use push::{push, PushError, Pushed};
-pub use version::{create_index, publish_version, published, NewIndex, Rotation};
+pub use version::{create_index, publish_version, published, refresh_version, NewIndex, Rotation};
 
 #[cfg(test)]
 mod tests;

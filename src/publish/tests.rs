@@ -246,6 +246,7 @@ fn a_node_whose_record_names_another_index_keeps_it() {
         lifetime: Duration::from_secs(3600),
         ttl: Duration::from_secs(60),
         now: SystemTime::now(),
+        refresh: false,
     };
     let other = publish(&p.store, None, &BTreeMap::new(), &params).unwrap().unwrap();
     let report = push_version(&p.store, node.url(), &other.version.root, &[], Some((&p.name, &other.record))).unwrap();
@@ -257,4 +258,29 @@ fn a_node_whose_record_names_another_index_keeps_it() {
     let err = report.record.unwrap_err().to_string();
     assert!(err.contains("already carries index `other`"), "{err}");
     assert_eq!(node.record(&p.name).unwrap(), other.record);
+}
+
+#[test]
+fn a_refresh_signs_the_same_entries_with_a_new_expiry_and_keeps_subscribers_going() {
+    use crate::index::manifest::check_manifest;
+    let p = Publisher::new();
+    let lifetime = 30 * 86_400; // the fixture's
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let at = |secs: u64| t0 + Duration::from_secs(secs);
+    let secs = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    changes.insert("serde".into(), vec![sample("serde", "1.0.0", "01")]);
+    let v1 = publish_version(&p.store, &p.local, &p.keystore, "idx", &changes, None, t0).unwrap().unwrap();
+    // Nothing changed: publishing again is a no-op, a refresh is not.
+    assert!(publish_version(&p.store, &p.local, &p.keystore, "idx", &changes, None, at(10)).unwrap().is_none());
+    let v2 = refresh_version(&p.store, &p.local, &p.keystore, "idx", at(lifetime / 2)).unwrap();
+    assert_eq!(v2.version.manifest.seq, 2);
+    assert_eq!(v2.version.shards, v1.version.shards, "the same entries");
+    assert_eq!(v2.version.manifest.expires, secs(at(lifetime / 2)) + lifetime);
+    assert_eq!(p.record().0, 2, "the record points at the refreshed version");
+    // Past the first version's expiry: it is refused, the refreshed one is not.
+    let later = secs(at(lifetime + 1));
+    let err = check_manifest(&v1.version.manifest, "idx", None, later).unwrap_err().to_string();
+    assert!(err.contains("expired"), "{err}");
+    check_manifest(&v2.version.manifest, "idx", Some(1), later).unwrap();
 }

@@ -145,6 +145,36 @@ pub fn publish_version(
     rotate_to: Option<&Rotation>,
     now: SystemTime,
 ) -> anyhow::Result<Option<NewVersion>> {
+    sign_version(store, local, keystore, index, changes, rotate_to, now, false)
+}
+
+/// Signs and stores a new version of index `index` with its entries and
+/// keys unchanged and a new expiry (the index's lifetime from `now`): what
+/// the pinning job runs on a schedule, well within the lifetime, so that
+/// subscribers never meet an expired version and a frozen one is refused
+/// soon.
+pub fn refresh_version(
+    store: &DiskStore,
+    local: &IndexState,
+    keystore: &Keystore,
+    index: &str,
+    now: SystemTime,
+) -> anyhow::Result<NewVersion> {
+    sign_version(store, local, keystore, index, &BTreeMap::new(), None, now, true)?
+        .context("a refresh always signs a new version")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_version(
+    store: &DiskStore,
+    local: &IndexState,
+    keystore: &Keystore,
+    index: &str,
+    changes: &BTreeMap<String, Vec<Entry>>,
+    rotate_to: Option<&Rotation>,
+    now: SystemTime,
+    refresh: bool,
+) -> anyhow::Result<Option<NewVersion>> {
     let config = published(local, index)?;
     let ipns_key = keystore.get(&config.ipns_key)?;
     let prev = base_version(store, index, &ipns_key.ipns_name(), &config.head, now)?;
@@ -174,6 +204,7 @@ pub fn publish_version(
         lifetime: Duration::from_secs(config.lifetime_secs),
         ttl: Duration::from_secs(300),
         now,
+        refresh,
     };
     let Some(new) = publish(store, prev.as_ref(), changes, &params)? else { return Ok(None) };
     store.records()?.put(&ipns_key.ipns_name(), &new.record, now)?;

@@ -1,4 +1,4 @@
-//! `cargo ipfs index init|add|rotate|show|verify|push|log|diff`: publish an
+//! `cargo ipfs index init|add|rotate|refresh|show|verify|push|log|diff`: publish an
 //! index and read one, verified.
 //!
 //! One function per subcommand: `sign.rs` makes new versions (`init`,
@@ -26,6 +26,9 @@ pub enum Command {
     Add(sign::AddArgs),
     /// Publish a version signed by a new key set (and by the old one).
     Rotate(sign::RotateArgs),
+    /// Publish a version with the same entries and keys and a new expiry
+    /// (for the pinning job's schedule, well inside the index's lifetime).
+    Refresh(sign::IndexName),
     /// Show a version's manifest, or a crate's entries, verified.
     Show(read::ShowArgs),
     /// Verify a version completely: record, signatures, every block and entry.
@@ -78,6 +81,7 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
         Command::Init(args) => sign::init(global, &ctx, args)?,
         Command::Add(args) => sign::add(global, &ctx, args)?,
         Command::Rotate(args) => sign::rotate(global, &ctx, args)?,
+        Command::Refresh(args) => sign::refresh(global, &ctx, args)?,
         Command::Show(args) => read::show(&ctx, args)?,
         Command::Verify(args) => read::verify(&ctx, args)?,
         Command::Push(args) => push(&ctx, args)?,

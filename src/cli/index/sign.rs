@@ -5,13 +5,13 @@
 use super::Ctx;
 use crate::cli::Global;
 use crate::index::entry::Entry;
-use crate::publish::{create_index, publish_version, published, NewIndex, Rotation};
+use crate::publish::{create_index, publish_version, published, refresh_version, NewIndex, Rotation};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-// The index a subcommand publishes.
+/// The index a subcommand publishes.
 #[derive(Debug, clap::Args)]
 pub struct IndexName {
     /// The index name.
@@ -30,8 +30,11 @@ pub struct InitArgs {
     /// How many keys must sign each version.
     #[arg(long, default_value_t = 1)]
     threshold: u32,
-    /// How many days each version stays valid.
-    #[arg(long, default_value_t = 30, value_name = "DAYS")]
+    /// How many days each version stays valid: subscribers refuse it
+    /// afterwards, so a mirror or an attacker can hold them on an old
+    /// version this long at most. Keep it short and run `index refresh` on
+    /// a schedule well inside it.
+    #[arg(long, default_value_t = 7, value_name = "DAYS")]
     lifetime_days: u64,
 }
 
@@ -83,6 +86,20 @@ pub(super) fn add(global: &Global, ctx: &Ctx, args: AddArgs) -> anyhow::Result<(
         ),
         None => println!("index {name}: no new entries; the current version is unchanged"),
     }
+    Ok(())
+}
+
+/// `index refresh`: a version with nothing changed but a new expiry.
+pub(super) fn refresh(global: &Global, ctx: &Ctx, args: IndexName) -> anyhow::Result<()> {
+    let name = args.name;
+    published(&ctx.local, &name)?;
+    let keystore = global.open_keystore()?;
+    let new = refresh_version(&ctx.store, &ctx.local, &keystore, &name, ctx.now)?;
+    let until = crate::formats::ipns::rfc3339::format(
+        std::time::UNIX_EPOCH + Duration::from_secs(new.version.manifest.expires),
+    )
+    .unwrap_or_else(|| new.version.manifest.expires.to_string());
+    println!("index {name}: version {} at {}, valid until {until}", new.version.manifest.seq, new.version.root);
     Ok(())
 }
 
