@@ -8,25 +8,8 @@
 mod common;
 
 use common::cdemo::{ok, CMachine};
-use common::spawn_serve;
-use std::process::{Child, Output, Stdio};
-
-/// `cargo-ipfs serve` over a store, killed on drop.
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `cargo ipfs ARGS` on machine `m`, asserting success; stdout.
-fn ipfs(m: &CMachine, args: &[&str]) -> String {
-    let out = m.command(common::BIN).args(args).output().unwrap();
-    ok(&out);
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::Server;
+use std::process::Output;
 
 /// `cargo ipfs build` on B, fetching from `gateway` first.
 fn build_fetching(m: &CMachine, gateway: &str, env: &[(&str, &str)]) -> Output {
@@ -39,27 +22,26 @@ fn build_fetching(m: &CMachine, gateway: &str, env: &[(&str, &str)]) -> Output {
 fn a_published_run_is_fetched_and_restored_on_another_machine_without_its_c_compiler() {
     let tmp = tempfile::tempdir().unwrap();
     let a = CMachine::new(&tmp.path().join("a"), "work/cdemo", &tmp.path().join("store-a"));
-    let name = ipfs(&a, &["key", "gen", "ci"]).trim().to_string();
-    ipfs(&a, &["index", "init", "--name", "cdemo", "--key", "ci"]);
+    let name = a.ipfs(&["key", "gen", "ci"]).trim().to_string();
+    a.ipfs(&["index", "init", "--name", "cdemo", "--key", "ci"]);
     ok(&a.build(true, &[], &[]));
     assert_eq!(a.c_compiles(), 1, "machine A compiles the C file");
-    let published = ipfs(&a, &["publish", "--name", "cdemo", "--allow-registry", "vendored"]);
+    let published = a.ipfs(&["publish", "--name", "cdemo", "--allow-registry", "vendored"]);
     assert!(published.contains("version 2"), "{published}");
     // The signed index holds the run beside the compiled units.
     let shown: serde_json::Value =
-        serde_json::from_str(&ipfs(&a, &["index", "show", "cdemo", "--crate", "cfix", "--json"])).unwrap();
+        serde_json::from_str(&a.ipfs(&["index", "show", "cdemo", "--crate", "cfix", "--json"])).unwrap();
     let entries = shown.as_array().unwrap_or_else(|| panic!("{shown}"));
     let runs: Vec<&serde_json::Value> = entries.iter().filter(|e| e.get("run").is_some()).collect();
     assert_eq!(runs.len(), 1, "{shown}");
     assert!(entries.len() > runs.len(), "the units are there too: {shown}");
     let declared = runs[0]["run"]["names"]["env"].as_array().unwrap();
     assert!(declared.iter().any(|v| v == "CFIX_VALUE"), "{shown}");
-    let (child, url) = spawn_serve(&a.store, &[], Stdio::null());
-    let server = Server(child, url);
+    let server = Server::start(&a.store);
 
     // Machine B: other paths, an empty store, A's key trusted.
     let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
-    ipfs(&b, &["trust", "add", "cdemo", &name]);
+    b.ipfs(&["trust", "add", "cdemo", &name]);
     let out = build_fetching(&b, &server.1, &[]);
     ok(&out);
     let summary = String::from_utf8_lossy(&out.stderr);

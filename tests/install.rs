@@ -9,20 +9,10 @@
 mod common;
 
 use common::cdemo::{ok, write_checksums};
-use common::{copy_dir, spawn_serve, BIN};
+use common::{copy_dir, Server, BIN};
 use sha2::Digest;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-
-/// `cargo-ipfs serve` over a store, killed on drop.
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Output};
 
 /// A machine whose crates.io is a directory source holding the fixture
 /// packages (`tests/fixtures/registry`), with its own CARGO_HOME and store.
@@ -114,8 +104,7 @@ fn an_installed_tool_compiles_nothing_on_a_second_machine_and_builds_from_source
     assert_eq!(stats["not_cacheable"]["build-script probe"], 1, "{stats}");
     let published = a.ok(&["publish", "--name", "tools", "--allow-registry", "vendored"]);
     assert!(published.contains("4 new"), "three units and the run: {published}");
-    let (child, url) = spawn_serve(&a.store, &[], Stdio::null());
-    let server = Server(child, url);
+    let server = Server::start(&a.store);
 
     // Machine B: other paths, an empty store, A's key trusted.
     let b = Machine::new(&tmp.path().join("b/somewhere/else"));

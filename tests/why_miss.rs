@@ -9,26 +9,9 @@
 mod common;
 
 use common::cdemo::{ok, CMachine};
-use common::spawn_serve;
 use common::toolchain::LinkedToolchain;
-use std::process::{Child, Command, Stdio};
-
-/// `cargo-ipfs serve` over a store, killed on drop.
-struct Server(Child, String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `cargo ipfs ARGS` on machine `m`, asserting success; stdout.
-fn ipfs(m: &CMachine, args: &[&str]) -> String {
-    let out = m.command(common::BIN).args(args).output().unwrap();
-    ok(&out);
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::Server;
+use std::process::Command;
 
 /// `cargo ipfs build` on `m` from an empty target directory, fetching from
 /// `gateway` first, with `args` for cargo and `env`.
@@ -43,7 +26,7 @@ fn build(m: &CMachine, gateway: &str, args: &[&str], env: &[(&str, &str)], adjus
 /// `why-miss cfix --json`: per noted miss, newest first, its kind, crate
 /// types and explanation lines.
 fn why_miss(m: &CMachine) -> Vec<(String, Vec<String>, Vec<String>)> {
-    let json: serde_json::Value = serde_json::from_str(&ipfs(m, &["why-miss", "cfix", "--json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&m.ipfs(&["why-miss", "cfix", "--json"])).unwrap();
     let strings = |v: &serde_json::Value| -> Vec<String> {
         v.as_array().map(|a| a.iter().map(|s| s.as_str().unwrap().to_string()).collect()).unwrap_or_default()
     };
@@ -73,19 +56,18 @@ fn names(lines: &[String], needle: &str) -> bool {
 fn why_miss_names_the_lacking_entry_the_feature_the_declared_variable_and_the_toolchain() {
     let tmp = tempfile::tempdir().unwrap();
     let a = CMachine::new(&tmp.path().join("a"), "work/cdemo", &tmp.path().join("store-a"));
-    let full = ipfs(&a, &["key", "gen", "ci"]).trim().to_string();
-    let empty = ipfs(&a, &["key", "gen", "other"]).trim().to_string();
-    ipfs(&a, &["index", "init", "--name", "cdemo", "--key", "ci"]);
-    ipfs(&a, &["index", "init", "--name", "empty", "--key", "other"]);
+    let full = a.ipfs(&["key", "gen", "ci"]).trim().to_string();
+    let empty = a.ipfs(&["key", "gen", "other"]).trim().to_string();
+    a.ipfs(&["index", "init", "--name", "cdemo", "--key", "ci"]);
+    a.ipfs(&["index", "init", "--name", "empty", "--key", "other"]);
     ok(&a.build(true, &[], &[]));
-    ipfs(&a, &["publish", "--name", "cdemo", "--allow-registry", "vendored"]);
-    let (child, url) = spawn_serve(&a.store, &[], Stdio::null());
-    let server = Server(child, url);
+    a.ipfs(&["publish", "--name", "cdemo", "--allow-registry", "vendored"]);
+    let server = Server::start(&a.store);
     let gateway = server.1.as_str();
     let b = CMachine::new(&tmp.path().join("b/else"), "projects/deeper/cdemo", &tmp.path().join("store-b"));
 
     // An index that lacks the crate.
-    ipfs(&b, &["trust", "add", "empty", &empty]);
+    b.ipfs(&["trust", "add", "empty", &empty]);
     build(&b, gateway, &[], &[], |_| {});
     let lines = newest(&b, "compilation", &["lib"]);
     assert!(
@@ -94,8 +76,8 @@ fn why_miss_names_the_lacking_entry_the_feature_the_declared_variable_and_the_to
     );
 
     // Another feature: the unit's features and the run's CARGO_FEATURE_*.
-    ipfs(&b, &["trust", "rm", "empty"]);
-    ipfs(&b, &["trust", "add", "cdemo", &full]);
+    b.ipfs(&["trust", "rm", "empty"]);
+    b.ipfs(&["trust", "add", "cdemo", &full]);
     build(&b, gateway, &["--features", "extra"], &[], |_| {});
     let lines = newest(&b, "compilation", &["lib"]);
     assert!(lines.iter().any(|l| l.trim_start() == r#"features: ["extra"] here, [] in the index"#), "{lines:?}");

@@ -75,6 +75,13 @@ impl CMachine {
         cmd.output().unwrap()
     }
 
+    /// `cargo ipfs ARGS` here, asserting success; its stdout.
+    pub fn ipfs(&self, args: &[&str]) -> String {
+        let out = self.command(BIN).args(args).output().unwrap();
+        ok(&out);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     pub fn stats(&self) -> serde_json::Value {
         let out = self.command(BIN).args(["stats", "--json"]).output().unwrap();
         serde_json::from_slice(&out.stdout).unwrap()

@@ -209,6 +209,24 @@ impl Default for Env {
     }
 }
 
+/// `cargo-ipfs serve` over a store (the child and its URL), killed on drop.
+pub struct Server(pub Child, pub String);
+
+impl Server {
+    /// Serves `store` as [`spawn_serve`] does.
+    pub fn start(store: &Path) -> Self {
+        let (child, url) = spawn_serve(store, &[], Stdio::null());
+        Server(child, url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A path as a `&str` argument.
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
