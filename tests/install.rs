@@ -143,13 +143,13 @@ fn an_installed_tool_compiles_nothing_on_a_second_machine_and_builds_from_source
          source = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"{checksum}\"\n"
     );
     let manifest =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry/tinytool/Cargo.toml"));
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/registry/tinytool/Cargo.toml"))
+            .unwrap();
     let cache = c.cargo_home.join("registry/cache/fixtures");
     std::fs::create_dir_all(&cache).unwrap();
-    write_crate(
-        &cache.join("tinytool-0.1.0.crate"),
-        &[("Cargo.toml", &manifest.unwrap()), ("Cargo.lock", lock.as_bytes())],
-    );
+    let files: [(&str, &[u8]); 2] = [("Cargo.toml", &manifest), ("Cargo.lock", lock.as_bytes())];
+    std::fs::write(cache.join("tinytool-0.1.0.crate"), common::fake_crate::dot_crate("tinytool-0.1.0", &files))
+        .unwrap();
     let root = c.root.join("root");
     let out = c
         .cmd(&["install", "--gateway", &server.1, "--locked", "tinytool@0.1.0", "--offline", "--force", "--root"])
@@ -165,18 +165,4 @@ fn an_installed_tool_compiles_nothing_on_a_second_machine_and_builds_from_source
     assert!(line.contains("tinytool's packaged Cargo.lock") && numbers[0] + numbers[1] >= 3, "{line}");
     assert_eq!(c.stats()["misses"], 0, "{summary}");
     assert_eq!(c.run_tool("root"), "fallback\n");
-}
-
-/// A `.crate` of tinytool 0.1.0 holding `files`.
-fn write_crate(path: &Path, files: &[(&str, &[u8])]) {
-    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(gz);
-    for (name, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, format!("tinytool-0.1.0/{name}"), *bytes).unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap();
 }
