@@ -72,6 +72,8 @@ fn main() {
         ttl: Duration::from_secs(300),
         now: SystemTime::UNIX_EPOCH + Duration::from_secs(now),
         refresh: false,
+        root_keys: Vec::new(),
+        root_threshold: 0,
     };
 
     let mut changes: BTreeMap<String, Vec<Entry>> = BTreeMap::new();

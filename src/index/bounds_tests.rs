@@ -82,6 +82,8 @@ fn manifest_of_format(format: u32) -> Manifest {
         prev: None,
         keys: vec![k.ipns_name().to_string()],
         threshold: 1,
+        root_keys: Vec::new(),
+        root_threshold: 0,
         signatures: Vec::new(),
     };
     m.sign(&k);

@@ -51,13 +51,27 @@ pub struct Manifest {
     /// The CID of the previous version's manifest file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev: Option<String>,
-    /// The publisher keys, as IPNS names, sorted.
+    /// The publisher keys, as IPNS names, sorted: the online keys (the
+    /// pinning job's) when `root_keys` is set.
     pub keys: Vec<String>,
     /// How many of `keys` must sign.
     pub threshold: u32,
+    /// The root keys, as IPNS names, sorted: kept offline, and the only
+    /// keys whose threshold can change `keys`, `threshold` or themselves.
+    /// Empty on an index without the split: its `keys` are its root too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_keys: Vec<String>,
+    /// How many of `root_keys` must sign a change of either key set (0
+    /// without the split).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub root_threshold: u32,
     /// The signatures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Signature>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The keys a subscriber trusts for one index, and how many must sign.
@@ -104,7 +118,7 @@ pub enum ManifestError {
         found: String,
     },
     /// Not enough valid signatures from the manifest's own key set.
-    #[error("index `{index}` version {seq}: {valid} valid signature(s) from its key set, {needed} needed; the manifest was altered or is incomplete, try another source")]
+    #[error("index `{index}` version {seq}: {valid} valid signature(s) from its key set, {needed} needed{}; the manifest was altered or is incomplete, try another source", signed_by(strangers))]
     Threshold {
         /// The index.
         index: String,
@@ -113,6 +127,30 @@ pub enum ManifestError {
         /// Valid signatures found.
         valid: usize,
         /// Threshold.
+        needed: u32,
+        /// Signers not in its key set (a removed key, say).
+        strangers: Vec<String>,
+    },
+    /// The key changes since the version seen last cannot be checked.
+    #[error("index `{index}`: cannot check the key changes since version {seen} ({why}); try another source, or check the publisher's keys and run `cargo ipfs trust add {index} KEY...` again")]
+    KeyHistory {
+        /// The index.
+        index: String,
+        /// The version seen last.
+        seen: u64,
+        /// Why.
+        why: String,
+    },
+    /// A new root key set that does not sign the version introducing it.
+    #[error("index `{index}` version {seq} names root keys of which {valid} signed it, {needed} needed; a root key set must sign the version that introduces it")]
+    RootThreshold {
+        /// The index.
+        index: String,
+        /// The version.
+        seq: u64,
+        /// Valid signatures of the new root keys.
+        valid: usize,
+        /// The new root threshold.
         needed: u32,
     },
     /// Not enough valid signatures from the subscriber's trusted keys.
@@ -149,18 +187,31 @@ pub enum ManifestError {
         /// The time of the check.
         now: u64,
     },
-    /// A key rotation that the previous key set did not sign.
-    #[error("index `{index}` version {seq} changes the key set without {needed} signature(s) of the previous keys ({valid} found); refusing the rotation")]
+    /// A key change that the previous root (or, without the split, the
+    /// previous key set) did not sign.
+    #[error("index `{index}` version {seq} changes its keys without {needed} signature(s) of the previous root keys ({valid} found){}; only the root keys change keys, refusing it", signed_by(strangers))]
     BadRotation {
         /// The index.
         index: String,
         /// The version that rotates.
         seq: u64,
-        /// Valid signatures of the previous keys.
+        /// Valid signatures of the previous root keys.
         valid: usize,
-        /// The previous threshold.
+        /// The previous root threshold.
         needed: u32,
+        /// Signers not among the previous root keys (an online key, say).
+        strangers: Vec<String>,
     },
+}
+
+/// `, signed by KEY...` for the keys a refusal names.
+fn signed_by(keys: &[String]) -> String {
+    match keys {
+        [] => String::new(),
+        keys => {
+            format!(", signed by {} (not among the keys that count here: removed, or never added)", keys.join(", "))
+        }
+    }
 }
 
 impl Manifest {
@@ -220,7 +271,12 @@ impl Manifest {
         if manifest.threshold == 0 || manifest.threshold as usize > manifest.keys.len() {
             return malformed("the threshold must be between 1 and the number of keys");
         }
-        for key in &manifest.keys {
+        if manifest.root_keys.is_empty() != (manifest.root_threshold == 0)
+            || manifest.root_threshold as usize > manifest.root_keys.len()
+        {
+            return malformed("the root threshold must be between 1 and the number of root keys, or both absent");
+        }
+        for key in manifest.keys.iter().chain(&manifest.root_keys) {
             match key.parse::<IpnsName>().ok().and_then(|n| n.inline_public_key()) {
                 Some(Ok(_)) => {}
                 _ => return malformed(&format!("key {key} is not an Ed25519 IPNS name")),
@@ -237,11 +293,34 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Whether this manifest's key set differs from `other`'s.
+    /// Whether this manifest's online key set differs from `keys` and `threshold`.
     pub fn rotates_from(&self, keys: &[String], threshold: u32) -> bool {
         let mine: BTreeSet<&String> = self.keys.iter().collect();
         let theirs: BTreeSet<&String> = keys.iter().collect();
         mine != theirs || self.threshold != threshold
+    }
+
+    /// The keys that may change the key sets, and how many must sign:
+    /// the root keys, or the keys themselves without the split.
+    pub fn root(&self) -> (&[String], u32) {
+        match self.root_threshold {
+            0 => (&self.keys, self.threshold),
+            n => (&self.root_keys, n),
+        }
+    }
+
+    /// Whether either key set differs from `old`'s.
+    pub fn changes_keys_of(&self, old: &Manifest) -> bool {
+        let set = |keys: &[String]| keys.iter().cloned().collect::<BTreeSet<String>>();
+        self.rotates_from(&old.keys, old.threshold)
+            || set(&self.root_keys) != set(&old.root_keys)
+            || self.root_threshold != old.root_threshold
+    }
+
+    /// The signers of this manifest that are not among `keys`, for a
+    /// refusal to name them (a removed key, a key never added).
+    pub fn strangers(&self, keys: &[String]) -> Vec<String> {
+        self.signatures.iter().filter(|s| !keys.contains(&s.key)).map(|s| s.key.clone()).collect()
     }
 }
 
@@ -286,20 +365,43 @@ pub fn check_trusted(m: &Manifest, trusted: &TrustedKeys) -> Result<(), Manifest
 /// threshold of signatures by the old keys. Publishers run it before they
 /// sign off a version; subscribers on every version they accept.
 pub fn check_signed(new: &Manifest, old: Option<&Manifest>) -> Result<(), ManifestError> {
-    if let Some(old) = old.filter(|old| new.rotates_from(&old.keys, old.threshold)) {
-        let valid = new.valid_signatures(&old.keys);
-        if valid < old.threshold as usize {
+    if let Some(old) = old.filter(|old| new.changes_keys_of(old)) {
+        // Only the previous root (its keys, without the split) changes keys.
+        let (root, needed) = old.root();
+        let valid = new.valid_signatures(root);
+        if valid < needed as usize {
             return Err(ManifestError::BadRotation {
                 index: new.index.clone(),
                 seq: new.seq,
                 valid,
-                needed: old.threshold,
+                needed,
+                strangers: new.strangers(root),
+            });
+        }
+    }
+    // A new root shows it holds its keys: in the version that introduces it
+    // (the first one, or one whose previous version had another root).
+    let new_root = old.map_or(new.prev.is_none(), |old| old.root() != new.root());
+    if new.root_threshold > 0 && new_root {
+        let valid = new.valid_signatures(&new.root_keys);
+        if valid < new.root_threshold as usize {
+            return Err(ManifestError::RootThreshold {
+                index: new.index.clone(),
+                seq: new.seq,
+                valid,
+                needed: new.root_threshold,
             });
         }
     }
     let valid = new.valid_signatures(&new.keys);
     if valid < new.threshold as usize {
-        return Err(ManifestError::Threshold { index: new.index.clone(), seq: new.seq, valid, needed: new.threshold });
+        return Err(ManifestError::Threshold {
+            index: new.index.clone(),
+            seq: new.seq,
+            valid,
+            needed: new.threshold,
+            strangers: new.strangers(&new.keys).into_iter().filter(|k| !new.root_keys.contains(k)).collect(),
+        });
     }
     Ok(())
 }

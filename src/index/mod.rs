@@ -42,4 +42,6 @@ pub const OLDEST_READABLE_FORMAT: u32 = 2;
 #[cfg(test)]
 mod bounds_tests;
 #[cfg(test)]
+mod keys_tests;
+#[cfg(test)]
 mod tests;

@@ -27,6 +27,10 @@ pub struct PublishParams<'a> {
     pub keys: Vec<String>,
     /// The manifest's threshold.
     pub threshold: u32,
+    /// The root key set written into the manifest (empty: no split).
+    pub root_keys: Vec<String>,
+    /// Its threshold (0: no split).
+    pub root_threshold: u32,
     /// How long the version stays valid.
     pub lifetime: Duration,
     /// How long resolvers may cache the record.
@@ -79,6 +83,9 @@ pub fn publish(
     let mut keys = params.keys.clone();
     keys.sort();
     keys.dedup();
+    let mut root_keys = params.root_keys.clone();
+    root_keys.sort();
+    root_keys.dedup();
     // A version of an older format holds entries without the fields this
     // one signs: the new version starts from empty shards instead (its
     // `prev` link still leads back), and its publisher records again what
@@ -90,7 +97,15 @@ pub fn publish(
     };
     let shards = if base.is_none() && changes.is_empty() { empty_shards(store)? } else { shards };
     if let Some(prev) = prev {
-        let same_keys = !prev.manifest.rotates_from(&keys, params.threshold);
+        let same_root = {
+            let (old, threshold) = prev.manifest.root();
+            let old: std::collections::BTreeSet<&String> = old.iter().collect();
+            match params.root_threshold {
+                0 => prev.manifest.root_threshold == 0,
+                n => n == threshold && old == root_keys.iter().collect(),
+            }
+        };
+        let same_keys = !prev.manifest.rotates_from(&keys, params.threshold) && same_root;
         if added == 0 && same_keys && shards == prev.shards && !params.refresh {
             return Ok(None);
         }
@@ -106,6 +121,8 @@ pub fn publish(
         prev: prev.map(|p| p.manifest_cid.to_string()),
         keys,
         threshold: params.threshold,
+        root_keys,
+        root_threshold: params.root_threshold,
         signatures: Vec::new(),
     };
     for signer in params.signers {

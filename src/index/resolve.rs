@@ -7,8 +7,13 @@
 //! shards directory is the one signed. Blocks are verified as they are read.
 
 use super::manifest::{
-    check_manifest, check_rotation_chain, check_trusted, Manifest, ManifestError, TrustedKeys, MAX_ROTATION_WALK,
+    check_manifest, check_rotation_chain, check_signed, check_trusted, Manifest, ManifestError, TrustedKeys,
+    MAX_ROTATION_WALK,
 };
+
+/// How many versions a subscriber walks back to the one it saw last, to
+/// check every key change since.
+pub const MAX_CATCH_UP: usize = 1024;
 use super::state::{IndexTrust, Seen};
 use super::tree::{check_shards, load_manifest, read_version, IndexVersion, TreeError};
 use crate::formats::block::parse_cid;
@@ -140,13 +145,24 @@ pub fn verify_root(
         }
     }
     let trusted = TrustedKeys { keys: trust.keys.clone(), threshold: trust.threshold };
+    let walk_err = |e| match e {
+        Walk::Manifest(m) => ResolveError::Manifest(m),
+        Walk::Tree(t) => tree_err(t),
+    };
+    // Every key change since the version seen last must have been signed
+    // by the root of its time, even when the trusted keys sign this one:
+    // a key the root removed may still be among them.
+    if let Some(seen) = seen.filter(|s| s.seq < m.seq) {
+        check_since(store, m, seen.seq).map_err(walk_err)?;
+    }
     let rotated = match check_trusted(m, &trusted) {
         Ok(()) => None,
-        Err(untrusted) => Some(follow_rotations(store, m, &trusted, untrusted).map_err(|e| match e {
-            Walk::Manifest(m) => ResolveError::Manifest(m),
-            Walk::Tree(t) => tree_err(t),
-        })?),
+        Err(untrusted) => Some(follow_rotations(store, m, &trusted, untrusted).map_err(walk_err)?),
     };
+    // From now on, trust the keys of the version accepted.
+    let newest = TrustedKeys { keys: m.keys.clone(), threshold: m.threshold };
+    let rotated =
+        rotated.or_else(|| (newest.keys != trusted.keys || newest.threshold != trusted.threshold).then_some(newest));
     check_shards(&version).map_err(tree_err)?;
     Ok(Resolved { version, rotated })
 }
@@ -154,6 +170,38 @@ pub fn verify_root(
 enum Walk {
     Manifest(ManifestError),
     Tree(TreeError),
+}
+
+/// Walks `prev` links from `newest` back to the version numbered `seen`
+/// (at most [`MAX_CATCH_UP`] steps) and checks every step with
+/// `check_signed`: a key change the root of its time did not sign refuses
+/// the newest version. A version on the way that cannot be read refuses it
+/// too (a source that withholds old versions must not skip the check).
+fn check_since(store: &dyn BlockStore, newest: &Manifest, seen: u64) -> Result<(), Walk> {
+    let index = newest.index.clone();
+    let cannot = |why: String| Walk::Manifest(ManifestError::KeyHistory { index: index.clone(), seen, why });
+    let mut current = newest.clone();
+    for _ in 0..MAX_CATCH_UP {
+        if current.seq <= seen {
+            return Ok(());
+        }
+        let Some(prev) = current.prev.as_deref().and_then(|p| parse_cid(p).ok()) else {
+            return Err(cannot(format!("version {} links no previous version", current.seq)));
+        };
+        let older = match load_manifest(store, &prev) {
+            Ok(m) if m.index == current.index && m.seq < current.seq => m,
+            Ok(m) => {
+                return Err(cannot(format!("version {} links version {} of index `{}`", current.seq, m.seq, m.index)))
+            }
+            Err(TreeError::Read(_)) | Err(TreeError::Store(_)) => {
+                return Err(cannot(format!("version {} is not available", current.seq - 1)))
+            }
+            Err(e) => return Err(Walk::Tree(e)),
+        };
+        check_signed(&current, Some(&older)).map_err(Walk::Manifest)?;
+        current = older;
+    }
+    Err(cannot(format!("more than {MAX_CATCH_UP} versions since")))
 }
 
 /// Walks `prev` links back to a version the trusted keys signed, then checks

@@ -75,6 +75,13 @@ pub struct Published {
     pub ipns_key: String,
     /// The signature threshold written into manifests.
     pub threshold: u32,
+    /// The root keys written into manifests, as IPNS names (their private
+    /// keys are kept offline, not here); empty without the split.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_keys: Vec<String>,
+    /// How many root keys must sign a change of keys (0 without the split).
+    #[serde(default)]
+    pub root_threshold: u32,
     /// How long a version stays valid, in seconds.
     pub lifetime_secs: u64,
     /// The newest root published.

@@ -25,14 +25,16 @@
 
 pub mod guard;
 pub mod journal;
+pub mod keysets;
 pub mod kubo;
 pub mod push;
 pub mod version;
 
 pub use journal::{read_journal, AllowedRegistries, Recorded};
+pub use keysets::Rotation;
 pub use kubo::{push_index, push_published, push_version, PushReport};
 pub use push::{push, PushError, Pushed};
-pub use version::{create_index, publish_version, published, refresh_version, NewIndex, Rotation};
+pub use version::{create_index, publish_version, published, refresh_version, NewIndex};
 
 #[cfg(test)]
 mod tests;

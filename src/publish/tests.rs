@@ -35,6 +35,8 @@ impl Publisher {
             keys: vec!["k".into()],
             ipns_key: "k".into(),
             threshold: 1,
+            root_keys: Vec::new(),
+            root_threshold: 0,
             lifetime_secs: 30 * 86_400,
             head: String::new(),
         };
@@ -247,6 +249,8 @@ fn a_node_whose_record_names_another_index_keeps_it() {
         ttl: Duration::from_secs(60),
         now: SystemTime::now(),
         refresh: false,
+        root_keys: Vec::new(),
+        root_threshold: 0,
     };
     let other = publish(&p.store, None, &BTreeMap::new(), &params).unwrap().unwrap();
     let report = push_version(&p.store, node.url(), &other.version.root, &[], Some((&p.name, &other.record))).unwrap();

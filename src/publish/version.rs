@@ -13,22 +13,7 @@ use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-/// A new key set for an index: the version that rotates to it is signed by
-/// the old keys and the new ones.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rotation {
-    keys: Vec<String>,
-    threshold: u32,
-}
-
-impl Rotation {
-    /// The keystore keys `keys`, `threshold` of which must sign each
-    /// version; a threshold they cannot meet is refused.
-    pub fn new(keys: Vec<String>, threshold: u32) -> anyhow::Result<Self> {
-        check_threshold(threshold, &keys)?;
-        Ok(Rotation { keys, threshold })
-    }
-}
+use super::keysets::{check_threshold, signers, Rotation};
 
 /// An index to create in this store, checked: a valid name not published
 /// from here yet, and a threshold its keys can meet.
@@ -38,6 +23,7 @@ pub struct NewIndex {
     keys: Vec<String>,
     threshold: u32,
     lifetime: Duration,
+    root: Option<(Vec<String>, u32)>,
 }
 
 impl NewIndex {
@@ -57,16 +43,18 @@ impl NewIndex {
         if local.published()?.contains_key(&name) {
             bail!("index `{name}` already exists in this store; use `cargo ipfs index add --name {name}` to publish entries");
         }
-        check_threshold(threshold, &keys)?;
-        Ok(NewIndex { name, keys, threshold, lifetime })
+        check_threshold("--threshold", threshold, &keys)?;
+        Ok(NewIndex { name, keys, threshold, lifetime, root: None })
     }
-}
 
-fn check_threshold(threshold: u32, keys: &[String]) -> anyhow::Result<()> {
-    if threshold == 0 || threshold as usize > keys.len() {
-        bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
+    /// With a root key set (keystore names, to be kept offline after the
+    /// first version, which they sign): only `root_threshold` of them can
+    /// change keys.
+    pub fn with_root(mut self, root_keys: Vec<String>, root_threshold: u32) -> anyhow::Result<Self> {
+        check_threshold("--root-threshold", root_threshold, &root_keys)?;
+        self.root = Some((root_keys, root_threshold));
+        Ok(self)
     }
-    Ok(())
 }
 
 /// Creates `index`: records it in `published.json`, publishes its first,
@@ -80,7 +68,7 @@ pub fn create_index(
     index: &NewIndex,
     now: SystemTime,
 ) -> anyhow::Result<(NewVersion, IpnsName)> {
-    let NewIndex { name, keys, threshold, lifetime } = index;
+    let NewIndex { name, keys, threshold, lifetime, root } = index;
     let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
     let ipns = pairs[0].ipns_name();
     // The name must carry no other index: not in its stored record, nor
@@ -96,13 +84,22 @@ pub fn create_index(
         keys: keys.clone(),
         ipns_key: keys[0].clone(),
         threshold: *threshold,
+        root_keys: Vec::new(),
+        root_threshold: 0,
         lifetime_secs: lifetime.as_secs(),
         head: String::new(),
+    };
+    // With a root, the first version introduces it: the root signs it.
+    let first = match root {
+        Some((root_keys, root_threshold)) => {
+            Some(Rotation::new(keys.clone(), *threshold)?.with_root(root_keys.clone(), *root_threshold)?)
+        }
+        None => None,
     };
     local.update_published(|p| p.insert(name.clone(), config))?;
     // A failure leaves no half-made index behind: the record is written
     // last, so only `published.json` has to be undone.
-    let new = match publish_version(store, local, keystore, name, &BTreeMap::new(), None, now) {
+    let new = match sign_version(store, local, keystore, name, &BTreeMap::new(), first.as_ref(), now, false) {
         Ok(Some(new)) => new,
         failed => {
             local.update_published(|p| {
@@ -182,25 +179,15 @@ fn sign_version(
     if let Some(prev) = &prev {
         super::guard::check_replaces(&ipns_key.ipns_name(), Some(&config.ipns_key), Some(&prev.manifest.index), index)?;
     }
-    let mut signer_names = config.keys.clone();
-    let (key_names, threshold) = match rotate_to {
-        Some(Rotation { keys, threshold }) => {
-            signer_names.extend(keys.iter().cloned());
-            (keys.clone(), *threshold)
-        }
-        None => (config.keys.clone(), config.threshold),
-    };
-    signer_names.sort();
-    signer_names.dedup();
-    let signers = signer_names.iter().map(|n| keystore.get(n)).collect::<Result<Vec<_>, _>>()?;
-    let keys =
-        key_names.iter().map(|n| keystore.get(n).map(|k| k.ipns_name().to_string())).collect::<Result<Vec<_>, _>>()?;
+    let (signers, sets) = signers(keystore, &config, rotate_to)?;
     let params = PublishParams {
         index,
         signers: &signers,
         ipns_key: &ipns_key,
-        keys,
-        threshold,
+        keys: sets.keys,
+        threshold: sets.threshold,
+        root_keys: sets.root_keys.clone(),
+        root_threshold: sets.root_threshold,
         lifetime: Duration::from_secs(config.lifetime_secs),
         ttl: Duration::from_secs(300),
         now,
@@ -211,9 +198,11 @@ fn sign_version(
     local.update_published(|p| {
         if let Some(entry) = p.get_mut(index) {
             entry.head = new.version.root.to_string();
-            if let Some(Rotation { keys, threshold }) = rotate_to {
-                entry.keys = keys.clone();
-                entry.threshold = *threshold;
+            if let Some(rotation) = rotate_to {
+                entry.keys = rotation.keys.clone();
+                entry.threshold = rotation.threshold;
+                entry.root_keys = sets.root_keys.clone();
+                entry.root_threshold = sets.root_threshold;
             }
         }
     })?;

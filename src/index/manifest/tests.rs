@@ -17,6 +17,8 @@ fn manifest(keys: &[&Keypair], threshold: u32, seq: u64) -> Manifest {
         prev: None,
         keys: names,
         threshold,
+        root_keys: Vec::new(),
+        root_threshold: 0,
         signatures: Vec::new(),
     }
 }
