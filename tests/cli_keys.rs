@@ -208,3 +208,33 @@ fn name_inspect_without_verify_reads_and_refuses_what_is_not_a_record() {
     let err = env.fails(&["name", "inspect", "--verify", "example.com", s(&path)]);
     assert!(err.contains("is not an IPNS name"), "{err}");
 }
+
+#[test]
+fn root_and_online_keys_through_the_binary_with_the_root_kept_offline() {
+    let env = Env::new();
+    env.ok(&["key", "gen", "ci"]);
+    let root_name = env.ok(&["key", "gen", "root"]).trim().to_string();
+    env.ok(&["index", "init", "--name", "idx", "--key", "ci", "--root-key", "root"]);
+    let shown = env.ok(&["index", "show", "idx"]);
+    assert!(shown.contains("root keys: 1 of 1") && shown.contains(&root_name), "{shown}");
+    // The root goes offline: exported to a file, removed from the keystore.
+    let file = env.path("root.key");
+    env.ok(&["key", "export", "root", "-o", file.to_str().unwrap()]);
+    env.ok(&["key", "rm", "root"]);
+    // The pinning job goes on with its online key alone ...
+    env.ok(&["index", "refresh", "--name", "idx"]);
+    // ... but cannot change the keys (a stolen online key could not either).
+    env.ok(&["key", "gen", "ci2"]);
+    let err = env.fails(&["index", "rotate", "--name", "idx", "--key", "ci2"]);
+    assert!(err.contains("takes 1 of the root keys") && err.contains("cargo ipfs key import"), "{err}");
+    // With the root imported for the occasion, the change goes through: ci
+    // is revoked, ci2 signs from now on.
+    env.ok(&["key", "import", "root", file.to_str().unwrap()]);
+    let out = env.ok(&["index", "rotate", "--name", "idx", "--key", "ci2"]);
+    assert!(out.contains("signed by the new key set"), "{out}");
+    env.ok(&["key", "rm", "root"]);
+    env.ok(&["index", "refresh", "--name", "idx"]);
+    let shown = env.ok(&["index", "show", "idx"]);
+    assert!(shown.contains("version:   4") && shown.contains(&root_name), "{shown}");
+    env.ok(&["index", "verify", "idx"]);
+}

@@ -131,6 +131,15 @@ fn print_manifest(opened: &VerifiedVersion) {
     for key in &m.keys {
         println!("           {key}");
     }
+    match m.root_threshold {
+        0 => println!("root keys: (none: the keys change keys)"),
+        n => {
+            println!("root keys: {n} of {}", m.root_keys.len());
+            for key in &m.root_keys {
+                println!("           {key}");
+            }
+        }
+    }
     println!("verified:  {}", opened.trust_note);
 }
 

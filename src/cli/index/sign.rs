@@ -19,17 +19,34 @@ pub struct IndexName {
     name: String,
 }
 
-// `index init`.
+/// A root key set: its keystore keys and threshold.
+#[derive(Debug, clap::Args)]
+pub struct RootArgs {
+    /// Root keys (repeat for several): kept offline, they alone can change
+    /// the keys; they sign the version that names them, so they must be in
+    /// the keystore for it (`cargo ipfs key export` them afterwards and
+    /// remove them).
+    #[arg(long = "root-key", value_name = "KEY")]
+    root_keys: Vec<String>,
+    /// How many root keys must sign a change of keys.
+    #[arg(long, default_value_t = 1, requires = "root_keys")]
+    root_threshold: u32,
+}
+
+/// `index init`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
     #[command(flatten)]
     index: IndexName,
-    /// Keystore keys that sign the index (repeat for several).
+    /// Keystore keys that sign the index (repeat for several): the online
+    /// keys of the pinning job when `--root-key` is given.
     #[arg(long = "key", required = true, value_name = "KEY")]
     keys: Vec<String>,
     /// How many keys must sign each version.
     #[arg(long, default_value_t = 1)]
     threshold: u32,
+    #[command(flatten)]
+    root: RootArgs,
     /// How many days each version stays valid: subscribers refuse it
     /// afterwards, so a mirror or an attacker can hold them on an old
     /// version this long at most. Keep it short and run `index refresh` on
@@ -38,7 +55,7 @@ pub struct InitArgs {
     lifetime_days: u64,
 }
 
-// `index add`.
+/// `index add`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     #[command(flatten)]
@@ -48,25 +65,32 @@ pub struct AddArgs {
     files: Vec<PathBuf>,
 }
 
-// `index rotate`.
+/// `index rotate`.
 #[derive(Debug, clap::Args)]
 pub struct RotateArgs {
     #[command(flatten)]
     index: IndexName,
-    /// The new keystore keys.
+    /// The new keystore keys (the online keys): leave a key out to revoke it.
     #[arg(long = "key", required = true, value_name = "KEY")]
     keys: Vec<String>,
     /// The new threshold.
     #[arg(long, default_value_t = 1)]
     threshold: u32,
+    /// A new root key set (else the root stays as it is; an index without
+    /// one gets it: the migration to root and online keys).
+    #[command(flatten)]
+    root: RootArgs,
 }
 
 /// `index init`: the index in `published.json`, its first (empty) version,
 /// and the publisher's trust in its own keys.
 pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
-    let InitArgs { index: IndexName { name }, keys, threshold, lifetime_days } = args;
+    let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days } = args;
     let lifetime = Duration::from_secs(lifetime_days * 86_400);
-    let index = NewIndex::new(&ctx.local, name.clone(), keys, threshold, lifetime)?;
+    let mut index = NewIndex::new(&ctx.local, name.clone(), keys, threshold, lifetime)?;
+    if !root.root_keys.is_empty() {
+        index = index.with_root(root.root_keys, root.root_threshold)?;
+    }
     let keystore = global.open_keystore()?;
     let (new, ipns) = create_index(&ctx.store, &ctx.local, &keystore, &index, ctx.now)?;
     println!("index {name}: version {} at {}, published at /ipns/{ipns}", new.version.manifest.seq, new.version.root);
@@ -105,8 +129,11 @@ pub(super) fn refresh(global: &Global, ctx: &Ctx, args: IndexName) -> anyhow::Re
 
 /// `index rotate`: a version signed by the new key set and the old one.
 pub(super) fn rotate(global: &Global, ctx: &Ctx, args: RotateArgs) -> anyhow::Result<()> {
-    let RotateArgs { index: IndexName { name }, keys, threshold } = args;
-    let rotation = Rotation::new(keys, threshold)?;
+    let RotateArgs { index: IndexName { name }, keys, threshold, root } = args;
+    let mut rotation = Rotation::new(keys, threshold)?;
+    if !root.root_keys.is_empty() {
+        rotation = rotation.with_root(root.root_keys, root.root_threshold)?;
+    }
     published(&ctx.local, &name)?;
     let keystore = global.open_keystore()?;
     let new = publish_version(&ctx.store, &ctx.local, &keystore, &name, &BTreeMap::new(), Some(&rotation), ctx.now)?
