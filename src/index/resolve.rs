@@ -161,8 +161,9 @@ pub fn verify_root(
     };
     // From now on, trust the keys of the version accepted.
     let newest = TrustedKeys { keys: m.keys.clone(), threshold: m.threshold };
-    let rotated =
-        rotated.or_else(|| (newest.keys != trusted.keys || newest.threshold != trusted.threshold).then_some(newest));
+    let set = |keys: &[String]| keys.iter().cloned().collect::<std::collections::BTreeSet<String>>();
+    let differs = set(&newest.keys) != set(&trusted.keys) || newest.threshold != trusted.threshold;
+    let rotated = rotated.or_else(|| differs.then_some(newest));
     check_shards(&version).map_err(tree_err)?;
     Ok(Resolved { version, rotated })
 }

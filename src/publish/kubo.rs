@@ -45,6 +45,9 @@ pub fn push_version(
     let kubo = KuboStore::connect(addr, KuboOptions::default())?;
     let kubo_version = kubo.version()?;
     let mut artifacts: Vec<Cid> = artifacts.iter().filter(|c| *c != root).copied().collect();
+    // The earlier manifests too: a subscriber that reads through the node
+    // checks every key change since the version it saw last.
+    artifacts.extend(manifest_history(store, root));
     artifacts.sort();
     artifacts.dedup();
     let pushed = push(store, &kubo, &[*root], &artifacts)?;
@@ -55,6 +58,23 @@ pub fn push_version(
         None => Ok(None),
     };
     Ok(PushReport { kubo_version, url: kubo.url().to_string(), pushed, record })
+}
+
+/// The manifests before the version at `root` that `store` holds, newest
+/// first, at most `index::resolve::MAX_CATCH_UP`: one small block each.
+fn manifest_history(store: &dyn BlockStore, root: &Cid) -> Vec<Cid> {
+    let mut history = Vec::new();
+    let Ok(version) = crate::index::tree::load_version(store, root) else { return history };
+    let mut prev = version.manifest.prev;
+    while let Some(cid) = prev.as_deref().and_then(|p| parse_cid(p).ok()) {
+        if history.len() >= crate::index::resolve::MAX_CATCH_UP {
+            break;
+        }
+        let Ok(manifest) = crate::index::tree::load_manifest(store, &cid) else { break };
+        history.push(cid);
+        prev = manifest.prev;
+    }
+    history
 }
 
 /// One IPNS name, one index ([`super::guard`]): refuses to hand the node a

@@ -288,3 +288,19 @@ fn a_refresh_signs_the_same_entries_with_a_new_expiry_and_keeps_subscribers_goin
     assert!(err.contains("expired"), "{err}");
     check_manifest(&v2.version.manifest, "idx", Some(1), later).unwrap();
 }
+
+#[test]
+fn a_push_brings_the_earlier_manifests_for_subscribers_that_check_key_changes() {
+    use crate::store::kubo::replay::KuboReplay;
+    let p = Publisher::new();
+    let v1 = p.publish(&[sample("serde", "1.0.0", "01")]).unwrap();
+    let v2 = p.publish(&[sample("tokio", "1.0.0", "02")]).unwrap();
+    let v3 = p.publish(&[sample("rand", "0.8.5", "03")]).unwrap();
+    let node = KuboReplay::start();
+    push_published(&p.store, node.url(), &p.name, &[], SystemTime::now()).unwrap();
+    for old in [&v1, &v2] {
+        assert!(node.holds(&old.version.manifest_cid), "manifest of version {}", old.version.manifest.seq);
+        assert!(!node.holds(&old.version.root), "not the old versions themselves");
+    }
+    assert!(node.holds(&v3.version.root));
+}

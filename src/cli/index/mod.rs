@@ -105,7 +105,7 @@ fn push(ctx: &Ctx, args: PushArgs) -> anyhow::Result<()> {
 pub(super) fn print_push(report: PushReport) -> anyhow::Result<()> {
     let PushReport { kubo_version, url, pushed, record } = report;
     println!(
-        "kubo {kubo_version} at {url}: {} roots pinned (the index version and {} artifacts); {} blocks ({} bytes) sent, the rest it had",
+        "kubo {kubo_version} at {url}: {} roots pinned (the index version and {} more: its artifacts and earlier manifests); {} blocks ({} bytes) sent, the rest it had",
         pushed.pinned,
         pushed.pinned.saturating_sub(1),
         pushed.blocks,
