@@ -213,8 +213,28 @@ fn name_inspect_without_verify_reads_and_refuses_what_is_not_a_record() {
 fn root_and_online_keys_through_the_binary_with_the_root_kept_offline() {
     let env = Env::new();
     env.ok(&["key", "gen", "ci"]);
-    let root_name = env.ok(&["key", "gen", "root"]).trim().to_string();
-    env.ok(&["index", "init", "--name", "idx", "--key", "ci", "--root-key", "root"]);
+    // A failed init makes no key: here the root threshold cannot be met.
+    env.fails(&["index", "init", "--name", "idx", "--key", "ci", "--root-key", "root", "--root-threshold", "2"]);
+    env.fails(&[
+        "index",
+        "init",
+        "--name",
+        "idx",
+        "--key",
+        "ci",
+        "--key",
+        "other",
+        "--root-key",
+        "root",
+        "--key",
+        "nope/",
+    ]);
+    let listed = env.ok(&["key", "list"]);
+    assert!(!listed.contains("root") && !listed.contains("other"), "no half-made key: {listed}");
+    // `init` generates the keys it is given that do not exist yet.
+    let out = env.ok(&["index", "init", "--name", "idx", "--key", "ci", "--root-key", "root"]);
+    assert!(out.contains("generated key root: k51") && out.contains("keep the root keys offline"), "{out}");
+    let root_name = out.lines().find_map(|l| l.strip_prefix("generated key root: ")).unwrap().to_string();
     let shown = env.ok(&["index", "show", "idx"]);
     assert!(shown.contains("root keys: 1 of 1") && shown.contains(&root_name), "{shown}");
     // The root goes offline: exported to a file, removed from the keystore.

@@ -39,7 +39,8 @@ pub struct InitArgs {
     #[command(flatten)]
     index: IndexName,
     /// Keystore keys that sign the index (repeat for several): the online
-    /// keys of the pinning job when `--root-key` is given.
+    /// keys of the pinning job when `--root-key` is given. A key not in the
+    /// keystore is generated.
     #[arg(long = "key", required = true, value_name = "KEY")]
     keys: Vec<String>,
     /// How many keys must sign each version.
@@ -87,14 +88,49 @@ pub struct RotateArgs {
 pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
     let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days } = args;
     let lifetime = Duration::from_secs(lifetime_days * 86_400);
-    let mut index = NewIndex::new(&ctx.local, name.clone(), keys, threshold, lifetime)?;
+    let mut index = NewIndex::new(&ctx.local, name.clone(), keys.clone(), threshold, lifetime)?;
     if !root.root_keys.is_empty() {
-        index = index.with_root(root.root_keys, root.root_threshold)?;
+        index = index.with_root(root.root_keys.clone(), root.root_threshold)?;
     }
     let keystore = global.open_keystore()?;
-    let (new, ipns) = create_index(&ctx.store, &ctx.local, &keystore, &index, ctx.now)?;
-    println!("index {name}: version {} at {}, published at /ipns/{ipns}", new.version.manifest.seq, new.version.root);
-    Ok(())
+    // Keys not in the keystore yet are made; a failed init removes them.
+    let held: Vec<String> = keystore.list()?.into_iter().map(|(n, _)| n).collect();
+    let mut made: Vec<String> = Vec::new();
+    let mut generated = Ok(());
+    for key in keys.iter().chain(&root.root_keys) {
+        if !held.contains(key) && !made.contains(key) {
+            generated = keystore.gen(key).map(|_| made.push(key.clone()));
+            if generated.is_err() {
+                break;
+            }
+        }
+    }
+    let created = generated
+        .map_err(anyhow::Error::from)
+        .and_then(|()| create_index(&ctx.store, &ctx.local, &keystore, &index, ctx.now));
+    match created {
+        Ok((new, ipns)) => {
+            for key in &made {
+                println!("generated key {key}: {}", keystore.get(key)?.ipns_name());
+            }
+            println!(
+                "index {name}: version {} at {}, published at /ipns/{ipns}",
+                new.version.manifest.seq, new.version.root
+            );
+            if !root.root_keys.is_empty() {
+                println!(
+                    "keep the root keys offline: `cargo ipfs key export NAME -o FILE`, then `cargo ipfs key rm NAME`"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            for key in &made {
+                let _ = keystore.remove(key);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// `index add`: the entries of JSON lines files, in a new version.
