@@ -41,6 +41,7 @@ pub mod formats;
 pub mod index;
 pub mod keystore;
 pub mod publish;
+pub mod rebuild;
 pub mod report;
 pub mod server;
 pub mod sources;

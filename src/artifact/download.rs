@@ -212,7 +212,7 @@ fn matches_entry<'a>(entry: &Entry, meta: &Meta, files: impl Iterator<Item = &'a
 
 /// Refuses an entry whose signed sizes are over [`MAX_ARTIFACT`] before
 /// anything is read or set aside for it.
-fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
+pub fn check_sizes(entry: &Entry) -> anyhow::Result<()> {
     if entry.size > MAX_ARTIFACT || entry.unpacked_size > MAX_ARTIFACT {
         bail!(
             "artifact {} of {} {}: its entry names {} bytes packed and {} unpacked, over the {MAX_ARTIFACT}-byte limit; refused",

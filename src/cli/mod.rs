@@ -20,6 +20,7 @@ mod publish;
 mod serve;
 mod stats;
 mod trust;
+mod verify;
 mod why_miss;
 
 use crate::report::Chain;
@@ -100,6 +101,8 @@ enum Command {
     Stats(stats::Args),
     /// Name, for each miss of a crate, the key input that differed from the nearest entry.
     WhyMiss(why_miss::Args),
+    /// Rebuild the dependencies without the cache and compare each artifact with its signed entry.
+    Verify(verify::Args),
     /// Publish recorded artifacts as a new signed index version.
     Publish(publish::Args),
     /// Manage the keys that sign IPNS records (like `ipfs key`).
@@ -174,6 +177,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Install(args) => build::install(&cli.global, args),
         Command::Stats(args) => stats::exec(&cli.global, args),
         Command::WhyMiss(args) => why_miss::exec(&cli.global, args),
+        Command::Verify(args) => verify::exec(&cli.global, args),
         Command::Publish(args) => publish::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),
         Command::Name(cmd) => name::exec(&cli.global, cmd),
