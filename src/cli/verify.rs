@@ -26,6 +26,10 @@ pub struct Args {
     /// Compare a random subset of this many rebuilt artifacts.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
     sample: Option<usize>,
+    /// Rebuild with `--release`, as `cargo install` builds (else the
+    /// `dev` profile, as `cargo build`).
+    #[arg(long)]
+    release: bool,
     /// Cargo's parallel jobs.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(usize))]
     jobs: Option<usize>,
@@ -51,6 +55,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         krate,
         sample: args.sample,
         jobs: args.jobs,
+        release: args.release,
     };
     let store_dir = global.store_dir()?;
     global.open_store()?;

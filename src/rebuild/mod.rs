@@ -53,6 +53,8 @@ pub struct RebuildOptions {
     pub sample: Option<usize>,
     /// Cargo's `-j`.
     pub jobs: Option<usize>,
+    /// Build with `--release` (what `cargo install` records).
+    pub release: bool,
 }
 
 /// Rebuilds and compares; the report (mismatches with their differences).
@@ -161,6 +163,9 @@ fn run_cargo(store: &Path, target: &Path, manifest: Option<&Path>, opts: &Rebuil
     };
     if opts.offline {
         cmd.arg("--offline");
+    }
+    if opts.release {
+        cmd.arg("--release");
     }
     if let Some(jobs) = opts.jobs {
         cmd.arg("-j").arg(jobs.to_string());
