@@ -22,6 +22,7 @@
 #   scripts/bench-e2e.sh            (about 15 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 cargo build --release --locked --quiet --bin cargo-ipfs
 bin=$PWD/target/release/cargo-ipfs
 work=$(mktemp -d)
@@ -36,11 +37,6 @@ rg=ripgrep@14.1.1
 now() { date +%s.%N; }
 since() { echo "$(now) - $1" | bc; }
 ratio() { case "$1" in n/a|failed) echo "$1" ;; *) echo "scale=2; $1 / $2" | bc ;; esac; }
-
-seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
-    mkdir -p "$1/registry"
-    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
-}
 
 # timed LOG COMMAND...: runs COMMAND quietly, prints its seconds, or "failed"
 # (with its last lines on stderr) so that one failure loses no other row.

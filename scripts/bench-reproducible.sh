@@ -13,6 +13,7 @@
 #   scripts/bench-reproducible.sh      (about 4 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 cargo build --release --locked --quiet --bin cargo-ipfs --bin cargo-ipfs-launch
 bin=$PWD/target/release/cargo-ipfs
 work=$(mktemp -d)
@@ -22,11 +23,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-
-seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
-    mkdir -p "$1/registry"
-    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
-}
 
 # report NAME PROJECT_REL PROFILE_FLAG: A records and publishes, B verifies.
 report() {
@@ -80,18 +76,7 @@ if [ -z "$crate" ]; then
     curl -sSfL -o "$crate" https://static.crates.io/crates/ripgrep/ripgrep-14.1.1.crate
 fi
 tar xzf "$crate" -C "$work/src"
-mkdir -p "$work/src/cheavy/src"
-cat > "$work/src/cheavy/Cargo.toml" <<'TOML'
-[package]
-name = "cheavy"
-version = "0.1.0"
-edition = "2021"
-
-[dependencies]
-rusqlite = { version = "0.37", features = ["bundled"] }
-ring = "0.17"
-TOML
-echo 'fn main() {}' > "$work/src/cheavy/src/main.rs"
+cheavy_project "$work/src/cheavy"
 (cd "$work/src/cheavy" && CARGO_NET_OFFLINE=false cargo generate-lockfile --quiet)
 
 echo "## Reproducibility across machines (\`scripts/bench-reproducible.sh\`, $(date -u +%F))"

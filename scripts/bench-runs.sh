@@ -20,6 +20,7 @@
 #   KEEP_WORK=1 keeps the working directory (logs, stores) for a look.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 runs=${1:-5}
 cargo build --release --locked --quiet --bin cargo-ipfs --bin cargo-ipfs-launch
 bin=$PWD/target/release/cargo-ipfs
@@ -47,11 +48,6 @@ export PATH=$work/shim:$PATH
 export CARGO_NET_OFFLINE=true
 calls() { if [ -f "$1" ]; then grep -c -E '(^| )-c( |$)' "$1" || true; else echo 0; fi; }
 
-seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
-    mkdir -p "$1/registry"
-    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
-}
-
 # timed LOG COMMAND...: seconds, or "failed" with the log's tail on stderr.
 timed() {
     local log=$1 t0; shift
@@ -70,25 +66,7 @@ start_server() { # STORE
 stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
 
 # ---------------------------------------------------------------- C-heavy
-mkdir -p "$work/chv/src"
-cat > "$work/chv/Cargo.toml" <<'TOML'
-[package]
-name = "cheavy"
-version = "0.1.0"
-edition = "2021"
-
-[dependencies]
-rusqlite = { version = "0.37", features = ["bundled"] }
-ring = "0.17"
-TOML
-cat > "$work/chv/src/main.rs" <<'RS'
-fn main() {
-    let db = rusqlite::Connection::open_in_memory().unwrap();
-    let n: i64 = db.query_row("select 6 * 7", [], |r| r.get(0)).unwrap();
-    let d = ring::digest::digest(&ring::digest::SHA256, b"cheavy");
-    println!("{n} {:02x}", d.as_ref()[0]);
-}
-RS
+cheavy_project "$work/chv"
 (cd "$work/chv" && CARGO_NET_OFFLINE=false cargo generate-lockfile --quiet &&
     CARGO_NET_OFFLINE=false cargo fetch --locked --quiet)
 for m in a b f k; do seed_home "$work/home-$m"; done

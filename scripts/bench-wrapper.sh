@@ -13,16 +13,12 @@
 # `cargo install kache@2.0.0`). Prints Markdown tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 cargo build --release --locked --quiet --bin cargo-ipfs
 bin=$PWD/target/release/cargo-ipfs
 projects=${1:-"ripgrep demo"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
-    mkdir -p "$1/registry"
-    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
-}
 
 now() { date +%s.%N; }
 

@@ -1,0 +1,29 @@
+# Shared by the benchmark scripts (sourced after they `cd` to the
+# repository root).
+
+seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate files
+    mkdir -p "$1/registry"
+    cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
+}
+
+cheavy_project() { # DIR: the C-heavy project (rusqlite with `bundled`, and ring), no lockfile yet
+    mkdir -p "$1/src"
+    cat > "$1/Cargo.toml" <<'TOML'
+[package]
+name = "cheavy"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+rusqlite = { version = "0.37", features = ["bundled"] }
+ring = "0.17"
+TOML
+    cat > "$1/src/main.rs" <<'RS'
+fn main() {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    let n: i64 = db.query_row("select 6 * 7", [], |r| r.get(0)).unwrap();
+    let d = ring::digest::digest(&ring::digest::SHA256, b"cheavy");
+    println!("{n} {:02x}", d.as_ref()[0]);
+}
+RS
+}
