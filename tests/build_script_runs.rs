@@ -114,6 +114,26 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     assert_eq!(b.run_binary(), "answer=207 value=7\n");
     assert_eq!(b.c_compiles(), 1, "a changed declared file runs the C compiler");
 
+    // The build script itself changes: cargo compiles it again in the same
+    // directory, where the binary compiled before still lies. Its
+    // compilation waits again, and the new script is the one that runs.
+    let script = b.project.join("vendor/cfix/build.rs");
+    let original = std::fs::read_to_string(&script).unwrap();
+    std::fs::write(&script, original.replace(r#"unwrap_or_else(|_| "7".into())"#, r#"unwrap_or_else(|_| "6".into())"#))
+        .unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    ok(&b.build(false, &["--features", "extra"], &[]));
+    assert_eq!(b.run_binary(), "answer=206 value=6\n", "the changed script ran, not the one compiled before");
+    assert_eq!(b.c_compiles(), 1);
+    std::fs::write(&script, &original).unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    // Both feature sets' scripts compiled again through the wrapper (a
+    // plain cargo build would compile them without a launcher).
+    ok(&b.build(false, &["--features", "extra"], &[]));
+    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=207 value=7\n".to_string(), 1));
+    ok(&b.build(false, &[], &[]));
+    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=7 value=7\n".to_string(), 1));
+
     // A later plain cargo build in the same target directory, no wrapper:
     // the launcher runs the script itself.
     let out = b.command("cargo").args(["build", "--offline", "--locked"]).env("CFIX_VALUE", "5").output().unwrap();

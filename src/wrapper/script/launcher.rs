@@ -53,6 +53,8 @@ pub fn install(script: &Path, identity: Option<&str>, digests: &Digests) -> anyh
     use anyhow::Context;
     let mtime = std::fs::metadata(script)?.modified()?;
     let real = place(script, mtime, true)?;
+    // An earlier deferral's instructions are void: the binary is here.
+    let _ = std::fs::remove_file(real.with_file_name(super::pending::PENDING));
     // Without it, the runs are keyed on the binary's bytes.
     let _ = std::fs::remove_file(real.with_file_name(super::identity::IDENTITY_FILE));
     if let Some(identity) = identity {
@@ -68,6 +70,18 @@ pub fn install(script: &Path, identity: Option<&str>, digests: &Digests) -> anyh
 #[cfg(unix)]
 pub fn install_pending(script: &Path, identity: &str) -> anyhow::Result<()> {
     use anyhow::Context;
+    // A binary compiled for this script before (cargo compiles a vendored
+    // package's script again in the same directory when it changes) must
+    // never run in place of the new one: it goes first.
+    let dir = script.parent().context("the script has no directory")?;
+    let name = script.file_name().context("the script has no file name")?;
+    let stale = dir.join(format!("{}{REAL_SUFFIX}", name.to_string_lossy()));
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot remove the earlier build script {}", stale.display()))
+        }
+        _ => {}
+    }
     let real = place(script, std::time::SystemTime::now(), false)?;
     super::identity::write(&real, super::identity::PENDING_SHA256, identity)
         .context("cannot write the build script's identity")
