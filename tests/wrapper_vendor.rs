@@ -76,6 +76,17 @@ fn a_vendored_crate_hits_across_clones_while_its_files_are_the_listed_ones() {
     assert_eq!(journal(&c).len(), 1, "nothing patched is journaled");
     std::fs::remove_file(dir.join("src/extra.rs")).unwrap();
     assert!(hit(&c, &b), "the files restored, the crate hits again");
+    // Patched, with the list written anew for the patch (the package
+    // checksum kept): another key, never the unpatched artifact.
+    let patched = format!("{PROBE}\npub fn patched() {{}}\n");
+    std::fs::write(&b, &patched).unwrap();
+    let mut relisted: serde_json::Value = serde_json::from_slice(&listed).unwrap();
+    relisted["files"]["src/lib.rs"] = json!(sha256(patched.as_bytes()));
+    std::fs::write(&checksums, relisted.to_string()).unwrap();
+    assert!(!hit(&c, &b), "a patch listed anew misses");
+    std::fs::write(&b, PROBE).unwrap();
+    std::fs::write(&checksums, &listed).unwrap();
+    assert!(hit(&c, &b), "and the crate as vendored hits again");
 
     // A vendored git dependency has no package checksum: no registry crate.
     let mut git: serde_json::Value = serde_json::from_slice(&listed).unwrap();

@@ -21,6 +21,10 @@ pub struct Source {
     pub source: String,
     /// The `.crate` file's sha256; empty for a path or git crate.
     pub checksum: String,
+    /// For a vendored package: the sha256 of the files and digests its
+    /// `.cargo-checksum.json` lists, in the key beside `checksum`, which a
+    /// patch whose list was written anew leaves as it was. Empty otherwise.
+    pub listed: String,
     /// A registry crate, which its `.crate` checksum identifies anywhere:
     /// journaled when recorded (`publish` sends only crates.io's unless
     /// told otherwise). Path and git crates are only ever cached locally.
@@ -82,7 +86,7 @@ pub fn registry_source(
     } else {
         format!("registry+local:{registry}")
     };
-    Ok(Registry::Crate(Source { name, version, source, checksum, registry: true }))
+    Ok(Registry::Crate(Source { name, version, source, checksum, listed: String::new(), registry: true }))
 }
 
 pub use crate::index::entry::VENDORED_SOURCE;
@@ -110,7 +114,18 @@ pub fn vendored_source(env: &WrapperEnv, store_dir: &Path) -> Registry {
     if !is_sha256 || !super::pristine::is_vendored_pristine(store_dir, package_dir, &files, &checksum) {
         return Registry::Modified;
     }
-    Registry::Crate(Source { name, version, source: VENDORED_SOURCE.to_string(), checksum, registry: true })
+    let listed = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (path, digest) in &files {
+            for part in [path, digest] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        hex::encode(h.finalize())
+    };
+    Registry::Crate(Source { name, version, source: VENDORED_SOURCE.to_string(), checksum, listed, registry: true })
 }
 
 /// A path or git crate, cached only with `CARGO_IPFS_LOCAL` (see
@@ -123,6 +138,7 @@ pub fn local_source(env: &WrapperEnv) -> Option<Source> {
         version: env.pkg_version.clone()?,
         source: format!("local:{}", dir.display()),
         checksum: String::new(),
+        listed: String::new(),
         registry: false,
     })
 }

@@ -162,7 +162,10 @@ impl Unit {
             Some(dir) => format!("local:{}", map.normalize_path(Path::new(dir))),
             None => source.source.clone(),
         };
-        let source_id = format!("{} {} {} {}", source.name, source.version, origin, source.checksum);
+        let mut source_id = format!("{} {} {} {}", source.name, source.version, origin, source.checksum);
+        if !source.listed.is_empty() {
+            source_id.push_str(&format!(" listed:{}", source.listed));
+        }
         let inputs = KeyInputs {
             rustc: &rustc,
             target: &target,
