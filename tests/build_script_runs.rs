@@ -128,11 +128,14 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     std::fs::write(&script, &original).unwrap();
     write_checksums(&b.project.join("vendor/cfix"));
     // Both feature sets' scripts compiled again through the wrapper (a
-    // plain cargo build would compile them without a launcher).
+    // plain cargo build would compile them without a launcher), the
+    // default one with the C file as A had it: A's run is restored.
     ok(&b.build(false, &["--features", "extra"], &[]));
     assert_eq!((b.run_binary(), b.c_compiles()), ("answer=207 value=7\n".to_string(), 1));
+    std::fs::write(&c_file, &source).unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
     ok(&b.build(false, &[], &[]));
-    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=7 value=7\n".to_string(), 1));
+    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=7 value=7\n".to_string(), 0));
 
     // A later plain cargo build in the same target directory, no wrapper:
     // the launcher runs the script itself.
@@ -154,6 +157,16 @@ fn a_c_build_script_run_is_restored_on_another_machine_without_its_c_compiler() 
     ok(&out.unwrap());
     assert_eq!(b.run_binary(), "answer=7 value=7\n");
     assert_eq!(b.c_compiles(), 0, "the run is restored: {}", b.stats());
+
+    // Any file of the vendored package changes, one the script does not
+    // declare, its checksum list written anew: another package, so another
+    // script and another run, never A's (from a fresh target directory, as
+    // cargo itself reruns nothing for an undeclared file).
+    std::fs::write(b.project.join("vendor/cfix/NOTES.txt"), "patched\n").unwrap();
+    write_checksums(&b.project.join("vendor/cfix"));
+    std::fs::remove_dir_all(&b.target).unwrap();
+    ok(&b.build(false, &[], &[]));
+    assert_eq!((b.run_binary(), b.c_compiles()), ("answer=7 value=7\n".to_string(), 1), "{}", b.stats());
 }
 
 #[test]
