@@ -195,3 +195,36 @@ fn forge(
     .unwrap();
     NewVersion { version, record, added: 0 }
 }
+
+#[test]
+fn a_version_whose_history_since_the_one_seen_is_withheld_is_refused() {
+    use super::tree::write_version;
+    use crate::formats::block::{Block, RAW};
+    use crate::formats::ipns::create_record;
+    let store = MemoryStore::new();
+    let a = key(1);
+    let signers = [a.clone()];
+    let v1 = publish(&store, None, &changes(&[sample("serde", "1.0.0", "01")]), &params(&signers, &a, &[&a], 1, T0))
+        .unwrap()
+        .unwrap();
+    // Version 3, correctly signed, whose previous version no source has.
+    let absent = Block::encode(RAW, false, b"version 2's manifest, withheld".to_vec());
+    let mut m = v1.version.manifest.clone();
+    (m.seq, m.created, m.expires, m.prev) = (3, T0 + 20, T0 + 86_400, Some(absent.cid().to_string()));
+    m.signatures.clear();
+    m.sign(&a);
+    let version = write_version(&store, &v1.version.shards, &m).unwrap();
+    let record =
+        create_record(&a, &format!("/ipfs/{}", version.root), 3, at(T0 + 86_400), std::time::Duration::from_secs(60))
+            .unwrap();
+    let trust = trust_of(&[&a], 1, &a);
+    let err = resolve_record(&store, Some(&record), "example", &trust, Some(&seen(&v1)), at(T0 + 30)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot check the key changes since version 1 (version 2 is not available)")
+            && text.contains("try another source"),
+        "{text}"
+    );
+    // A subscriber that never saw a version has nothing to check since.
+    resolve_record(&store, Some(&record), "example", &trust, None, at(T0 + 30)).unwrap();
+}

@@ -173,6 +173,30 @@ enum Walk {
     Tree(TreeError),
 }
 
+/// What one step back through a manifest's `prev` link found.
+enum Prev {
+    /// The previous version of the same index.
+    Found(Manifest),
+    /// No (readable) link: the first version, or a malformed one.
+    NoLink,
+    /// A manifest of another index, or not older.
+    Foreign(Manifest),
+    /// Not in the store nor from its sources.
+    Missing,
+}
+
+/// The version before `current`; `Err` for a manifest that is there but
+/// cannot be read as one.
+fn previous(store: &dyn BlockStore, current: &Manifest) -> Result<Prev, TreeError> {
+    let Some(prev) = current.prev.as_deref().and_then(|p| parse_cid(p).ok()) else { return Ok(Prev::NoLink) };
+    match load_manifest(store, &prev) {
+        Ok(m) if m.index == current.index && m.seq < current.seq => Ok(Prev::Found(m)),
+        Ok(m) => Ok(Prev::Foreign(m)),
+        Err(TreeError::Read(_)) | Err(TreeError::Store(_)) => Ok(Prev::Missing),
+        Err(e) => Err(e),
+    }
+}
+
 /// Walks `prev` links from `newest` back to the version numbered `seen`
 /// (at most [`MAX_CATCH_UP`] steps) and checks every step with
 /// `check_signed`: a key change the root of its time did not sign refuses
@@ -186,18 +210,13 @@ fn check_since(store: &dyn BlockStore, newest: &Manifest, seen: u64) -> Result<(
         if current.seq <= seen {
             return Ok(());
         }
-        let Some(prev) = current.prev.as_deref().and_then(|p| parse_cid(p).ok()) else {
-            return Err(cannot(format!("version {} links no previous version", current.seq)));
-        };
-        let older = match load_manifest(store, &prev) {
-            Ok(m) if m.index == current.index && m.seq < current.seq => m,
-            Ok(m) => {
+        let older = match previous(store, &current).map_err(Walk::Tree)? {
+            Prev::Found(m) => m,
+            Prev::NoLink => return Err(cannot(format!("version {} links no previous version", current.seq))),
+            Prev::Foreign(m) => {
                 return Err(cannot(format!("version {} links version {} of index `{}`", current.seq, m.seq, m.index)))
             }
-            Err(TreeError::Read(_)) | Err(TreeError::Store(_)) => {
-                return Err(cannot(format!("version {} is not available", current.seq - 1)))
-            }
-            Err(e) => return Err(Walk::Tree(e)),
+            Prev::Missing => return Err(cannot(format!("version {} is not available", current.seq - 1))),
         };
         check_signed(&current, Some(&older)).map_err(Walk::Manifest)?;
         current = older;
@@ -220,18 +239,13 @@ fn follow_rotations(
         if check_trusted(current, trusted).is_ok() {
             break;
         }
-        let Some(prev) = current.prev.as_deref().and_then(|p| parse_cid(p).ok()) else {
-            return Err(Walk::Manifest(untrusted));
-        };
         if chain.len() > MAX_ROTATION_WALK {
             return Err(Walk::Manifest(untrusted));
         }
         // A missing old version means the rotation cannot be followed here.
-        match load_manifest(store, &prev) {
-            Ok(m) if m.index == newest.index && m.seq < current.seq => chain.push(m),
-            Ok(_) => return Err(Walk::Manifest(untrusted)),
-            Err(TreeError::Read(_)) | Err(TreeError::Store(_)) => return Err(Walk::Manifest(untrusted)),
-            Err(e) => return Err(Walk::Tree(e)),
+        match previous(store, current).map_err(Walk::Tree)? {
+            Prev::Found(m) => chain.push(m),
+            Prev::NoLink | Prev::Foreign(_) | Prev::Missing => return Err(Walk::Manifest(untrusted)),
         }
     }
     chain.reverse();
