@@ -318,3 +318,12 @@ fn install_and_build_record_only_when_asked() {
     assert!(lines[1].starts_with("install mode=read "), "{lines:?}");
     assert!(lines[2].starts_with("build mode=record ") && lines[2].ends_with("--locked"), "{lines:?}");
 }
+
+#[test]
+fn verify_rebuild_refuses_a_crate_that_is_no_name_before_it_builds_anything() {
+    let env = Env::new();
+    for bad in ["../etc", "serde@^1", "a b@1.0.0"] {
+        let err = env.fails(&["verify", "--rebuild", "--crate", bad]);
+        assert!(err.contains(&format!("--crate {bad:?} is not NAME or NAME@VERSION")), "{err}");
+    }
+}

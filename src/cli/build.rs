@@ -238,7 +238,7 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
 
 /// Takes from `cargo build` arguments what the fetch must know: the
 /// manifest whose lockfile to read, and the target (the first, if several).
-fn read_cargo_flags(cargo_args: &[String], opts: &mut crate::fetch::FetchOptions) {
+pub(super) fn read_cargo_flags(cargo_args: &[String], opts: &mut crate::fetch::FetchOptions) {
     let mut args = cargo_args.iter();
     while let Some(arg) = args.next() {
         if arg == "--" {

@@ -34,7 +34,9 @@ pub fn start(store_dir: PathBuf, source: &Source, cargo_args: &[String]) -> Opti
     let (name, version) = install_spec(cargo_args)?;
     let cargo_home = home::cargo_home().ok()?;
     let mut opts: FetchOptions = source.options();
-    opts.target = target(cargo_args);
+    // The target, as a build's fetch reads it (`cargo install` has no
+    // `--manifest-path`; the packaged manifest is set below).
+    super::build::read_cargo_flags(cargo_args, &mut opts);
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     let krate = name.clone();
@@ -57,20 +59,6 @@ pub fn start(store_dir: PathBuf, source: &Source, cargo_args: &[String]) -> Opti
         Ok(Some(crate::fetch::fetch(&store_dir, &opts, &|_| {})?))
     });
     Some(Prefetch { stop, handle, name })
-}
-
-/// The target of `cargo install` arguments (the first `--target`).
-fn target(cargo_args: &[String]) -> Option<String> {
-    let mut args = cargo_args.iter();
-    while let Some(arg) = args.next() {
-        if arg == "--target" {
-            return args.next().cloned();
-        }
-        if let Some(value) = arg.strip_prefix("--target=") {
-            return Some(value.to_string());
-        }
-    }
-    None
 }
 
 impl Prefetch {

@@ -75,8 +75,13 @@ pub fn install_spec(cargo_args: &[String]) -> Option<(String, String)> {
         None => (spec.clone(), version?),
     };
     let exact = version.trim_start_matches('=');
-    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b));
-    (locked && plain(&name) && plain(exact) && exact.contains('.')).then(|| (name, exact.to_string()))
+    (locked && is_plain(&name) && is_plain(exact) && exact.contains('.')).then(|| (name, exact.to_string()))
+}
+
+/// Whether `s` can be a crate name or an exact version: letters, digits
+/// and `-_.+`, nothing that a path or a requirement needs.
+pub fn is_plain(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
 }
 
 /// The `.crate` of `name` `version` in cargo's download cache, if any.

@@ -59,6 +59,9 @@ pub struct RebuildOptions {
 
 /// Rebuilds and compares; the report (mismatches with their differences).
 pub fn rebuild(store_dir: &Path, opts: &RebuildOptions) -> anyhow::Result<Report> {
+    if let Some((name, version)) = &opts.krate {
+        check_spec(name, version.as_deref())?;
+    }
     let trust = IndexState::new(store_dir).trust()?;
     let flags = Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
     let settings = settings(store_dir, &trust, flags)?;
@@ -131,12 +134,18 @@ fn differences(
     Ok(diff::differences(&diff::files(&signed, run)?, &diff::files(&rebuilt, run)?))
 }
 
+/// Refuses a `--crate` that names no crate (a path, a requirement).
+fn check_spec(name: &str, version: Option<&str>) -> anyhow::Result<()> {
+    use crate::fetch::packaged::is_plain;
+    if !is_plain(name) || version.is_some_and(|v| !is_plain(v)) {
+        let given = version.map_or(name.to_string(), |v| format!("{name}@{v}"));
+        bail!("--crate {given:?} is not NAME or NAME@VERSION; give one as `serde@1.0.228`");
+    }
+    Ok(())
+}
+
 /// A project in `dir` that depends on `name` (at exactly `version`).
 fn generated_project(dir: &Path, name: &str, version: Option<&str>) -> anyhow::Result<PathBuf> {
-    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b));
-    if !plain(name) || version.is_some_and(|v| !plain(v)) {
-        bail!("--crate takes NAME or NAME@VERSION, as `serde@1.0.228`");
-    }
     let project = dir.join("rebuild-project");
     std::fs::create_dir_all(project.join("src"))?;
     let requirement = version.map_or("*".to_string(), |v| format!("={v}"));

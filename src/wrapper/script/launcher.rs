@@ -22,7 +22,7 @@ use crate::wrapper::digest::Digests;
 use std::path::{Path, PathBuf};
 
 /// The suffix of the real script binary.
-pub const REAL_SUFFIX: &str = ".cargo-ipfs-real";
+pub const REAL_SUFFIX: &str = super::pending::REAL_SUFFIX;
 /// The sidecar file in the script's directory.
 pub const SIDECAR: &str = ".cargo-ipfs-launch";
 /// The launcher program, built beside `cargo-ipfs`.

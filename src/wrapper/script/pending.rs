@@ -28,8 +28,8 @@ use std::process::{Command, Stdio};
 
 /// The file beside the launcher.
 pub const PENDING: &str = ".cargo-ipfs-pending";
-/// The suffix of the real script binary (as `launcher::REAL_SUFFIX`).
-const REAL_SUFFIX: &str = ".cargo-ipfs-real";
+/// The suffix of the real script binary (`launcher::REAL_SUFFIX`).
+pub const REAL_SUFFIX: &str = ".cargo-ipfs-real";
 const HEADER: &[u8] = b"cargo-ipfs pending build script v1";
 
 /// How to compile a script later.
