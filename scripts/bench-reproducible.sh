@@ -26,7 +26,7 @@ trap cleanup EXIT
 
 # report NAME PROJECT_REL PROFILE_FLAG: A records and publishes, B verifies.
 report() {
-    local name=$1 rel=$2 flag=$3 url
+    local name=$1 rel=$2 flag=$3
     seed_home "$work/$name/home-a"
     seed_home "$work/$name/home-b"
     mkdir -p "$work/$name/a" "$work/$name/b/some/other/path"
@@ -41,15 +41,12 @@ report() {
     env $a "$bin" index init --name repro --key ci >/dev/null
     (cd "$work/$name/a/project" && env $a CARGO_NET_OFFLINE=true "$bin" build --no-fetch --record $flag --locked >"$work/$name/a.log" 2>&1)
     env $a "$bin" publish --name repro >/dev/null
-    CARGO_IPFS_STORE=$work/$name/store-a "$bin" serve --listen 127.0.0.1:0 >"$work/$name/serve.out" 2>/dev/null &
-    server=$!
-    for _ in $(seq 100); do grep -q '^listening on ' "$work/$name/serve.out" 2>/dev/null && break; sleep 0.1; done
-    url=$(sed -n 's/^listening on //p' "$work/$name/serve.out")
+    start_server "$work/$name/store-a"
     env $b "$bin" trust add repro "$key" >/dev/null
     local status=0
     (cd "$work/$name/b/some/other/path/project" && env $b CARGO_NET_OFFLINE=true \
         "$bin" verify --rebuild $flag --gateway "$url" --json >"$work/$name/report.json" 2>"$work/$name/verify.err") || status=$?
-    kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=
+    stop_server
     python3 - "$name" "$work/$name/report.json" "$status" <<'PY'
 import json, sys, collections
 name, path, status = sys.argv[1], sys.argv[2], sys.argv[3]

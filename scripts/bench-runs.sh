@@ -56,15 +56,6 @@ timed() {
     if "$@" >"$log" 2>&1; then echo "$(now) - $t0" | bc; else tail -5 "$log" >&2; echo failed; fi
 }
 
-start_server() { # STORE
-    CARGO_IPFS_STORE=$1 "$bin" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>/dev/null &
-    server=$!
-    for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-    url=$(sed -n 's/^listening on //p' "$work/serve.out")
-    [ -n "$url" ] || { echo "serve did not start" >&2; exit 1; }
-}
-stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
-
 # ---------------------------------------------------------------- C-heavy
 cheavy_project "$work/chv"
 (cd "$work/chv" && CARGO_NET_OFFLINE=false cargo generate-lockfile --quiet &&

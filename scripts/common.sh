@@ -6,6 +6,17 @@ seed_home() { # DIR: a CARGO_HOME with this machine's registry index and .crate 
     cp -r "${CARGO_HOME:-$HOME/.cargo}/registry/index" "${CARGO_HOME:-$HOME/.cargo}/registry/cache" "$1/registry/" 2>/dev/null || true
 }
 
+# start_server STORE: `cargo-ipfs serve` over STORE on loopback, in the
+# background; sets `server` (its pid) and `url`. Uses `bin` and `work`.
+start_server() {
+    CARGO_IPFS_STORE=$1 "$bin" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>/dev/null &
+    server=$!
+    for _ in $(seq 100); do grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+    url=$(sed -n 's/^listening on //p' "$work/serve.out")
+    [ -n "$url" ] || { echo "serve did not start" >&2; exit 1; }
+}
+stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=; }
+
 cheavy_project() { # DIR: the C-heavy project (rusqlite with `bundled`, and ring), no lockfile yet
     mkdir -p "$1/src"
     cat > "$1/Cargo.toml" <<'TOML'
