@@ -23,7 +23,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// The server's limits. [`Limits::default`] is what `cargo ipfs serve` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Connections served at once; further clients wait in the listen queue.
+    /// Connections served at once; a client past them is answered `429 Too
+    /// Many Requests` with `Retry-After` and closed, as the trustless
+    /// gateway spec asks of a peer that is busy, rather than queued.
     pub max_connections: usize,
     /// A connection that moves no byte either way for this long is closed
     /// (this also ends idle keep-alive connections and stalled clients).
@@ -53,13 +55,46 @@ impl Default for Limits {
 pub struct BoundedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
+    /// Refusals being written at once (each a few bytes, for at most
+    /// [`REFUSAL_TIME`]); past them a connection is closed unanswered.
+    refusals: Arc<Semaphore>,
     idle: Duration,
 }
+
+/// What a client past the connection cap is told: come back in a second.
+const TOO_MANY: &[u8] = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
+Content-Length: 43\r\nConnection: close\r\n\r\ntoo many connections; retry after a second\n";
+
+/// How long writing a refusal may take.
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
+
+/// Refusals written at once.
+const MAX_REFUSALS: usize = 64;
 
 impl BoundedListener {
     /// Bounds `inner` by `limits`.
     pub fn new(inner: TcpListener, limits: &Limits) -> Self {
-        BoundedListener { inner, permits: Arc::new(Semaphore::new(limits.max_connections)), idle: limits.idle_timeout }
+        BoundedListener {
+            inner,
+            permits: Arc::new(Semaphore::new(limits.max_connections)),
+            refusals: Arc::new(Semaphore::new(MAX_REFUSALS)),
+            idle: limits.idle_timeout,
+        }
+    }
+
+    /// Answers a connection past the cap with [`TOO_MANY`] and closes it,
+    /// on its own task, bounded in number and time.
+    fn refuse(&self, mut stream: TcpStream) {
+        let Ok(slot) = self.refusals.clone().try_acquire_owned() else { return };
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = tokio::time::timeout(REFUSAL_TIME, async {
+                stream.write_all(TOO_MANY).await?;
+                stream.shutdown().await
+            })
+            .await;
+            drop(slot);
+        });
     }
 }
 
@@ -68,14 +103,17 @@ impl axum::serve::Listener for BoundedListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (BoundedIo, SocketAddr) {
-        // Waiting here, before accept, leaves further clients in the
-        // kernel's listen queue instead of opening connections we cannot serve.
-        let permit = self.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
         loop {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (BoundedIo::new(stream, permit, self.idle), addr);
+                    match self.permits.clone().try_acquire_owned() {
+                        Ok(permit) => return (BoundedIo::new(stream, permit, self.idle), addr),
+                        Err(_) => {
+                            tracing::debug!(%addr, "connection cap reached; answered 429");
+                            self.refuse(stream);
+                        }
+                    }
                 }
                 // A client that gave up before we accepted: try the next.
                 Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
