@@ -20,9 +20,18 @@ pub const INDEX: &str = "CARGO_IPFS_INDEX";
 pub const GATEWAYS: &str = "CARGO_IPFS_GATEWAYS";
 /// A kubo node's RPC API to read through (and publish into) instead of gateways.
 pub const KUBO: &str = "CARGO_IPFS_KUBO";
+/// How many distinct trusted rebuilders must attest an entry before it is
+/// fetched or restored (else the config file's `require_attestations`).
+pub const REQUIRE_ATTESTATIONS: &str = "CARGO_IPFS_REQUIRE_ATTESTATIONS";
+/// The trusted rebuilders whose attestations count, comma-separated.
+pub const REBUILDERS: &str = "CARGO_IPFS_REBUILDERS";
 /// The shards directory of a verified index version, which `install` hands
 /// the wrapper so that a miss can be fetched on demand.
 pub const INDEX_SHARDS: &str = "CARGO_IPFS_INDEX_SHARDS";
+/// The policy of required attestations a fetch resolved (JSON: the
+/// rebuilders' verified attestation indexes), which `build` and `install`
+/// hand the wrapper so that what it fetches on demand is counted too.
+pub const ATTESTING: &str = "CARGO_IPFS_ATTESTING";
 /// More proc-macro crates whose dependents are not cacheable, comma-separated
 /// (see `crate::wrapper::hidden`).
 pub const HIDDEN_INPUT_MACROS: &str = "CARGO_IPFS_HIDDEN_INPUT_MACROS";

@@ -28,6 +28,15 @@ pub struct ArtifactRef {
     pub size: u64,
     /// How long rustc took to make it, in milliseconds (for the time-saved estimate).
     pub compile_ms: u64,
+    /// Made here: recorded by this machine's wrapper, not fetched. A
+    /// record written before this field existed reads as fetched, so that
+    /// a policy of required attestations never restores it unchecked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
+    /// The keys of the trusted rebuilders whose attestations of it a fetch
+    /// checked (see [`super::policy`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attested_by: Vec<String>,
 }
 
 /// What is known about one cache key.
@@ -92,6 +101,30 @@ impl Cache {
         record.variants.insert(env.to_string(), artifact);
         crate::atomic_file::replace(
             &path,
+            &serde_json::to_vec(&record).expect("records serialize"),
+            Durability::Unsynced,
+        )
+    }
+
+    /// Adds `keys` to the rebuilders that attested the artifact `cid` filed
+    /// under `key` (an artifact fetched before a policy asked for them,
+    /// attested since). Nothing when it is not filed.
+    pub fn add_attesters(&self, key: &str, cid: &str, keys: &[String]) -> std::io::Result<()> {
+        let Some(mut record) = self.get(key) else { return Ok(()) };
+        let mut changed = false;
+        for artifact in record.variants.values_mut().filter(|a| a.cid == cid) {
+            for k in keys {
+                if !artifact.attested_by.contains(k) {
+                    artifact.attested_by.push(k.clone());
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        crate::atomic_file::replace(
+            &self.path(key),
             &serde_json::to_vec(&record).expect("records serialize"),
             Durability::Unsynced,
         )
@@ -162,7 +195,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path());
         let key = "ab".repeat(32);
-        let art = |cid: &str| ArtifactRef { cid: cid.into(), sha256: "0".repeat(64), size: 1, compile_ms: 5 };
+        let art = |cid: &str| ArtifactRef {
+            cid: cid.into(),
+            sha256: "0".repeat(64),
+            size: 1,
+            compile_ms: 5,
+            local: true,
+            attested_by: vec![],
+        };
         cache.put(&key, &["X".into()], "e1", art("c1")).unwrap();
         cache.put(&key, &["X".into()], "e2", art("c2")).unwrap();
         let record = cache.get(&key).unwrap();

@@ -135,6 +135,12 @@ impl Downloader<'_> {
     /// `unpacked_size`, and holds the outputs the entry names: memory stays
     /// small whatever the entry signs.
     pub fn file(&self, entry: &Entry) -> anyhow::Result<()> {
+        self.file_attested(entry, &[])
+    }
+
+    /// Files `entry`'s artifact as [`Self::file`] does, with the keys of
+    /// the rebuilders whose attestations of it were checked.
+    pub fn file_attested(&self, entry: &Entry, attested_by: &[String]) -> anyhow::Result<()> {
         let store = self.store;
         check_sizes(entry)?;
         let unpacked = Unpacked::new(store.root());
@@ -166,6 +172,8 @@ impl Downloader<'_> {
             sha256: entry.sha256.clone(),
             size: entry.size,
             compile_ms: entry.build_ms,
+            local: false,
+            attested_by: attested_by.to_vec(),
         };
         self.cache.put(base_key(entry), &names, &env, artifact).map_err(|e| StoreError::io(store.root(), e))?;
         Ok(())

@@ -20,6 +20,7 @@
 pub mod cache;
 pub mod download;
 pub mod pack;
+pub mod policy;
 pub mod read;
 pub mod run_pack;
 pub mod runs;

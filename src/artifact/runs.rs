@@ -76,10 +76,15 @@ impl Runs {
         )
     }
 
-    /// Whether the run a signed index entry names is filed here already.
-    pub fn has_entry(&self, entry: &Entry) -> bool {
+    /// Whether the run a signed index entry names is filed here already,
+    /// attested by at least `attested_by` (or made here).
+    pub fn has_entry(&self, entry: &Entry, attested_by: &[String]) -> bool {
         let Some(run) = &entry.run else { return false };
-        self.candidates(&run.pre_key).iter().any(|c| c.key == entry.key && c.artifact.cid == entry.cid)
+        self.candidates(&run.pre_key).iter().any(|c| {
+            c.key == entry.key
+                && c.artifact.cid == entry.cid
+                && (c.artifact.local || attested_by.iter().all(|k| c.artifact.attested_by.contains(k)))
+        })
     }
 
     /// Checks a run an index signs, whose blocks `download` brought into
@@ -87,7 +92,13 @@ impl Runs {
     /// that rotted on disk since is fetched again through `reader`),
     /// refused unless it is the size and sha256 the entry names, and
     /// unpacked once to check its paths, counts and signed unpacked size.
-    pub fn file_entry(&self, store: &DiskStore, reader: &dyn BlockStore, entry: &Entry) -> anyhow::Result<()> {
+    pub fn file_entry(
+        &self,
+        store: &DiskStore,
+        reader: &dyn BlockStore,
+        entry: &Entry,
+        attested_by: &[String],
+    ) -> anyhow::Result<()> {
         let what = || format!("build-script run {} of {} {}", entry.cid, entry.name, entry.version);
         let Some(run) = &entry.run else { bail!("{} is not a run", what()) };
         check_sizes(entry)?;
@@ -106,6 +117,8 @@ impl Runs {
             sha256: entry.sha256.clone(),
             size: entry.size,
             compile_ms: entry.build_ms,
+            local: false,
+            attested_by: attested_by.to_vec(),
         };
         let (names, state) = (run.names.clone(), run.state.clone());
         let candidate = Candidate { names, state, key: entry.key.clone(), artifact, bound_to: None };
@@ -178,9 +191,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, entry) = stored(dir.path(), &a_run());
         let runs = Runs::new(dir.path());
-        assert!(!runs.has_entry(&entry));
-        runs.file_entry(&store, &store, &entry).unwrap();
-        assert!(runs.has_entry(&entry));
+        assert!(!runs.has_entry(&entry, &[]));
+        runs.file_entry(&store, &store, &entry, &[]).unwrap();
+        assert!(runs.has_entry(&entry, &[]));
         let filed = runs.candidates(&"c4".repeat(32));
         let signed = entry.run.as_ref().unwrap();
         assert_eq!((filed.len(), &filed[0].names, &filed[0].state), (1, &signed.names, &signed.state));
@@ -190,7 +203,7 @@ mod tests {
     /// Files `entry` and returns the error, checking nothing was filed.
     fn refused(dir: &Path, store: &DiskStore, entry: &Entry) -> String {
         let runs = Runs::new(dir);
-        let e = runs.file_entry(store, store, entry).unwrap_err();
+        let e = runs.file_entry(store, store, entry, &[]).unwrap_err();
         assert!(runs.candidates(&entry.run.as_ref().unwrap().pre_key).is_empty(), "nothing filed");
         format!("{e:#}")
     }

@@ -76,6 +76,10 @@ fn run_cargo(
         .env(vars::MODE, if record { "record" } else { "read" })
         .envs(env.iter().copied());
     if let Some(on_demand) = on_demand {
+        match &on_demand.attesting {
+            Some(attesting) => cmd.env(vars::ATTESTING, serde_json::to_string(attesting)?),
+            None => cmd.env_remove(vars::ATTESTING),
+        };
         cmd.env(vars::INDEX_SHARDS, on_demand.shards).env(vars::GATEWAYS, on_demand.gateways.join(","));
         match on_demand.kubo {
             Some(kubo) => cmd.env(vars::KUBO, kubo),
@@ -143,7 +147,22 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     if args.source.offline {
         cargo_args.insert(0, "--offline".into());
     }
-    run_cargo(global, "build", args.record, &cargo_args, hand_down, &[])
+    let policy = policy_env(&args.source);
+    let env: Vec<(&str, &str)> = policy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_cargo(global, "build", args.record, &cargo_args, hand_down, &env)
+}
+
+/// The policy flags as the variables the wrapper reads, so that its
+/// restores ask what the fetch asked.
+fn policy_env(source: &Source) -> Vec<(&'static str, String)> {
+    let mut env = Vec::new();
+    if let Some(k) = source.require_attestations {
+        env.push((vars::REQUIRE_ATTESTATIONS, k.to_string()));
+    }
+    if !source.rebuilders.is_empty() {
+        env.push((vars::REBUILDERS, source.rebuilders.join(",")));
+    }
+    env
 }
 
 /// Resolves the index for on-demand fetching, then runs `cargo install`
@@ -171,13 +190,17 @@ pub fn install(global: &Global, args: InstallArgs) -> anyhow::Result<Status> {
         cargo_args.insert(0, dir.path().to_string_lossy().into_owned());
         cargo_args.insert(0, "--target-dir".into());
     }
-    let env: &[(&str, &str)] = if args.build_from_source { &[(vars::BUILD_FROM_SOURCE, "1")] } else { &[] };
+    let policy = policy_env(&args.source);
+    let mut env: Vec<(&str, &str)> = policy.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    if args.build_from_source {
+        env.push((vars::BUILD_FROM_SOURCE, "1"));
+    }
     // What the crate's packaged lockfile names is fetched while cargo runs.
     let prefetch = match (&on_demand, global.store_dir()) {
         (Some(_), Ok(store_dir)) => super::prefetch::start(store_dir, &args.source, &cargo_args),
         _ => None,
     };
-    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand, env);
+    let status = run_cargo(global, "install", args.record, &cargo_args, on_demand, &env);
     if let Some(prefetch) = prefetch {
         prefetch.finish();
     }
@@ -217,11 +240,8 @@ const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55
 
 fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Option<HandDown>> {
     let store_dir = global.store_dir()?;
-    let flags = crate::sources::config::Flags {
-        index: source.index.as_deref(),
-        gateways: &source.gateways,
-        kubo: source.kubo.as_deref(),
-    };
+    let opts = source.options();
+    let flags = opts.flags();
     let trust_file = crate::index::state::IndexState::new(&store_dir).trust()?;
     let settings = crate::fetch::resolve::settings(&store_dir, &trust_file, flags)?;
     if source.offline || (settings.gateways.is_empty() && settings.kubo.is_none()) {
@@ -232,8 +252,14 @@ fn resolve_for_install(global: &Global, source: &Source) -> anyhow::Result<Optio
     let head = crate::fetch::resolve::resolve_index(&store_dir, &trust_file, settings, false, timeout, now)?;
     let (index, seq) = (&head.settings.index, head.version.manifest.seq);
     eprintln!("cargo-ipfs: index {index} version {seq} verified; fetching on demand");
+    let attesting = crate::fetch::resolve::attesting(&store_dir, &trust_file, &head, false, timeout, now)?;
     let settings = head.settings;
-    Ok(Some(HandDown { shards: head.version.shards.to_string(), gateways: settings.gateways, kubo: settings.kubo }))
+    Ok(Some(HandDown {
+        shards: head.version.shards.to_string(),
+        gateways: settings.gateways,
+        kubo: settings.kubo,
+        attesting,
+    }))
 }
 
 /// Takes from `cargo build` arguments what the fetch must know: the

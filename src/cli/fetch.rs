@@ -27,6 +27,14 @@ pub struct Source {
     /// begin and 30 between its pieces; kubo 60].
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: Option<u64>,
+    /// Use only artifacts that K distinct trusted rebuilders attest [default:
+    /// CARGO_IPFS_REQUIRE_ATTESTATIONS, <store>/config.json, 0].
+    #[arg(long, value_name = "K")]
+    pub require_attestations: Option<u32>,
+    /// A trusted rebuilder whose attestations count (repeat) [default:
+    /// CARGO_IPFS_REBUILDERS, <store>/config.json, every rebuilder trusted].
+    #[arg(long = "rebuilder", value_name = "NAME")]
+    pub rebuilders: Vec<String>,
 }
 
 /// Arguments of `cargo ipfs fetch`.
@@ -61,6 +69,8 @@ impl Source {
             offline: self.offline,
             timeout: self.timeout.map(std::time::Duration::from_secs),
             jobs: 8,
+            rebuilders: self.rebuilders.clone(),
+            require_attestations: self.require_attestations,
             ..FetchOptions::default()
         }
     }
@@ -104,6 +114,13 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
             return;
         }
         match p {
+            Progress::Unattested(what, why) => {
+                let line = format!("cargo-ipfs: {what}: not fetched, {why}; it will compile");
+                match bar.get() {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
+            }
             Progress::Resolved { index, version, packages } => {
                 eprintln!(
                     "cargo-ipfs: index {index} version {version} verified; looking up {packages} locked package(s)"

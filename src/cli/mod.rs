@@ -5,6 +5,7 @@
 //! `anyhow` with context and are printed once, on one line, by [`run`].
 
 mod add;
+mod attest;
 mod block;
 mod build;
 mod car;
@@ -103,6 +104,8 @@ enum Command {
     WhyMiss(why_miss::Args),
     /// Rebuild the dependencies without the cache and compare each artifact with its signed entry.
     Verify(verify::Args),
+    /// Rebuild, and sign with this rebuilder's key a statement for every artifact that matched.
+    Attest(attest::Args),
     /// Publish recorded artifacts as a new signed index version.
     Publish(publish::Args),
     /// Manage the keys that sign IPNS records (like `ipfs key`).
@@ -178,6 +181,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Stats(args) => stats::exec(&cli.global, args),
         Command::WhyMiss(args) => why_miss::exec(&cli.global, args),
         Command::Verify(args) => verify::exec(&cli.global, args),
+        Command::Attest(args) => attest::exec(&cli.global, args),
         Command::Publish(args) => publish::exec(&cli.global, args),
         Command::Key(cmd) => key::exec(&cli.global, cmd),
         Command::Name(cmd) => name::exec(&cli.global, cmd),

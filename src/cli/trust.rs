@@ -3,6 +3,7 @@
 
 use super::{Global, Status};
 use crate::formats::ipns::IpnsName;
+use crate::index::manifest::IndexKind;
 use crate::index::state::{IndexState, IndexTrust};
 use anyhow::{bail, Context};
 
@@ -22,6 +23,10 @@ pub enum Command {
         /// The IPNS name the index is published under [default: the first KEY].
         #[arg(long, value_name = "NAME")]
         ipns: Option<String>,
+        /// NAME is a rebuilder's attestation index (`cargo ipfs attest`),
+        /// whose statements a policy of required attestations counts.
+        #[arg(long)]
+        rebuilder: bool,
     },
     /// List trusted indexes.
     List {
@@ -48,7 +53,7 @@ fn ed25519_name(text: &str) -> anyhow::Result<String> {
 pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
     let local = IndexState::new(global.store_dir()?);
     match cmd {
-        Command::Add { name, keys, threshold, ipns } => {
+        Command::Add { name, keys, threshold, ipns, rebuilder } => {
             crate::index::layout::shard_path(&name).map_err(|_| {
                 anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")
             })?;
@@ -63,8 +68,10 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
             }
             let count = keys.len();
-            local.update_trust(|t| t.insert(name.clone(), IndexTrust { keys, threshold, ipns: ipns.clone() }))?;
-            println!("trusting {count} key(s) for index {name} (threshold {threshold}), published at /ipns/{ipns}");
+            let kind = if rebuilder { IndexKind::Attestations } else { IndexKind::Artifacts };
+            local.update_trust(|t| t.insert(name.clone(), IndexTrust { keys, threshold, ipns: ipns.clone(), kind }))?;
+            let what = if rebuilder { "rebuilder" } else { "index" };
+            println!("trusting {count} key(s) for {what} {name} (threshold {threshold}), published at /ipns/{ipns}");
         }
         Command::List { json } => {
             let trust = local.trust()?;
@@ -75,6 +82,7 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                     .map(|(name, t)| {
                         serde_json::json!({
                             "index": name, "keys": t.keys, "threshold": t.threshold, "ipns": t.ipns,
+                            "rebuilder": t.kind == IndexKind::Attestations,
                             "last_seen_seq": seen.get(name).map(|s| s.seq),
                         })
                     })
@@ -84,7 +92,8 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 for (name, t) in &trust {
                     let last =
                         seen.get(name).map_or("never resolved".to_string(), |s| format!("last seen version {}", s.seq));
-                    println!("{name}: {} of {} key(s), /ipns/{}, {last}", t.threshold, t.keys.len(), t.ipns);
+                    let rebuilder = if t.kind == IndexKind::Attestations { " (rebuilder)" } else { "" };
+                    println!("{name}{rebuilder}: {} of {} key(s), /ipns/{}, {last}", t.threshold, t.keys.len(), t.ipns);
                     for key in &t.keys {
                         println!("  {key}");
                     }

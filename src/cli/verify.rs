@@ -16,6 +16,16 @@ pub struct Args {
     #[arg(long, required = true)]
     rebuild: bool,
     #[command(flatten)]
+    what: RebuildArgs,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to rebuild, and against which index (`verify --rebuild`, `attest`).
+#[derive(Debug, clap::Args)]
+pub struct RebuildArgs {
+    #[command(flatten)]
     source: Source,
     /// The project whose lockfile to rebuild [default: the current directory's].
     #[arg(long, value_name = "PATH", conflicts_with = "krate")]
@@ -33,38 +43,47 @@ pub struct Args {
     /// Cargo's parallel jobs.
     #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(usize))]
     jobs: Option<usize>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+}
+
+impl RebuildArgs {
+    /// The options of the rebuild.
+    pub fn options(&self) -> RebuildOptions {
+        let krate = self.krate.as_deref().map(|spec| match spec.split_once('@') {
+            Some((name, version)) => (name.to_string(), Some(version.to_string())),
+            None => (spec.to_string(), None),
+        });
+        RebuildOptions {
+            index: self.source.index.clone(),
+            gateways: self.source.gateways.clone(),
+            kubo: self.source.kubo.clone(),
+            offline: self.source.offline,
+            timeout: self.source.timeout.map(std::time::Duration::from_secs),
+            manifest_path: self.manifest_path.clone(),
+            krate,
+            sample: self.sample,
+            jobs: self.jobs,
+            release: self.release,
+        }
+    }
 }
 
 /// Rebuilds, compares, reports.
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let _ = args.rebuild;
-    let krate = args.krate.as_deref().map(|spec| match spec.split_once('@') {
-        Some((name, version)) => (name.to_string(), Some(version.to_string())),
-        None => (spec.to_string(), None),
-    });
-    let opts = RebuildOptions {
-        index: args.source.index.clone(),
-        gateways: args.source.gateways.clone(),
-        kubo: args.source.kubo.clone(),
-        offline: args.source.offline,
-        timeout: args.source.timeout.map(std::time::Duration::from_secs),
-        manifest_path: args.manifest_path,
-        krate,
-        sample: args.sample,
-        jobs: args.jobs,
-        release: args.release,
-    };
     let store_dir = global.store_dir()?;
     global.open_store()?;
-    let report = rebuild(&store_dir, &opts)?;
+    let report = rebuild(&store_dir, &args.what.options())?;
     let status = if report.mismatched.is_empty() { 0 } else { 1 };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(status);
     }
+    print_report(&report);
+    Ok(status)
+}
+
+/// The report of a rebuild, for people.
+pub fn print_report(report: &crate::rebuild::compare::Report) {
     println!(
         "index {} version {}: {} matched, {} mismatched, {} signed entries not rebuilt here, {} rebuilt artifacts not in the index",
         report.index,
@@ -90,5 +109,4 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     for (reason, count) in reasons {
         println!("not rebuilt here: {count} ({reason})");
     }
-    Ok(status)
 }

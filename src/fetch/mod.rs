@@ -55,6 +55,23 @@ pub struct FetchOptions {
     pub offline: bool,
     /// Per-request timeout.
     pub timeout: Option<Duration>,
+    /// `--rebuilder`: the trusted rebuilders whose attestations count.
+    pub rebuilders: Vec<String>,
+    /// `--require-attestations`.
+    pub require_attestations: Option<u32>,
+}
+
+impl FetchOptions {
+    /// What the flags say of where to look and what to require.
+    pub fn flags(&self) -> crate::sources::config::Flags<'_> {
+        crate::sources::config::Flags {
+            index: self.index.as_deref(),
+            gateways: &self.gateways,
+            kubo: self.kubo.as_deref(),
+            rebuilders: &self.rebuilders,
+            require_attestations: self.require_attestations,
+        }
+    }
 }
 
 /// What a build started after a fetch hands down to its wrappers, so
@@ -69,6 +86,9 @@ pub struct HandDown {
     pub gateways: Vec<String>,
     /// The kubo node's RPC API, when fetching through one.
     pub kubo: Option<String>,
+    /// The policy of required attestations, with the verified attestation
+    /// indexes of the rebuilders it counts; `None` when nothing is required.
+    pub attesting: Option<crate::index::attested::Attesting>,
 }
 
 /// One artifact fetched (or found locally).
@@ -111,6 +131,12 @@ pub struct Summary {
     pub missing: Vec<String>,
     /// Artifacts that failed (crate and reason); they will compile.
     pub failed: Vec<(String, String)>,
+    /// How many distinct trusted rebuilders must attest an entry (0: none).
+    pub require_attestations: u32,
+    /// Packages whose entries have too few attestations (crate and the
+    /// count, `1 of 2 required attestations (...)`): not fetched, they
+    /// will compile.
+    pub unattested: Vec<(String, String)>,
     /// Why the fetch stopped early, when the disk of the store filled up:
     /// what was under way then is in `failed`, and so is everything not
     /// yet fetched or looked up.
@@ -158,6 +184,8 @@ pub enum Progress<'a> {
     Done,
     /// An artifact failed.
     Failed(&'a str, &'a str),
+    /// A package's entries have fewer attestations than required.
+    Unattested(&'a str, &'a str),
 }
 
 /// A fetch under way: what its steps share.
@@ -173,9 +201,48 @@ struct Pass<'a> {
     /// Why the workers stopped: the first failure that said the store's
     /// disk is full.
     full: Mutex<Option<String>>,
+    /// The keys of the rebuilders that attested each entry let through
+    /// (by key), filed with its artifact.
+    attested: Mutex<std::collections::HashMap<String, Vec<String>>>,
 }
 
 impl Pass<'_> {
+    fn attested_by(&self, entry: &Entry) -> Vec<String> {
+        self.attested.lock().expect("attested").get(&entry.key).cloned().unwrap_or_default()
+    }
+
+    /// Under a policy of required attestations, the entries of `package`
+    /// that enough distinct trusted rebuilders attest; the package is said
+    /// unattested when none of its compilations is.
+    fn attested(&self, package: &lockfile::LockedPackage, matching: Vec<Entry>) -> Vec<Entry> {
+        let Some(attesting) = &self.resolved.attesting else { return matching };
+        let tallies = match attesting.tally_all(self.downloader.reader, &package.name, &matching) {
+            Ok(tallies) => tallies,
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("cannot read the attestations of {}", package.name));
+                let failure = self.report(&package.name, &package.version, e);
+                self.out.lock().expect("summary").0.failed.push(failure);
+                return Vec::new();
+            }
+        };
+        let mut kept = Vec::new();
+        let mut refused = None;
+        for (entry, tally) in matching.into_iter().zip(tallies) {
+            if attesting.allows(&tally) {
+                self.attested.lock().expect("attested").insert(entry.key.clone(), tally.keys);
+                kept.push(entry);
+            } else if refused.is_none() || !entry.is_run() {
+                refused.get_or_insert_with(|| tally.describe(attesting.require as usize));
+            }
+        }
+        if let Some(why) = refused.filter(|_| kept.iter().all(Entry::is_run)) {
+            let what = format!("{} {}", package.name, package.version);
+            (self.progress)(Progress::Unattested(&what, &why));
+            self.out.lock().expect("summary").0.unattested.push((what, why));
+        }
+        kept
+    }
+
     /// Shows a failure and returns it for the summary; that crate compiles.
     /// Once the store's disk is full, nothing more can be stored: the first
     /// such failure is shown, the workers stop, and the rest is summed up.
@@ -202,9 +269,10 @@ impl Pass<'_> {
             for _ in 0..cores {
                 s.spawn(|| loop {
                     let Some((i, entry)) = queue.lock().expect("queue").next() else { return };
+                    let attested = self.attested_by(&entry);
                     let filed = match entry.run {
-                        Some(_) => self.runs.file_entry(d.store, d.reader, &entry),
-                        None => d.file(&entry),
+                        Some(_) => self.runs.file_entry(d.store, d.reader, &entry, &attested),
+                        None => d.file_attested(&entry, &attested),
                     };
                     if let Err(e) = filed {
                         failed.lock().expect("failed").push((i, self.report(&entry.name, &entry.version, e)));
@@ -249,12 +317,12 @@ impl schedule::Steps for Pass<'_> {
         if matching.iter().all(Entry::is_run) {
             self.out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
         }
-        matching
+        self.attested(package, matching)
     }
 
     fn download(&self, entry: Entry) {
         let result = match entry.run {
-            Some(_) if self.runs.has_entry(&entry) => Ok(None),
+            Some(_) if self.runs.has_entry(&entry, &self.attested_by(&entry)) => Ok(None),
             // A run is never in the cache map: `download` brings its blocks.
             Some(_) => {
                 crate::artifact::runs::check_sizes(&entry).and_then(|()| self.downloader.download(&entry, self.started))
@@ -264,7 +332,17 @@ impl schedule::Steps for Pass<'_> {
         let mut guard = self.out.lock().expect("summary");
         let (summary, downloaded) = &mut *guard;
         match result {
-            Ok(None) => summary.already_local += 1,
+            Ok(None) => {
+                summary.already_local += 1;
+                // Fetched before; now attested too.
+                let attested = self.attested_by(&entry);
+                if entry.run.is_none() && !attested.is_empty() {
+                    let key = crate::artifact::download::base_key(&entry);
+                    if let Err(e) = self.downloader.cache.add_attesters(key, &entry.cid, &attested) {
+                        eprintln!("cargo-ipfs: cannot note the attestations of {} ({e})", entry.name);
+                    }
+                }
+            }
             Ok(Some(first_byte)) => {
                 let fetched = Fetched::of(&entry);
                 summary.bytes += fetched.bytes;
@@ -320,6 +398,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         rustc: resolved.rustc.clone(),
         target: resolved.target.clone(),
         hand_down: resolved.hand_down.clone(),
+        require_attestations: resolved.attesting.as_ref().map_or(0, |a| a.require),
         ..Summary::default()
     };
     let pass = Pass {
@@ -330,6 +409,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
         progress,
         out: Mutex::new((summary, Vec::new())),
         full: Mutex::new(None),
+        attested: Mutex::new(Default::default()),
     };
     progress(Progress::Resolved {
         index: &resolved.index,
@@ -349,6 +429,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     }
     summary.download_ms = started.elapsed().as_millis() as u64;
     summary.missing.sort();
+    summary.unattested.sort();
 
     let unpack_started = Instant::now();
     pass.file_all(&mut summary, downloaded);

@@ -6,6 +6,8 @@
 
 use super::{lockfile, FetchOptions};
 use crate::formats::ipns::IpnsName;
+use crate::index::attested::{chosen_rebuilders, Attesting, Followed};
+use crate::index::manifest::IndexKind;
 use crate::index::resolve::resolve_record;
 use crate::index::state::{IndexState, TrustFile};
 use crate::index::IndexVersion;
@@ -40,6 +42,8 @@ pub(super) struct Resolved {
     pub packages: Vec<lockfile::LockedPackage>,
     /// What a build after the fetch hands down to its wrappers; `None` offline.
     pub hand_down: Option<super::HandDown>,
+    /// The policy of required attestations; `None` when nothing is required.
+    pub attesting: Option<Attesting>,
 }
 
 impl Resolved {
@@ -126,11 +130,61 @@ pub fn resolve_index(
     Ok(IndexHead { store, layered, settings, version: resolved.version })
 }
 
+/// The attestations the settings' policy requires of the entries of
+/// `head`'s index, ready to count: each chosen rebuilder's attestation
+/// index resolved and verified like any index (record, signatures, key
+/// rotations, no rollback, not expired). A rebuilder whose index is
+/// refused is said so once and counts for no entry. `None` when the policy
+/// requires nothing.
+pub fn attesting(
+    store_dir: &Path,
+    trust_file: &TrustFile,
+    head: &IndexHead,
+    offline: bool,
+    timeout: Option<Duration>,
+    now: SystemTime,
+) -> anyhow::Result<Option<Attesting>> {
+    let policy = &head.settings.policy;
+    if policy.require == 0 {
+        return Ok(None);
+    }
+    let index = &head.settings.index;
+    let chosen = chosen_rebuilders(trust_file, &policy.rebuilders, policy.require)?;
+    let mut rebuilders = Vec::new();
+    for (name, trust) in chosen {
+        let settings = config::Settings { index: name.clone(), ..head.settings.clone() };
+        rebuilders.push(match resolve_index(store_dir, trust_file, settings, offline, timeout, now) {
+            Ok(h) => Followed {
+                name,
+                keys: h.version.manifest.keys.clone(),
+                shards: Some(h.version.shards.to_string()),
+                refused: None,
+            },
+            Err(e) => {
+                let why = crate::report::Chain(&e).to_string();
+                eprintln!("cargo-ipfs: rebuilder {name}: {why}; its attestations do not count");
+                Followed { name, keys: trust.keys, shards: None, refused: Some(why) }
+            }
+        });
+    }
+    let m = &head.version.manifest;
+    let ipns = trust_file.get(index).map(|t| t.ipns.clone()).unwrap_or_default();
+    Ok(Some(Attesting {
+        require: policy.require,
+        index: index.clone(),
+        ipns,
+        publisher_keys: m.keys.iter().chain(&m.root_keys).cloned().collect(),
+        rebuilders,
+    }))
+}
+
 /// The settings in force for a fetch into `store_dir`: `flags`, then the
 /// environment, then `<store>/config.json`, then the only index of
 /// `trust_file` (the store's `trust.json`).
 pub fn settings(store_dir: &Path, trust_file: &TrustFile, flags: config::Flags) -> anyhow::Result<config::Settings> {
-    let trusted: Vec<String> = trust_file.keys().cloned().collect();
+    // A rebuilder's attestation index is never the index fetched from.
+    let trusted: Vec<String> =
+        trust_file.iter().filter(|(_, t)| t.kind == IndexKind::Artifacts).map(|(n, _)| n.clone()).collect();
     config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(store_dir)?, &trusted)
 }
 
@@ -151,10 +205,11 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
     // And where the lockfile is (cargo answers that).
     let manifest_path = opts.manifest_path.clone();
     let lock_path = std::thread::spawn(move || lockfile::find(manifest_path.as_deref()));
-    let flags = config::Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
+    let flags = opts.flags();
     let trust_file = IndexState::new(store_dir).trust()?;
     let settings = settings(store_dir, &trust_file, flags)?;
     let head = resolve_index(store_dir, &trust_file, settings, opts.offline, opts.timeout, now)?;
+    let attesting = attesting(store_dir, &trust_file, &head, opts.offline, opts.timeout, now)?;
 
     let identity = identity.join().map_err(|_| anyhow::anyhow!("the rustc identity thread panicked"))??;
     let lock_path = lock_path.join().map_err(|_| anyhow::anyhow!("the lockfile thread panicked"))??;
@@ -165,9 +220,11 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
         shards: head.version.shards.to_string(),
         gateways: head.settings.gateways.clone(),
         kubo: head.settings.kubo.clone(),
+        attesting: attesting.clone(),
     });
     Ok(Resolved {
         hand_down,
+        attesting,
         index: head.settings.index,
         version: head.version.manifest.seq,
         expires: head.version.manifest.expires,
@@ -180,3 +237,7 @@ pub(super) fn resolve(store_dir: &Path, opts: &FetchOptions, now: SystemTime) ->
         layered: head.layered,
     })
 }
+
+#[cfg(test)]
+#[path = "attesting_tests.rs"]
+mod attesting_tests;

@@ -75,6 +75,7 @@ fn manifest_of_format(format: u32) -> Manifest {
     let mut m = Manifest {
         format,
         index: "example".into(),
+        kind: Default::default(),
         seq: 1,
         created: T0,
         expires: T0 + 86_400,

@@ -6,7 +6,9 @@
 //! cache key, so that the same set of entries always gives the same bytes
 //! (and the same CID).
 
+use super::manifest::IndexKind;
 use super::run::RunInfo;
+pub use super::shard::{decode_shard, encode_shard, merge, read_shard, ReadShard, ShardItem};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -199,84 +201,24 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-/// Encodes a crate's entries as a shard file: sorted, one per key.
-pub fn encode_shard(entries: &[Entry]) -> Vec<u8> {
-    let mut sorted: Vec<&Entry> = entries.iter().collect();
-    sorted.sort_by(|a, b| (&a.version, &a.key).cmp(&(&b.version, &b.key)));
-    sorted.dedup_by(|a, b| a.key == b.key);
-    let mut out = Vec::new();
-    for entry in sorted {
-        serde_json::to_writer(&mut out, entry).expect("entries serialize");
-        out.push(b'\n');
-    }
-    out
-}
+impl ShardItem for Entry {
+    const KIND: IndexKind = IndexKind::Artifacts;
 
-/// A shard as a reader takes it: the entries it understands, and why each
-/// other line was left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReadShard {
-    /// The valid entries of the shard's crate.
-    pub entries: Vec<Entry>,
-    /// For each line left out: its number and why (an unknown field, a
-    /// field missing or malformed, another crate's entry).
-    pub skipped: Vec<(usize, String)>,
-}
-
-/// Decodes a shard file of crate `name` for reading: an entry this build
-/// cannot fully understand (a field added by a newer publisher within the
-/// same index format, a malformed one) is left out and said why, never
-/// used, while the shard's other entries stay usable. A publisher decodes
-/// with [`decode_shard`] instead, which refuses the shard, so that a
-/// version it writes never drops what it did not understand.
-pub fn read_shard(name: &str, bytes: &[u8]) -> ReadShard {
-    let mut shard = ReadShard::default();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match decode_line(name, i + 1, line) {
-            Ok(entry) => shard.entries.push(entry),
-            Err(e) => shard.skipped.push((i + 1, e.to_string())),
-        }
+    fn crate_name(&self) -> &str {
+        &self.name
     }
-    shard
-}
 
-fn decode_line(name: &str, number: usize, line: &[u8]) -> Result<Entry, EntryError> {
-    let entry: Entry = serde_json::from_slice(line).map_err(|source| EntryError::Json { line: number, source })?;
-    if !entry.name.eq_ignore_ascii_case(name) {
-        return Err(EntryError::WrongShard { expected: name.to_string(), found: entry.name });
+    fn validate(&self) -> Result<(), EntryError> {
+        Entry::validate(self)
     }
-    entry.validate()?;
-    Ok(entry)
-}
 
-/// Decodes a shard file of crate `name`, validating every entry; any line
-/// it cannot fully understand refuses the shard.
-pub fn decode_shard(name: &str, bytes: &[u8]) -> Result<Vec<Entry>, EntryError> {
-    let mut out = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        out.push(decode_line(name, i + 1, line)?);
+    fn order(&self) -> (&str, &str, &str) {
+        (&self.version, &self.key, "")
     }
-    Ok(out)
-}
 
-/// Merges `new` into `old` (a key already present keeps its old entry, so
-/// publishing the same artifact twice changes nothing). Returns whether
-/// anything was added.
-pub fn merge(old: &mut Vec<Entry>, new: &[Entry]) -> bool {
-    let mut changed = false;
-    for entry in new {
-        if !old.iter().any(|e| e.key == entry.key) {
-            old.push(entry.clone());
-            changed = true;
-        }
+    fn same(&self, other: &Self) -> bool {
+        self.key == other.key
     }
-    changed
 }
 
 #[cfg(test)]
@@ -317,7 +259,7 @@ pub(crate) mod tests {
         let c = sample("serde", "1.0.0", "03");
         let one = encode_shard(&[a.clone(), b.clone(), c.clone()]);
         assert_eq!(one, encode_shard(&[c.clone(), b.clone(), a.clone(), a.clone()]));
-        assert_eq!(decode_shard("serde", &one).unwrap(), vec![a, c, b]);
+        assert_eq!(decode_shard::<Entry>("serde", &one).unwrap(), vec![a, c, b]);
     }
 
     #[test]
@@ -331,16 +273,16 @@ pub(crate) mod tests {
     #[test]
     fn refuses_foreign_and_malformed_entries() {
         let shard = encode_shard(&[sample("serde", "1.0.0", "01")]);
-        assert!(matches!(decode_shard("tokio", &shard), Err(EntryError::WrongShard { .. })));
+        assert!(matches!(decode_shard::<Entry>("tokio", &shard), Err(EntryError::WrongShard { .. })));
         let mut bad = sample("serde", "1.0.0", "01");
         bad.sha256 = "zz".into();
-        let err = decode_shard("serde", &encode_shard(&[bad])).unwrap_err().to_string();
+        let err = decode_shard::<Entry>("serde", &encode_shard(&[bad])).unwrap_err().to_string();
         assert!(err.contains("sha256"), "{err}");
-        let err = decode_shard("serde", b"{\"name\":\"serde\"}\n").unwrap_err().to_string();
+        let err = decode_shard::<Entry>("serde", b"{\"name\":\"serde\"}\n").unwrap_err().to_string();
         assert!(err.starts_with("line 1:"), "{err}");
         let mut extra = String::from_utf8(shard).unwrap();
         extra.insert_str(1, "\"surprise\":1,");
-        assert!(decode_shard("serde", extra.as_bytes()).is_err(), "unknown fields are refused");
+        assert!(decode_shard::<Entry>("serde", extra.as_bytes()).is_err(), "unknown fields are refused");
     }
 
     #[test]
@@ -377,13 +319,13 @@ pub(crate) mod tests {
         let second = text.find("\n").unwrap() + 2;
         text.insert_str(second, "\"attestations\":[],");
         text.push_str(&String::from_utf8(encode_shard(&[sample("tokio", "1.0.0", "03")])).unwrap());
-        let read = read_shard("serde", text.as_bytes());
+        let read = read_shard::<Entry>("serde", text.as_bytes());
         assert_eq!(read.entries, [good]);
         let reasons: Vec<&str> = read.skipped.iter().map(|(_, why)| why.as_str()).collect();
         assert_eq!(read.skipped.iter().map(|(line, _)| *line).collect::<Vec<_>>(), [2, 3]);
         assert!(reasons[0].contains("attestations") && reasons[1].contains("tokio"), "{reasons:?}");
         // A publisher refuses the same shard whole.
-        assert!(decode_shard("serde", text.as_bytes()).is_err());
+        assert!(decode_shard::<Entry>("serde", text.as_bytes()).is_err());
     }
 
     #[test]
@@ -393,9 +335,9 @@ pub(crate) mod tests {
         let mut text = String::from_utf8(encode_shard(&[sample("serde", "1.0.1", "02")])).unwrap();
         text = text.replace("\"unpacked_size\":3072,", "");
         text.push_str(&String::from_utf8(encode_shard(std::slice::from_ref(&good))).unwrap());
-        let read = read_shard("serde", text.as_bytes());
+        let read = read_shard::<Entry>("serde", text.as_bytes());
         assert_eq!(read.entries, [good]);
         assert!(read.skipped[0].1.contains("unpacked_size"), "{:?}", read.skipped);
-        assert!(decode_shard("serde", text.as_bytes()).is_err());
+        assert!(decode_shard::<Entry>("serde", text.as_bytes()).is_err());
     }
 }

@@ -40,6 +40,10 @@ pub struct Manifest {
     pub format: u32,
     /// The index's own name; a manifest is only valid for this name.
     pub index: String,
+    /// What the shards hold: artifact entries (absent) or a rebuilder's
+    /// attestations. Signed, so that neither is ever read as the other.
+    #[serde(default, skip_serializing_if = "IndexKind::is_artifacts")]
+    pub kind: IndexKind,
     /// The version number, one more than the previous version's.
     pub seq: u64,
     /// Creation time, seconds since the Unix epoch.
@@ -68,6 +72,33 @@ pub struct Manifest {
     /// The signatures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<Signature>,
+}
+
+/// What an index's shards hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexKind {
+    /// Entries from cache key to artifact: a publisher's index.
+    #[default]
+    Artifacts,
+    /// Statements that rebuilds matched entries of other indexes: a
+    /// rebuilder's index (see [`crate::index::attest`]).
+    Attestations,
+}
+
+impl IndexKind {
+    /// Whether this is the default kind, which manifests leave out.
+    pub fn is_artifacts(&self) -> bool {
+        *self == IndexKind::Artifacts
+    }
+
+    /// How a message names an index of this kind.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IndexKind::Artifacts => "an artifact index (a publisher's)",
+            IndexKind::Attestations => "an attestation index (a rebuilder's)",
+        }
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -116,6 +147,16 @@ pub enum ManifestError {
         expected: String,
         /// The index the manifest names.
         found: String,
+    },
+    /// An index of the other kind than the one trusted under this name.
+    #[error("index `{index}` is {}, but it is trusted here as {}; check the name, or trust it again with `cargo ipfs trust add` (with `--rebuilder` for a rebuilder)", found.describe(), expected.describe())]
+    Kind {
+        /// The index.
+        index: String,
+        /// The kind trusted.
+        expected: IndexKind,
+        /// The kind its manifest says.
+        found: IndexKind,
     },
     /// Not enough valid signatures from the manifest's own key set.
     #[error("index `{index}` version {seq}: {valid} valid signature(s) from its key set, {needed} needed{}; the manifest was altered or is incomplete, try another source", signed_by(strangers))]

@@ -1,7 +1,9 @@
 //! The signed, sharded index: from cache key to artifact CID.
 //!
 //! - [`layout`]: where a crate's shard lives (the crates.io sparse layout).
-//! - [`entry`]: [`Entry`], one artifact, and the shard file format.
+//! - [`entry`]: [`Entry`], one artifact; [`shard`]: the shard file format.
+//! - [`attest`]: a rebuilder's signed statements that its rebuild matched
+//!   an entry, and the count a client policy asks of them (pure).
 //! - [`inputs`]: the named inputs of a key, as entries sign them (pure).
 //! - [`manifest`]: [`Manifest`], signatures, trust checks and key rotation.
 //!   No I/O; time is a parameter.
@@ -10,6 +12,8 @@
 //!
 //! The format is specified in `docs/index-format.md`.
 
+pub mod attest;
+pub mod attested;
 pub mod diff;
 pub mod entry;
 pub mod inputs;
@@ -18,6 +22,7 @@ pub mod manifest;
 pub mod publish;
 pub mod resolve;
 pub mod run;
+pub mod shard;
 pub mod state;
 pub mod tree;
 

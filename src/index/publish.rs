@@ -3,8 +3,8 @@
 //! caller stores the record last, so a crash at any moment leaves the
 //! previous version as the published one.
 
-use super::entry::Entry;
 use super::manifest::{check_signed, Manifest, ManifestError};
+use super::shard::ShardItem;
 use super::tree::{apply, empty_shards, write_version, IndexVersion, TreeError};
 use super::{INDEX_FORMAT_VERSION, OLDEST_READABLE_FORMAT};
 use crate::formats::ipns::{create_record, IpnsError, Keypair};
@@ -71,13 +71,14 @@ fn unix(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Adds `changes` on top of `prev` and signs a new version. Returns `None`
+/// Adds `changes` (entries, or a rebuilder's statements: the manifest
+/// says which) on top of `prev` and signs a new version. Returns `None`
 /// when nothing would change (no new entry, same key set) and this is no
 /// refresh: publishing the same artifacts twice is a no-op.
-pub fn publish(
+pub fn publish<T: ShardItem>(
     store: &dyn BlockStore,
     prev: Option<&IndexVersion>,
-    changes: &BTreeMap<String, Vec<Entry>>,
+    changes: &BTreeMap<String, Vec<T>>,
     params: &PublishParams,
 ) -> Result<Option<NewVersion>, PublishError> {
     let mut keys = params.keys.clone();
@@ -114,6 +115,7 @@ pub fn publish(
     let mut manifest = Manifest {
         format: INDEX_FORMAT_VERSION,
         index: params.index.to_string(),
+        kind: T::KIND,
         seq: prev.map_or(1, |p| p.manifest.seq + 1),
         created: now,
         expires: now + params.lifetime.as_secs(),

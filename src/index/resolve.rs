@@ -134,6 +134,9 @@ pub fn verify_root(
     let version = read_version(store, root).map_err(tree_err)?;
     let m = &version.manifest;
     check_manifest(m, index, seen.map(|s| s.seq), unix(now))?;
+    if m.kind != trust.kind {
+        return Err(ManifestError::Kind { index: index.into(), expected: trust.kind, found: m.kind }.into());
+    }
     if let Some(seen) = seen {
         if seen.seq == m.seq && seen.root != root.to_string() {
             return Err(ResolveError::Equivocation {
@@ -190,7 +193,7 @@ enum Prev {
 fn previous(store: &dyn BlockStore, current: &Manifest) -> Result<Prev, TreeError> {
     let Some(prev) = current.prev.as_deref().and_then(|p| parse_cid(p).ok()) else { return Ok(Prev::NoLink) };
     match load_manifest(store, &prev) {
-        Ok(m) if m.index == current.index && m.seq < current.seq => Ok(Prev::Found(m)),
+        Ok(m) if m.index == current.index && m.kind == current.kind && m.seq < current.seq => Ok(Prev::Found(m)),
         Ok(m) => Ok(Prev::Foreign(m)),
         Err(TreeError::Read(_)) | Err(TreeError::Store(_)) => Ok(Prev::Missing),
         Err(e) => Err(e),

@@ -116,7 +116,7 @@ mod tests {
     fn a_run_entry_round_trips_and_a_unit_entry_names_no_run() {
         let entry = run_entry();
         let shard = crate::index::entry::encode_shard(std::slice::from_ref(&entry));
-        assert_eq!(crate::index::entry::decode_shard("cfix", &shard).unwrap(), [entry]);
+        assert_eq!(crate::index::entry::decode_shard::<crate::index::Entry>("cfix", &shard).unwrap(), [entry]);
         let unit = sample("cfix", "0.1.0", "01");
         let text = String::from_utf8(crate::index::entry::encode_shard(&[unit])).unwrap();
         assert!(!text.contains("\"run\"") && !text.contains("\"inputs\""), "format 2 readers' shape: {text}");

@@ -12,6 +12,7 @@
 //! Every change is a read-modify-write under an exclusive lock on
 //! `<file>.lock`, written through a temporary file and a rename.
 
+use super::manifest::IndexKind;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +56,10 @@ pub struct IndexTrust {
     pub threshold: u32,
     /// The IPNS name the index is published under.
     pub ipns: String,
+    /// What it holds: a publisher's artifacts, or a rebuilder's
+    /// attestations (`trust add --rebuilder`).
+    #[serde(default, skip_serializing_if = "IndexKind::is_artifacts")]
+    pub kind: IndexKind,
 }
 
 /// The newest version of an index accepted on this machine.
@@ -86,6 +91,9 @@ pub struct Published {
     pub lifetime_secs: u64,
     /// The newest root published.
     pub head: String,
+    /// What it holds: artifacts, or this machine's attestations.
+    #[serde(default, skip_serializing_if = "IndexKind::is_artifacts")]
+    pub kind: IndexKind,
 }
 
 /// `trust.json`.

@@ -60,6 +60,7 @@ pub(super) fn trust_of(keys: &[&Keypair], threshold: u32, ipns: &Keypair) -> Ind
         keys: keys.iter().map(|k| k.ipns_name().to_string()).collect(),
         threshold,
         ipns: ipns.ipns_name().to_string(),
+        kind: Default::default(),
     }
 }
 
@@ -351,7 +352,7 @@ fn an_entry_a_reader_cannot_understand_leaves_the_rest_of_its_shard_usable() {
         (cid, tsize) = (*dir.cid(), size);
     }
     assert_eq!(lookup(&store, &cid, "serde").unwrap(), [known]);
-    let shard = super::tree::lookup_shard(&store, &cid, "serde").unwrap();
+    let shard = super::tree::lookup_shard::<Entry>(&store, &cid, "serde").unwrap();
     assert_eq!(shard.skipped.len(), 1);
     assert!(shard.skipped[0].1.contains("attestations"), "{:?}", shard.skipped);
 }

@@ -6,9 +6,10 @@
 //! the paths of changed shards, each once however many of its shards
 //! changed; every other block is shared with the previous version.
 
-use super::entry::{decode_shard, encode_shard, merge, read_shard, Entry, EntryError, ReadShard};
+use super::entry::{Entry, EntryError};
 use super::layout::{shard_path, BadCrateName};
 use super::manifest::{Manifest, ManifestError};
+use super::shard::{decode_shard, encode_shard, merge, read_shard, ReadShard, ShardItem};
 use crate::formats::block::Block;
 use crate::formats::unixfs::{
     build_directory, build_directory_with_limit, export_file, import_bytes, list_directory, list_directory_block,
@@ -172,7 +173,13 @@ pub fn load_manifest(store: &dyn BlockStore, cid: &Cid) -> Result<Manifest, Tree
 /// index has none. An entry it cannot fully understand is left out (see
 /// [`read_shard`]) with one warning line on stderr, and is never used.
 pub fn lookup(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<Entry>, TreeError> {
-    let shard = lookup_shard(store, shards, name)?;
+    lookup_items(store, shards, name)
+}
+
+/// The lines of crate `name` this build understands, of an index of any
+/// kind (see [`lookup`]).
+pub fn lookup_items<T: ShardItem>(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<T>, TreeError> {
+    let shard = lookup_shard::<T>(store, shards, name)?;
     if let Some((line, why)) = shard.skipped.first() {
         eprintln!(
             "cargo-ipfs: {} entr{} of {name} in the index left out (line {line}: {why}); \
@@ -186,7 +193,7 @@ pub fn lookup(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<Vec<En
 
 /// The shard of crate `name` as a reader takes it (empty when the index
 /// has none): the entries understood, and the lines left out.
-pub fn lookup_shard(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<ReadShard, TreeError> {
+pub fn lookup_shard<T: ShardItem>(store: &dyn BlockStore, shards: &Cid, name: &str) -> Result<ReadShard<T>, TreeError> {
     let path = shard_path(name)?;
     let mut dir = *shards;
     for (i, part) in path.iter().enumerate() {
@@ -240,10 +247,10 @@ pub(crate) fn is_shard(parents: &[String], name: &str) -> bool {
 /// Adds entries to the shards under `shards` (or to an empty index), writing
 /// only the blocks on changed paths. Returns the new shards directory and
 /// how many entries were new.
-pub fn apply(
+pub fn apply<T: ShardItem>(
     store: &dyn BlockStore,
     shards: Option<&Cid>,
-    changes: &BTreeMap<String, Vec<Entry>>,
+    changes: &BTreeMap<String, Vec<T>>,
 ) -> Result<(Cid, usize), TreeError> {
     let mut paths = Vec::new();
     for (name, entries) in changes {
@@ -252,7 +259,7 @@ pub fn apply(
         }
         paths.push((shard_path(name)?, name.as_str(), entries.as_slice()));
     }
-    let refs: Vec<Change> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
+    let refs: Vec<Change<T>> = paths.iter().map(|(p, n, e)| (p.as_slice(), *n, *e)).collect();
     let mut added = 0;
     let dir = update_dir(store, shards, &refs, &mut added)?;
     Ok((dir.cid, added))
@@ -260,12 +267,12 @@ pub fn apply(
 
 /// One crate's change on its way down the shard tree: the directories still
 /// to descend, the crate name, and its entries.
-type Change<'a> = (&'a [String], &'a str, &'a [Entry]);
+type Change<'a, T> = (&'a [String], &'a str, &'a [T]);
 
-fn update_dir(
+fn update_dir<T: ShardItem>(
     store: &dyn BlockStore,
     dir: Option<&Cid>,
-    changes: &[Change],
+    changes: &[Change<T>],
     added: &mut usize,
 ) -> Result<DirEntry, TreeError> {
     let mut entries: BTreeMap<String, DirEntry> = match dir {
@@ -274,7 +281,7 @@ fn update_dir(
         }
         None => BTreeMap::new(),
     };
-    let mut by_child: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+    let mut by_child: BTreeMap<&str, Vec<Change<T>>> = BTreeMap::new();
     for (path, name, new) in changes {
         by_child.entry(path[0].as_str()).or_default().push((&path[1..], name, new));
     }
@@ -283,7 +290,7 @@ fn update_dir(
         let updated = if group[0].0.is_empty() {
             // A shard file: merge every change for this crate.
             let name = group[0].1;
-            let mut current = match existing {
+            let mut current: Vec<T> = match existing {
                 Some(cid) => decode_shard(name, &read_file(store, &cid)?)
                     .map_err(|source| TreeError::Shard { krate: name.into(), source })?,
                 None => Vec::new(),

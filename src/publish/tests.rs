@@ -39,6 +39,7 @@ impl Publisher {
             root_threshold: 0,
             lifetime_secs: 30 * 86_400,
             head: String::new(),
+            kind: Default::default(),
         };
         local.update_published(|p| p.insert("idx".into(), config)).unwrap();
         Publisher { _dir: dir, store, local, keystore, name }
@@ -128,9 +129,10 @@ fn a_head_older_than_the_record_gives_way_to_the_record() {
 #[test]
 fn only_an_index_published_here_gets_a_version() {
     let p = Publisher::new();
-    let err = publish_version(&p.store, &p.local, &p.keystore, "other", &BTreeMap::new(), None, SystemTime::now())
-        .unwrap_err()
-        .to_string();
+    let err =
+        publish_version::<Entry>(&p.store, &p.local, &p.keystore, "other", &BTreeMap::new(), None, SystemTime::now())
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("index `other` is not published from this store"), "{err}");
 }
 
@@ -140,10 +142,17 @@ fn a_rotation_is_signed_by_both_key_sets_and_recorded() {
     p.publish(&[]).unwrap();
     let new = p.keystore.gen("k2").unwrap().ipns_name().to_string();
     let rotation = Rotation::new(vec!["k2".into()], 1).unwrap();
-    let v2 =
-        publish_version(&p.store, &p.local, &p.keystore, "idx", &BTreeMap::new(), Some(&rotation), SystemTime::now())
-            .unwrap()
-            .unwrap();
+    let v2 = publish_version::<Entry>(
+        &p.store,
+        &p.local,
+        &p.keystore,
+        "idx",
+        &BTreeMap::new(),
+        Some(&rotation),
+        SystemTime::now(),
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!((v2.version.manifest.keys.clone(), v2.version.manifest.signatures.len()), (vec![new], 2));
     let config = &p.local.published().unwrap()["idx"];
     assert_eq!((config.keys.clone(), config.ipns_key.as_str()), (vec!["k2".to_string()], "k"));
@@ -252,7 +261,7 @@ fn a_node_whose_record_names_another_index_keeps_it() {
         root_keys: Vec::new(),
         root_threshold: 0,
     };
-    let other = publish(&p.store, None, &BTreeMap::new(), &params).unwrap().unwrap();
+    let other = publish::<Entry>(&p.store, None, &BTreeMap::new(), &params).unwrap().unwrap();
     let report = push_version(&p.store, node.url(), &other.version.root, &[], Some((&p.name, &other.record))).unwrap();
     assert_eq!(report.record.unwrap(), Some(p.name));
     // This store's index `idx`, published under the same name: the node

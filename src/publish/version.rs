@@ -3,8 +3,9 @@
 
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::{verify_record, IpnsName};
-use crate::index::entry::Entry;
+use crate::index::manifest::IndexKind;
 use crate::index::publish::{publish, NewVersion, PublishParams};
+use crate::index::shard::ShardItem;
 use crate::index::state::{IndexState, IndexTrust, Published};
 use crate::index::tree::{load_version, IndexVersion};
 use crate::keystore::Keystore;
@@ -24,6 +25,7 @@ pub struct NewIndex {
     threshold: u32,
     lifetime: Duration,
     root: Option<(Vec<String>, u32)>,
+    kind: IndexKind,
 }
 
 impl NewIndex {
@@ -44,7 +46,7 @@ impl NewIndex {
             bail!("index `{name}` already exists in this store; use `cargo ipfs index add --name {name}` to publish entries");
         }
         check_threshold("--threshold", threshold, &keys)?;
-        Ok(NewIndex { name, keys, threshold, lifetime, root: None })
+        Ok(NewIndex { name, keys, threshold, lifetime, root: None, kind: IndexKind::Artifacts })
     }
 
     /// With a root key set (keystore names, to be kept offline after the
@@ -54,6 +56,12 @@ impl NewIndex {
         check_threshold("--root-threshold", root_threshold, &root_keys)?;
         self.root = Some((root_keys, root_threshold));
         Ok(self)
+    }
+
+    /// A rebuilder's attestation index rather than an artifact index.
+    pub fn attestations(mut self) -> Self {
+        self.kind = IndexKind::Attestations;
+        self
     }
 }
 
@@ -68,7 +76,7 @@ pub fn create_index(
     index: &NewIndex,
     now: SystemTime,
 ) -> anyhow::Result<(NewVersion, IpnsName)> {
-    let NewIndex { name, keys, threshold, lifetime, root } = index;
+    let NewIndex { name, keys, threshold, lifetime, root, kind } = index;
     let pairs = keys.iter().map(|k| keystore.get(k)).collect::<Result<Vec<_>, _>>()?;
     let ipns = pairs[0].ipns_name();
     // The name must carry no other index: not in its stored record, nor
@@ -88,6 +96,7 @@ pub fn create_index(
         root_threshold: 0,
         lifetime_secs: lifetime.as_secs(),
         head: String::new(),
+        kind: *kind,
     };
     // With a root, the first version introduces it: the root signs it.
     let first = match root {
@@ -99,7 +108,8 @@ pub fn create_index(
     local.update_published(|p| p.insert(name.clone(), config))?;
     // A failure leaves no half-made index behind: the record is written
     // last, so only `published.json` has to be undone.
-    let new = match sign_version(store, local, keystore, name, &BTreeMap::new(), first.as_ref(), now, false) {
+    let first_version = sign_unchanged(store, local, keystore, name, first.as_ref(), now, false);
+    let new = match first_version {
         Ok(Some(new)) => new,
         failed => {
             local.update_published(|p| {
@@ -110,7 +120,12 @@ pub fn create_index(
     };
     let trusted: Vec<String> = pairs.iter().map(|k| k.ipns_name().to_string()).collect();
     local.update_trust(|t| {
-        t.entry(name.clone()).or_insert(IndexTrust { keys: trusted, threshold: *threshold, ipns: ipns.to_string() });
+        t.entry(name.clone()).or_insert(IndexTrust {
+            keys: trusted,
+            threshold: *threshold,
+            ipns: ipns.to_string(),
+            kind: *kind,
+        });
     })?;
     Ok((new, ipns))
 }
@@ -133,12 +148,12 @@ pub fn published(local: &IndexState, index: &str) -> anyhow::Result<Published> {
 /// points at and the head this store published last: no sequence number
 /// is ever signed twice, even when the stored record went back to an older
 /// version (restored from a backup) or was lost.
-pub fn publish_version(
+pub fn publish_version<T: ShardItem>(
     store: &DiskStore,
     local: &IndexState,
     keystore: &Keystore,
     index: &str,
-    changes: &BTreeMap<String, Vec<Entry>>,
+    changes: &BTreeMap<String, Vec<T>>,
     rotate_to: Option<&Rotation>,
     now: SystemTime,
 ) -> anyhow::Result<Option<NewVersion>> {
@@ -157,22 +172,47 @@ pub fn refresh_version(
     index: &str,
     now: SystemTime,
 ) -> anyhow::Result<NewVersion> {
-    sign_version(store, local, keystore, index, &BTreeMap::new(), None, now, true)?
-        .context("a refresh always signs a new version")
+    let refreshed = sign_unchanged(store, local, keystore, index, None, now, true);
+    refreshed?.context("a refresh always signs a new version")
 }
 
-#[allow(clippy::too_many_arguments)]
-fn sign_version(
+/// Signs a version of index `index` that adds nothing: its first, a
+/// refresh, a key rotation; of whichever kind the index is.
+pub fn sign_unchanged(
     store: &DiskStore,
     local: &IndexState,
     keystore: &Keystore,
     index: &str,
-    changes: &BTreeMap<String, Vec<Entry>>,
+    rotate_to: Option<&Rotation>,
+    now: SystemTime,
+    refresh: bool,
+) -> anyhow::Result<Option<NewVersion>> {
+    use crate::index::{attest::Statement, Entry};
+    match published(local, index)?.kind {
+        IndexKind::Artifacts => {
+            sign_version::<Entry>(store, local, keystore, index, &BTreeMap::new(), rotate_to, now, refresh)
+        }
+        IndexKind::Attestations => {
+            sign_version::<Statement>(store, local, keystore, index, &BTreeMap::new(), rotate_to, now, refresh)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_version<T: ShardItem>(
+    store: &DiskStore,
+    local: &IndexState,
+    keystore: &Keystore,
+    index: &str,
+    changes: &BTreeMap<String, Vec<T>>,
     rotate_to: Option<&Rotation>,
     now: SystemTime,
     refresh: bool,
 ) -> anyhow::Result<Option<NewVersion>> {
     let config = published(local, index)?;
+    if config.kind != T::KIND {
+        bail!("index `{index}` is {}: it holds no {}", config.kind.describe(), T::KIND.describe());
+    }
     let ipns_key = keystore.get(&config.ipns_key)?;
     let prev = base_version(store, index, &ipns_key.ipns_name(), &config.head, now)?;
     // One IPNS name, one index: never a version of this one over another's.

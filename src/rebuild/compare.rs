@@ -55,6 +55,9 @@ pub struct Report {
     /// Rebuilt artifacts the index has no entry for (another feature set,
     /// a unit the publisher did not publish).
     pub not_in_index: usize,
+    /// The signed entries that matched, whole (what `attest` signs for).
+    #[serde(skip)]
+    pub matched_entries: Vec<Entry>,
 }
 
 fn kind(entry: &Entry) -> &'static str {
@@ -88,6 +91,7 @@ pub fn compare(rebuilt: &[Entry], signed: &[Entry], rustc: &str, target: &str, h
         };
         if theirs.sha256 == local.sha256 && theirs.cid == local.cid {
             report.matched.push(compared);
+            report.matched_entries.push(theirs.clone());
         } else {
             report.mismatched.push(compared);
         }

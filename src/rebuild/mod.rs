@@ -13,6 +13,7 @@
 //! rebuild did not make are listed with why (another toolchain, target,
 //! host, profile or feature set).
 
+pub mod attest;
 pub mod compare;
 pub mod diff;
 
@@ -63,7 +64,12 @@ pub fn rebuild(store_dir: &Path, opts: &RebuildOptions) -> anyhow::Result<Report
         check_spec(name, version.as_deref())?;
     }
     let trust = IndexState::new(store_dir).trust()?;
-    let flags = Flags { index: opts.index.as_deref(), gateways: &opts.gateways, kubo: opts.kubo.as_deref() };
+    let flags = Flags {
+        index: opts.index.as_deref(),
+        gateways: &opts.gateways,
+        kubo: opts.kubo.as_deref(),
+        ..Flags::default()
+    };
     let settings = settings(store_dir, &trust, flags)?;
     let head = resolve_index(store_dir, &trust, settings, opts.offline, opts.timeout, SystemTime::now())?;
     let reader: &dyn BlockStore = match &head.layered {
@@ -184,6 +190,7 @@ fn run_cargo(store: &Path, target: &Path, manifest: Option<&Path>, opts: &Rebuil
         .env(vars::MODE, "record")
         .env(vars::CARGO_TARGET_DIR, target)
         .env_remove(vars::INDEX_SHARDS)
+        .env_remove(vars::ATTESTING)
         .env_remove(vars::GATEWAYS)
         .env_remove(vars::KUBO)
         .env_remove(vars::CARGO_BUILD_TARGET_DIR);

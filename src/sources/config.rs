@@ -1,5 +1,6 @@
-//! Where fetching looks: the index name, the gateways and a kubo node, from
-//! flags, then `CARGO_IPFS_*` environment variables, then
+//! Where fetching looks (the index name, the gateways and a kubo node) and
+//! what it asks of an artifact before using it (the attestations of trusted
+//! rebuilders), from flags, then `CARGO_IPFS_*` environment variables, then
 //! `<store>/config.json`.
 
 use crate::vars;
@@ -24,10 +25,28 @@ pub struct ConfigFile {
     /// (see `crate::wrapper::hidden`).
     #[serde(default)]
     pub hidden_input_macros: Vec<String>,
+    /// The trusted rebuilders whose attestations count (names in
+    /// `trust.json`); empty: every rebuilder trusted there.
+    #[serde(default)]
+    pub rebuilders: Vec<String>,
+    /// How many distinct trusted rebuilders must attest an entry before
+    /// it is fetched or restored (0: none).
+    #[serde(default)]
+    pub require_attestations: Option<u32>,
+}
+
+/// What an entry needs beside the publisher's signature.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// How many distinct trusted rebuilders must attest it (0: none).
+    pub require: u32,
+    /// The rebuilders whose attestations count, by their trusted name;
+    /// empty: every rebuilder trusted here.
+    pub rebuilders: Vec<String>,
 }
 
 /// The settings in force.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// The index name.
     pub index: String,
@@ -36,6 +55,8 @@ pub struct Settings {
     /// A kubo node's RPC API address; when set, fetching reads through the
     /// node and not the gateways.
     pub kubo: Option<String>,
+    /// The attestations required.
+    pub policy: Policy,
 }
 
 /// What the flags say.
@@ -47,6 +68,10 @@ pub struct Flags<'a> {
     pub gateways: &'a [String],
     /// `--kubo`.
     pub kubo: Option<&'a str>,
+    /// `--rebuilder`, repeated.
+    pub rebuilders: &'a [String],
+    /// `--require-attestations`.
+    pub require_attestations: Option<u32>,
 }
 
 /// Reads `<store>/config.json` (absent is empty).
@@ -92,10 +117,37 @@ pub fn settings(
         .or_else(|| env(vars::KUBO))
         .or_else(|| file.kubo.clone())
         .filter(|k| !k.trim().is_empty());
-    Ok(Settings { index, gateways, kubo })
+    Ok(Settings { index, gateways, kubo, policy: policy(&flags, &env, file)? })
 }
 
-/// The gateways in a comma-separated list, as `CARGO_IPFS_GATEWAYS` holds them.
+/// The policy: `--require-attestations`, else
+/// `CARGO_IPFS_REQUIRE_ATTESTATIONS`, else the file; the rebuilders each
+/// the same way (`CARGO_IPFS_REBUILDERS` comma-separated).
+pub fn policy(flags: &Flags, env: &impl Fn(&str) -> Option<String>, file: &ConfigFile) -> anyhow::Result<Policy> {
+    let require = match flags.require_attestations {
+        Some(n) => n,
+        None => match env(vars::REQUIRE_ATTESTATIONS).filter(|v| !v.trim().is_empty()) {
+            Some(text) => text.trim().parse().with_context(|| {
+                format!(
+                    "{}={text:?} is not a number of attestations; set it to 0, 1, 2, ...",
+                    vars::REQUIRE_ATTESTATIONS
+                )
+            })?,
+            None => file.require_attestations.unwrap_or(0),
+        },
+    };
+    let rebuilders = if !flags.rebuilders.is_empty() {
+        flags.rebuilders.to_vec()
+    } else if let Some(list) = env(vars::REBUILDERS) {
+        gateway_list(&list)
+    } else {
+        file.rebuilders.clone()
+    };
+    Ok(Policy { require, rebuilders })
+}
+
+/// The items of a comma-separated list, as `CARGO_IPFS_GATEWAYS` and
+/// `CARGO_IPFS_REBUILDERS` hold them.
 pub fn gateway_list(list: &str) -> Vec<String> {
     list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
@@ -111,20 +163,32 @@ mod tests {
             gateways: vec!["http://file".into()],
             kubo: Some("/ip4/127.0.0.1/tcp/5001".into()),
             hidden_input_macros: vec![],
+            rebuilders: vec!["file-r".into()],
+            require_attestations: Some(1),
         };
         let env = |k: &str| match k {
             "CARGO_IPFS_INDEX" => Some("from-env".to_string()),
             "CARGO_IPFS_GATEWAYS" => Some("http://a, http://b".to_string()),
             "CARGO_IPFS_KUBO" => Some("http://127.0.0.1:5002".to_string()),
+            "CARGO_IPFS_REBUILDERS" => Some("env-a,env-b".to_string()),
+            "CARGO_IPFS_REQUIRE_ATTESTATIONS" => Some("2".to_string()),
             _ => None,
         };
         let gateways = ["http://flag".to_string()];
-        let flags = Flags { index: Some("from-flag"), gateways: &gateways, kubo: Some("http://127.0.0.1:5003") };
+        let rebuilders = ["flag-r".to_string()];
+        let flags = Flags {
+            index: Some("from-flag"),
+            gateways: &gateways,
+            kubo: Some("http://127.0.0.1:5003"),
+            rebuilders: &rebuilders,
+            require_attestations: Some(3),
+        };
         let s = settings(flags, env, &file, &[]).unwrap();
         let expected = Settings {
             index: "from-flag".into(),
             gateways: vec!["http://flag".into()],
             kubo: Some("http://127.0.0.1:5003".into()),
+            policy: Policy { require: 3, rebuilders: vec!["flag-r".into()] },
         };
         assert_eq!(s, expected);
         let s = settings(Flags::default(), env, &file, &[]).unwrap();
@@ -132,6 +196,7 @@ mod tests {
             index: "from-env".into(),
             gateways: vec!["http://a".into(), "http://b".into()],
             kubo: Some("http://127.0.0.1:5002".into()),
+            policy: Policy { require: 2, rebuilders: vec!["env-a".into(), "env-b".into()] },
         };
         assert_eq!(s, expected);
         let s = settings(Flags::default(), |_| None, &file, &[]).unwrap();
@@ -139,6 +204,7 @@ mod tests {
             index: "from-file".into(),
             gateways: vec!["http://file".into()],
             kubo: Some("/ip4/127.0.0.1/tcp/5001".into()),
+            policy: Policy { require: 1, rebuilders: vec!["file-r".into()] },
         };
         assert_eq!(s, expected);
         // Each setting on its own: a flag for one leaves the others to the
@@ -149,5 +215,13 @@ mod tests {
         assert_eq!((s.index.as_str(), s.kubo), ("only", None));
         assert!(settings(Flags::default(), |_| None, &ConfigFile::default(), &[]).is_err());
         assert!(settings(Flags::default(), |_| None, &ConfigFile::default(), &["a".into(), "b".into()]).is_err());
+        assert_eq!(s_policy(&ConfigFile::default()), Policy::default(), "nothing required unless asked");
+        let bad = |k: &str| (k == "CARGO_IPFS_REQUIRE_ATTESTATIONS").then(|| "two".to_string());
+        let err = settings(Flags::default(), bad, &file, &[]).unwrap_err().to_string();
+        assert!(err.contains("CARGO_IPFS_REQUIRE_ATTESTATIONS=\"two\" is not a number"), "{err}");
+    }
+
+    fn s_policy(file: &ConfigFile) -> Policy {
+        policy(&Flags::default(), &|_: &str| None, file).unwrap()
     }
 }

@@ -61,6 +61,9 @@ pub struct WrapperEnv {
     pub builder: String,
     /// `CARGO_IPFS_INDEX_SHARDS`: a verified index to fetch misses from.
     pub index_shards: Option<String>,
+    /// `CARGO_IPFS_ATTESTING`: the policy of required attestations a
+    /// fetch resolved (JSON), for what is fetched on demand.
+    pub attesting: Option<String>,
     /// `CARGO_IPFS_GATEWAYS`, comma-separated as given.
     pub gateways: String,
     /// `CARGO_IPFS_KUBO`, when not blank.
@@ -107,6 +110,7 @@ impl WrapperEnv {
             explain: path(vars::EXPLAIN),
             builder: var(vars::BUILDER).unwrap_or_default(),
             index_shards: var(vars::INDEX_SHARDS),
+            attesting: var(vars::ATTESTING),
             gateways: var(vars::GATEWAYS).unwrap_or_default(),
             kubo: var(vars::KUBO).filter(|k| !k.trim().is_empty()),
             rust_target_path: std::env::var_os("RUST_TARGET_PATH"),

@@ -13,11 +13,13 @@ use super::unit::Unit;
 use crate::artifact::cache::{env_digest, ArtifactRef, Cache};
 use crate::artifact::download::Downloader;
 use crate::artifact::pack::{unpack, Meta, PackedFile};
+use crate::artifact::policy::RestorePolicy;
 use crate::artifact::read::read_artifact;
 use crate::artifact::stream::{stream_into_copy, Packed, Unfiled};
 use crate::artifact::unpacked::{place, Unpacked};
 use crate::artifact::MAX_ARTIFACT;
 use crate::atomic_file::{replace_with, Durability, Options};
+use crate::index::attested::Attesting;
 use crate::index::Entry;
 use crate::report::Chain;
 use crate::sources::Sources;
@@ -43,6 +45,9 @@ pub fn try_hit(
     let portable = env_digest(&record.env_names, |n| env.value(n).map(|v| unit.map.normalize_text(&v)));
     let raw = env_digest(&record.env_names, |n| env.value(n));
     let artifact = record.variants.get(&portable).or_else(|| record.variants.get(&raw))?;
+    if !restorable(store_dir, artifact) {
+        return None;
+    }
     match restore(store, store_dir, artifact, unit) {
         Ok(code) => {
             let took_us = started.elapsed().as_micros() as u64;
@@ -76,9 +81,50 @@ pub fn fetch_on_demand(env: &WrapperEnv, store: &DiskStore, cache: &Cache, unit:
     else {
         return Ok(false);
     };
+    let Some(attested) = attested_on_demand(env, store, &layered, &entry)? else { return Ok(false) };
     let downloader = Downloader { store, reader: &layered, sources: Some(layered.remote()), cache };
-    downloader.fetch(&entry, Instant::now())?;
+    if downloader.download(&entry, Instant::now())?.is_some() {
+        downloader.file_attested(&entry, &attested)?;
+    }
     Ok(true)
+}
+
+/// Whether a fetched artifact may be restored under the policy of required
+/// attestations in force ([`RestorePolicy`]); one made here always may. A
+/// policy that cannot be read restores nothing fetched, and says why.
+pub(super) fn restorable(store_dir: &Path, artifact: &ArtifactRef) -> bool {
+    if artifact.local {
+        return true;
+    }
+    match RestorePolicy::load(store_dir, |k| std::env::var(k).ok()) {
+        Ok(policy) => policy.allows(artifact),
+        Err(e) => {
+            eprintln!("cargo-ipfs: {}; compiling what was fetched", Chain(&e));
+            false
+        }
+    }
+}
+
+/// Under the policy the build was handed down (or configured), the keys
+/// of the trusted rebuilders that attest `entry`, counted as a fetch
+/// counts them; `None` when too few do, and the entry is not fetched. With
+/// a policy configured but none handed down (a build not started by
+/// `cargo ipfs build` or `install`), nothing is fetched on demand.
+pub(crate) fn attested_on_demand(
+    env: &WrapperEnv,
+    store: &DiskStore,
+    reader: &dyn BlockStore,
+    entry: &Entry,
+) -> anyhow::Result<Option<Vec<String>>> {
+    let Some(text) = &env.attesting else {
+        let required = RestorePolicy::load(store.root(), |k| std::env::var(k).ok()).map_or(1, |p| p.require);
+        return Ok((required == 0).then(Vec::new));
+    };
+    let attesting: Attesting = serde_json::from_str(text).with_context(|| {
+        format!("{} is malformed; run the build through `cargo ipfs build`", crate::vars::ATTESTING)
+    })?;
+    let tally = attesting.tally_all(reader, &entry.name, std::slice::from_ref(entry))?.remove(0);
+    Ok(attesting.allows(&tally).then_some(tally.keys))
 }
 
 /// The local store in front of the sources.

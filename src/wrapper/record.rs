@@ -152,8 +152,14 @@ pub fn record(
     // Ready for the next hit; without it, that hit makes the copy.
     let _ = Unpacked::new(store.root()).put(&file.cid.to_string(), &meta, &files);
     let sha256 = file_digest(&packed);
-    let artifact =
-        ArtifactRef { cid: file.cid.to_string(), sha256: sha256.clone(), size: packed.len() as u64, compile_ms };
+    let artifact = ArtifactRef {
+        cid: file.cid.to_string(),
+        sha256: sha256.clone(),
+        size: packed.len() as u64,
+        compile_ms,
+        local: true,
+        attested_by: Vec::new(),
+    };
     // Only portable artifacts of registry crates may go to other machines
     // (and `publish` sends only crates.io's unless a flag names the registry).
     if unit.source.registry && portable {

@@ -6,6 +6,7 @@
 //! with every check and shows it (`show`, `verify`, `log`, `diff`); `push`
 //! is here, beside what `cargo ipfs publish --kubo` shares with it.
 
+mod attestations;
 mod read;
 mod sign;
 

@@ -4,9 +4,10 @@
 use super::{Ctx, Target};
 use crate::formats::ipns::rfc3339;
 use crate::index::entry::Entry;
+use crate::index::manifest::IndexKind;
 use crate::index::resolve::{resolve_record, verify_root, Resolved};
 use crate::index::state::IndexState;
-use crate::index::tree::{all_shards, load_manifest, load_version, lookup, lookup_shard, IndexVersion};
+use crate::index::tree::{all_shards, load_manifest, load_version, lookup, IndexVersion};
 use crate::index::{Manifest, TrustedKeys};
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
@@ -143,7 +144,7 @@ fn print_manifest(opened: &VerifiedVersion) {
     println!("verified:  {}", opened.trust_note);
 }
 
-fn print_entries(entries: &[Entry], json: bool) -> anyhow::Result<()> {
+pub(super) fn print_entries(entries: &[Entry], json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(entries)?);
     } else {
@@ -164,8 +165,16 @@ pub(super) fn show(ctx: &Ctx, args: ShowArgs) -> anyhow::Result<()> {
     let store = &ctx.store;
     let opened = open(store, &ctx.local, &target, ctx.now)?;
     let shards = opened.version.shards;
+    let kind = opened.version.manifest.kind;
     if let Some(krate) = krate {
-        print_entries(&lookup(store, &shards, &krate)?, json)?;
+        match kind {
+            IndexKind::Artifacts => super::attestations::entries_with_attestations(ctx, &opened, &krate, json)?,
+            IndexKind::Attestations => super::attestations::statements(ctx, &opened, &krate, json)?,
+        }
+    } else if all && kind == IndexKind::Attestations {
+        for (krate, _) in all_shards(store, &shards)? {
+            super::attestations::statements(ctx, &opened, &krate, json)?;
+        }
     } else if all {
         let mut entries = Vec::new();
         for (krate, _) in all_shards(store, &shards)? {
@@ -201,17 +210,11 @@ pub(super) fn verify(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
     let shards = all_shards(store, &opened.version.shards)?;
     let mut entries = 0;
     for (krate, _) in &shards {
-        // A verification reads every entry: one it cannot understand is a
+        // A verification reads every line: one it cannot understand is a
         // failure here, not a line left out.
-        let shard = lookup_shard(store, &opened.version.shards, krate)?;
-        if let Some((line, why)) = shard.skipped.first() {
-            anyhow::bail!(
-                "index version {}: entry on line {line} of crate {krate}'s shard is not understood ({why}); \
-                 a newer cargo-ipfs-fetch may read it",
-                opened.version.root
-            );
-        }
-        entries += shard.entries.len();
+        let kind = opened.version.manifest.kind;
+        entries += super::attestations::understood(store, kind, &opened.version.shards, krate)
+            .with_context(|| format!("index version {}", opened.version.root))?;
     }
     let m = &opened.version.manifest;
     println!(

@@ -54,6 +54,10 @@ pub struct InitArgs {
     /// a schedule well inside it.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     lifetime_days: u64,
+    /// A rebuilder's attestation index (`cargo ipfs attest --as NAME`),
+    /// not an index of artifacts.
+    #[arg(long)]
+    attestations: bool,
 }
 
 /// `index add`.
@@ -86,11 +90,14 @@ pub struct RotateArgs {
 /// `index init`: the index in `published.json`, its first (empty) version,
 /// and the publisher's trust in its own keys.
 pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
-    let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days } = args;
+    let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days, attestations } = args;
     let lifetime = Duration::from_secs(lifetime_days * 86_400);
     let mut index = NewIndex::new(&ctx.local, name.clone(), keys.clone(), threshold, lifetime)?;
     if !root.root_keys.is_empty() {
         index = index.with_root(root.root_keys.clone(), root.root_threshold)?;
+    }
+    if attestations {
+        index = index.attestations();
     }
     let keystore = global.open_keystore()?;
     // Keys not in the keystore yet are made; a failed init removes them.
@@ -172,8 +179,16 @@ pub(super) fn rotate(global: &Global, ctx: &Ctx, args: RotateArgs) -> anyhow::Re
     }
     published(&ctx.local, &name)?;
     let keystore = global.open_keystore()?;
-    let new = publish_version(&ctx.store, &ctx.local, &keystore, &name, &BTreeMap::new(), Some(&rotation), ctx.now)?
-        .context("the key set is unchanged; nothing to rotate")?;
+    let new = crate::publish::version::sign_unchanged(
+        &ctx.store,
+        &ctx.local,
+        &keystore,
+        &name,
+        Some(&rotation),
+        ctx.now,
+        false,
+    )?
+    .context("the key set is unchanged; nothing to rotate")?;
     println!("index {name}: version {} at {} is signed by the new key set", new.version.manifest.seq, new.version.root);
     Ok(())
 }

@@ -10,6 +10,7 @@ fn manifest(keys: &[&Keypair], threshold: u32, seq: u64) -> Manifest {
     Manifest {
         format: INDEX_FORMAT_VERSION,
         index: "example".into(),
+        kind: Default::default(),
         seq,
         created: 1_000,
         expires: 2_000,

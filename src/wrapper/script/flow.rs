@@ -92,6 +92,9 @@ fn restore_filed(store: &DiskStore, runs: &Runs, run: &Run, pre_key: &str) -> an
         if inputs::state(run, &candidate.names).ok().as_ref() != Some(&candidate.state) {
             continue;
         }
+        if !crate::wrapper::hit::restorable(&run.store_dir, &candidate.artifact) {
+            continue;
+        }
         return match restore(store, run, &candidate.artifact) {
             Ok(()) => {
                 let saved_ms = candidate.artifact.compile_ms;
@@ -263,7 +266,14 @@ fn record(keyed: Keyed, output: &Output, names: InputNames, run_ms: u64) -> Resu
             store.put(block)?;
         }
         let sha256 = file_digest(&packed);
-        Ok(ArtifactRef { cid: file.cid.to_string(), sha256, size: packed.len() as u64, compile_ms: run_ms })
+        Ok(ArtifactRef {
+            cid: file.cid.to_string(),
+            sha256,
+            size: packed.len() as u64,
+            compile_ms: run_ms,
+            local: true,
+            attested_by: Vec::new(),
+        })
     };
     let artifact = stored().map_err(|e| format!("cannot store ({})", Chain(&e)))?;
     let key = inputs::full_key(pre_key, &state);

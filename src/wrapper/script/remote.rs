@@ -44,18 +44,24 @@ fn fetch(env: &WrapperEnv, store: &DiskStore, runs: &Runs, run: &Run, pre_key: &
     let downloader = Downloader { store, reader: &layered, sources: Some(layered.remote()), cache: &cache };
     let mut filed = false;
     for entry in &entries {
+        let fits_run = entry.run.as_ref().is_some_and(|signed| signed.pre_key == pre_key);
+        let Some(attested) = fits_run.then(|| crate::wrapper::hit::attested_on_demand(env, store, &layered, entry))
+        else {
+            continue;
+        };
+        let Some(attested) = attested? else { continue };
         let Some(signed) = &entry.run else { continue };
         let fits = signed.pre_key == pre_key
             && entry.version == run.source.version
             && entry.checksum == run.source.checksum
-            && !runs.has_entry(entry)
+            && !runs.has_entry(entry, &attested)
             && inputs::state(run, &signed.names).is_ok_and(|state| state == signed.state);
         if !fits {
             continue;
         }
         check_sizes(entry)?;
         downloader.download(entry, Instant::now())?;
-        runs.file_entry(store, &layered, entry)?;
+        runs.file_entry(store, &layered, entry, &attested)?;
         filed = true;
     }
     Ok(filed)
