@@ -21,6 +21,8 @@
 //!   wrapper journaled, pushes into a kubo node.
 //! - [`fetch`]: resolving the trusted index and fetching a lockfile's
 //!   artifacts before compilation.
+//! - [`pinning`]: the store's pin set (what it keeps and why) and mirrors
+//!   that follow a trusted index.
 //! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
 //!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
@@ -40,6 +42,7 @@ pub mod fetch;
 pub mod formats;
 pub mod index;
 pub mod keystore;
+pub mod pinning;
 pub mod publish;
 pub mod rebuild;
 pub mod report;

@@ -15,7 +15,9 @@ mod fetch;
 mod get;
 mod index;
 mod key;
+mod mirror;
 mod name;
+mod pin;
 mod prefetch;
 mod publish;
 mod serve;
@@ -122,6 +124,11 @@ enum Command {
     Trust(trust::Command),
     /// Serve the store over HTTP: a trustless gateway and IPNS routing.
     Serve(serve::Args),
+    /// Keep a verified copy of a trusted index here, once or following it.
+    Mirror(mirror::Args),
+    /// The roots this store keeps and why: list, add, remove.
+    #[command(subcommand)]
+    Pin(pin::Command),
     /// Play a CI job and a second machine end to end, in temporary directories.
     Demo(demo::Args),
 }
@@ -188,6 +195,8 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Index(cmd) => index::exec(&cli.global, cmd),
         Command::Trust(cmd) => trust::exec(&cli.global, cmd),
         Command::Serve(args) => serve::exec(&cli.global, args),
+        Command::Mirror(args) => mirror::exec(&cli.global, args),
+        Command::Pin(cmd) => pin::exec(&cli.global, cmd),
         Command::Demo(args) => demo::exec(&cli.global, args),
     };
     match result {

@@ -1,6 +1,6 @@
 //! `cargo ipfs serve [--listen ADDR] [--read-only] [--hash-on-read]`: serve
 //! the store over HTTP as an IPFS trustless gateway and the IPNS part of
-//! delegated routing v1 (see `docs/mirror.md`).
+//! delegated routing v1 (see `docs/operators.md`).
 //!
 //! The first line on standard output is `listening on http://ADDR`, flushed,
 //! so that a script or test that asked for port 0 can read the port. The

@@ -19,6 +19,7 @@ pub mod entry;
 pub mod inputs;
 pub mod layout;
 pub mod manifest;
+pub mod pins;
 pub mod publish;
 pub mod resolve;
 pub mod run;

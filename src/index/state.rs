@@ -7,12 +7,14 @@
 //! - `seen.json`: per index name, the newest version accepted (state; the
 //!   sequence never goes down, which is what refuses rollbacks);
 //! - `published.json`: the indexes this machine publishes, with the
-//!   keystore keys that sign them and the newest root.
+//!   keystore keys that sign them and the newest root;
+//! - `pins.json`: the roots kept on purpose ([`super::pins`]).
 //!
 //! Every change is a read-modify-write under an exclusive lock on
 //! `<file>.lock`, written through a temporary file and a rename.
 
 use super::manifest::IndexKind;
+use super::pins::PinFile;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -153,6 +155,16 @@ impl IndexState {
     /// Changes `published.json` under its lock.
     pub fn update_published<R>(&self, f: impl FnOnce(&mut PublishedFile) -> R) -> Result<R, StateError> {
         update(&self.file("published.json"), f)
+    }
+
+    /// Reads `pins.json`, the explicit pins (empty if absent).
+    pub fn pins(&self) -> Result<PinFile, StateError> {
+        read(&self.file("pins.json"))
+    }
+
+    /// Changes `pins.json` under its lock.
+    pub fn update_pins<R>(&self, f: impl FnOnce(&mut PinFile) -> R) -> Result<R, StateError> {
+        update(&self.file("pins.json"), f)
     }
 }
 

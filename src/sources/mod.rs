@@ -88,6 +88,17 @@ impl Sources {
         })
     }
 
+    /// Every block of the DAG under `root` whose size is not known
+    /// beforehand (an index version's tree), in one stream from the first
+    /// source that answers; the caller stores them and reads what is still
+    /// missing block by block.
+    pub fn get_tree(&self, root: &Cid) -> anyhow::Result<CarBlocks<'_>> {
+        Ok(match self {
+            Sources::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
+            Sources::Kubo(kubo) => kubo.export(root)?,
+        })
+    }
+
     /// How many streams of one DAG are worth asking for before reading
     /// block by block: one per gateway (each failure skips its gateway), or
     /// one from a kubo node.

@@ -1,0 +1,136 @@
+//! `cargo ipfs mirror NAME [--follow] [--interval D] [--gateway URL]...
+//! [--kubo ADDR] [--keep-versions N]`: keep a verified copy of a trusted
+//! index in this store, for `cargo ipfs serve` to serve (see
+//! `docs/operators.md`).
+
+use super::{Global, Status};
+use crate::pinning::mirror::{Mirror, Round};
+use crate::sources::{config, Sources};
+use anyhow::Context;
+use std::time::{Duration, SystemTime};
+
+/// `cargo ipfs mirror` options.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The trusted index to mirror.
+    index: String,
+    /// Keep following: check for a new version every `--interval`.
+    #[arg(long)]
+    follow: bool,
+    /// How often `--follow` checks, as `30s`, `5m`, `1h` or `500ms`.
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_interval)]
+    interval: Duration,
+    /// With `--follow`, stop after N rounds [default: never].
+    #[arg(long, value_name = "N")]
+    rounds: Option<u64>,
+    /// A trustless gateway to mirror from (repeat) [default: CARGO_IPFS_GATEWAYS, <store>/config.json].
+    #[arg(long = "gateway", value_name = "URL")]
+    gateways: Vec<String>,
+    /// A kubo node's RPC API to mirror from instead of gateways [default: CARGO_IPFS_KUBO, <store>/config.json].
+    #[arg(long, value_name = "ADDR")]
+    kubo: Option<String>,
+    /// How many of the newest versions stay pinned.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    keep_versions: u64,
+    /// Parallel downloads.
+    #[arg(short, long, default_value_t = 8)]
+    jobs: usize,
+    /// One JSON object per round on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `30s`, `5m`, `1h`, `500ms`, or a number of seconds.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30s, 5m, 1h or 500ms"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(d)
+}
+
+/// Runs one round, or rounds on a schedule with `--follow`.
+pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
+    let store_dir = global.store_dir()?;
+    let flags = config::Flags {
+        index: Some(&args.index),
+        gateways: &args.gateways,
+        kubo: args.kubo.as_deref(),
+        ..config::Flags::default()
+    };
+    let settings = config::settings(flags, |k| std::env::var(k).ok(), &config::read_config(&store_dir)?, &[])?;
+    let sources = Sources::open(&settings.gateways, settings.kubo.as_deref(), None, Some(&store_dir))?
+        .context("no source to mirror from; pass --gateway URL or --kubo ADDR")?;
+    let mirror = Mirror::new(&store_dir, sources, &args.index, args.keep_versions as usize, args.jobs)?;
+    if !args.follow {
+        report(&mirror.round(SystemTime::now())?, args.json)?;
+        return Ok(0);
+    }
+    let mut round = 0u64;
+    loop {
+        match mirror.round(SystemTime::now()) {
+            Ok(done) => report(&done, args.json)?,
+            Err(e) => eprintln!(
+                "cargo-ipfs: mirror of {}: {}; trying again in {:?}",
+                args.index,
+                crate::report::Chain(&e),
+                args.interval
+            ),
+        }
+        round += 1;
+        if args.rounds.is_some_and(|n| round >= n) {
+            return Ok(0);
+        }
+        std::thread::sleep(args.interval);
+    }
+}
+
+fn report(round: &Round, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(round)?)?;
+    } else if round.versions.is_empty() {
+        writeln!(out, "index {}: version {} is mirrored already", round.index, round.head)?;
+    } else {
+        for v in &round.versions {
+            writeln!(
+                out,
+                "index {}: version {} mirrored ({} artifacts fetched, {} bytes; {} here already), pinned as {}",
+                round.index, v.seq, v.fetched, v.bytes, v.present, v.pinned
+            )?;
+        }
+        for cid in &round.unpinned {
+            writeln!(out, "index {}: {cid} no longer pinned (older than --keep-versions)", round.index)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+    use std::time::Duration;
+
+    #[test]
+    fn intervals_take_a_unit() {
+        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_interval("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_interval("0s").is_err());
+        assert!(parse_interval("5 days").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("soon").unwrap_err().contains("not a duration"));
+    }
+}
