@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     follow: bool,
     /// How often `--follow` checks, as `30s`, `5m`, `1h` or `500ms`.
-    #[arg(long, value_name = "D", default_value = "5m", value_parser = parse_interval)]
+    #[arg(long, value_name = "D", default_value = "5m", value_parser = super::parse_duration)]
     interval: Duration,
     /// With `--follow`, stop after N rounds [default: never].
     #[arg(long, value_name = "N")]
@@ -38,24 +38,6 @@ pub struct Args {
     /// One JSON object per round on stdout.
     #[arg(long)]
     json: bool,
-}
-
-/// Parses `30s`, `5m`, `1h`, `500ms`, or a number of seconds.
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30s, 5m, 1h or 500ms"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "" | "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use ms, s, m or h")),
-    };
-    if d.is_zero() {
-        return Err("the interval must be more than zero".into());
-    }
-    Ok(d)
 }
 
 /// Runs one round, or rounds on a schedule with `--follow`.
@@ -115,22 +97,4 @@ fn report(round: &Round, json: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_interval;
-    use std::time::Duration;
-
-    #[test]
-    fn intervals_take_a_unit() {
-        assert_eq!(parse_interval("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_interval("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_interval("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_interval("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_interval("0s").is_err());
-        assert!(parse_interval("5 days").unwrap_err().contains("unknown unit"));
-        assert!(parse_interval("soon").unwrap_err().contains("not a duration"));
-    }
 }

@@ -20,6 +20,7 @@ mod name;
 mod pin;
 mod prefetch;
 mod publish;
+mod republish;
 mod serve;
 mod stats;
 mod trust;
@@ -32,6 +33,7 @@ use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use crate::keystore::Keystore;
 use crate::store::DiskStore;
@@ -124,6 +126,8 @@ enum Command {
     Trust(trust::Command),
     /// Serve the store over HTTP: a trustless gateway and IPNS routing.
     Serve(serve::Args),
+    /// Keep the indexes published here resolvable: renew and put their records.
+    Republish(republish::Args),
     /// Keep a verified copy of a trusted index here, once or following it.
     Mirror(mirror::Args),
     /// The roots this store keeps and why: list, add, remove.
@@ -195,6 +199,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Index(cmd) => index::exec(&cli.global, cmd),
         Command::Trust(cmd) => trust::exec(&cli.global, cmd),
         Command::Serve(args) => serve::exec(&cli.global, args),
+        Command::Republish(args) => republish::exec(&cli.global, args),
         Command::Mirror(args) => mirror::exec(&cli.global, args),
         Command::Pin(cmd) => pin::exec(&cli.global, cmd),
         Command::Demo(args) => demo::exec(&cli.global, args),
@@ -236,7 +241,45 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
+/// Parses `30s`, `5m`, `1h`, `7d`, `500ms`, or a number of seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration such as 30s, 5m, 1h, 7d or 500ms"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "" | "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => return Err(format!("{text:?}: unknown unit {unit:?}; use ms, s, m, h or d")),
+    };
+    if d.is_zero() {
+        return Err("the interval must be more than zero".into());
+    }
+    Ok(d)
+}
+
 /// Parses a CID argument with a message that names it.
 pub(crate) fn parse_cid_arg(text: &str) -> anyhow::Result<cid::Cid> {
     Ok(crate::formats::block::parse_cid(text)?)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 days").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("soon").unwrap_err().contains("not a duration"));
+    }
 }

@@ -22,12 +22,15 @@
 //!   streamed `dag/import`.
 //! - [`kubo`]: a version, its artifacts and its record into a kubo node
 //!   ([`push_version`]), reported in a [`PushReport`].
+//! - [`republish`]: the record to put on the network again, renewed
+//!   (a fresh version) before it or its version expires.
 
 pub mod guard;
 pub mod journal;
 pub mod keysets;
 pub mod kubo;
 pub mod push;
+pub mod republish;
 pub mod version;
 
 pub use journal::{read_journal, AllowedRegistries, Recorded};

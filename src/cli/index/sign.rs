@@ -54,6 +54,10 @@ pub struct InitArgs {
     /// a schedule well inside it.
     #[arg(long, default_value_t = 7, value_name = "DAYS")]
     lifetime_days: u64,
+    /// The lifetime as a duration (`12h`, `30m`; at least 1s), in place of
+    /// `--lifetime-days`.
+    #[arg(long, value_name = "D", conflicts_with = "lifetime_days", value_parser = crate::cli::parse_duration)]
+    lifetime: Option<Duration>,
     /// A rebuilder's attestation index (`cargo ipfs attest --as NAME`),
     /// not an index of artifacts.
     #[arg(long)]
@@ -90,8 +94,10 @@ pub struct RotateArgs {
 /// `index init`: the index in `published.json`, its first (empty) version,
 /// and the publisher's trust in its own keys.
 pub(super) fn init(global: &Global, ctx: &Ctx, args: InitArgs) -> anyhow::Result<()> {
-    let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days, attestations } = args;
-    let lifetime = Duration::from_secs(lifetime_days * 86_400);
+    let InitArgs { index: IndexName { name }, keys, threshold, root, lifetime_days, lifetime, attestations } = args;
+    let lifetime = lifetime
+        .map(|d| Duration::from_secs(d.as_secs().max(1)))
+        .unwrap_or(Duration::from_secs(lifetime_days * 86_400));
     let mut index = NewIndex::new(&ctx.local, name.clone(), keys.clone(), threshold, lifetime)?;
     if !root.root_keys.is_empty() {
         index = index.with_root(root.root_keys.clone(), root.root_threshold)?;
