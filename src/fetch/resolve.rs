@@ -118,15 +118,7 @@ pub fn resolve_index(
     };
     let seen = local.seen()?;
     let resolved = resolve_record(reader, record.as_deref(), index, trust, seen.get(index), now)?;
-    local.record_seen(index, resolved.version.manifest.seq, &resolved.version.root.to_string())?;
-    if let Some(keys) = &resolved.rotated {
-        local.update_trust(|t| {
-            if let Some(entry) = t.get_mut(index) {
-                entry.keys = keys.keys.clone();
-                entry.threshold = keys.threshold;
-            }
-        })?;
-    }
+    crate::index::resolve::accept(&local, index, &resolved)?;
     Ok(IndexHead { store, layered, settings, version: resolved.version })
 }
 

@@ -14,7 +14,7 @@ use super::manifest::{
 /// How many versions a subscriber walks back to the one it saw last, to
 /// check every key change since.
 pub const MAX_CATCH_UP: usize = 1024;
-use super::state::{IndexTrust, Seen};
+use super::state::{IndexState, IndexTrust, Seen, StateError};
 use super::tree::{check_shards, load_manifest, read_version, IndexVersion, TreeError};
 use crate::formats::block::parse_cid;
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName};
@@ -91,6 +91,24 @@ pub struct Resolved {
     /// When the publisher rotated keys since the trusted set, the set to
     /// trust from now on.
     pub rotated: Option<TrustedKeys>,
+}
+
+/// Records `resolved` as the newest version of `index` accepted here (its
+/// sequence never goes down) and, after a signed key rotation, trusts the
+/// new key set from now on: what every reader of an index does once a
+/// version is verified.
+pub fn accept(local: &IndexState, index: &str, resolved: &Resolved) -> Result<(), StateError> {
+    let version = &resolved.version;
+    local.record_seen(index, version.manifest.seq, &version.root.to_string())?;
+    if let Some(keys) = &resolved.rotated {
+        local.update_trust(|t| {
+            if let Some(entry) = t.get_mut(index) {
+                entry.keys = keys.keys.clone();
+                entry.threshold = keys.threshold;
+            }
+        })?;
+    }
+    Ok(())
 }
 
 fn unix(time: SystemTime) -> u64 {

@@ -123,7 +123,7 @@ impl Mirror {
             .with_context(|| format!("cannot fetch the IPNS record of index `{index}` ({name})"))?;
         let seen = self.local.seen()?;
         let resolved = resolve_record(&self.layered, Some(&record), index, trust, seen.get(index), now)?;
-        let head = resolved.version;
+        let head = &resolved.version;
         let pins = self.local.pins()?;
         let last = pins.mirrored(index).first().map(|p| (p.cid.clone(), p.mirror_seq()));
         let mut round =
@@ -132,7 +132,7 @@ impl Mirror {
             self.publish_record(&name, &record, now)?;
             return Ok(round);
         }
-        let todo = self.versions_since(&head, last.as_ref().map(|(_, seq)| *seq))?;
+        let todo = self.versions_since(head, last.as_ref().map(|(_, seq)| *seq))?;
         let mut previous = match &last {
             Some((cid, _)) => Some(self.shards_of(&parse_cid(cid)?)?),
             None => None,
@@ -146,15 +146,7 @@ impl Mirror {
             round.versions.push(done);
             previous = Some(version.shards);
         }
-        self.local.record_seen(index, head.manifest.seq, &head.root.to_string())?;
-        if let Some(keys) = &resolved.rotated {
-            self.local.update_trust(|t| {
-                if let Some(entry) = t.get_mut(index) {
-                    entry.keys = keys.keys.clone();
-                    entry.threshold = keys.threshold;
-                }
-            })?;
-        }
+        crate::index::resolve::accept(&self.local, index, &resolved)?;
         self.publish_record(&name, &record, now)?;
         Ok(round)
     }
