@@ -45,3 +45,28 @@ fn republish_keeps_an_index_resolvable_across_lifetimes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("expire"), "{stderr}");
 }
+
+#[test]
+fn serve_warns_of_a_record_near_its_expiry() {
+    use std::io::{BufRead, BufReader};
+    let env = common::Env::new();
+    let name = env.ok(&["key", "gen", "ci"]).trim().to_string();
+    env.ok(&["index", "init", "--name", "short", "--key", "ci", "--lifetime", "2h"]);
+    let (mut child, _url) = common::spawn_serve(&env.store(), &[], std::process::Stdio::piped());
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().take(50) {
+            let Ok(line) = line else { break };
+            if line.contains("expires in") {
+                let _ = tx.send(line);
+                break;
+            }
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line.expect("a warning within 20 s");
+    assert!(line.contains(&name) && line.contains("cargo ipfs republish"), "{line}");
+}

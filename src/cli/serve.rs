@@ -33,6 +33,8 @@ pub struct Args {
 pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let store = global.open_store()?.with_hash_on_read(args.hash_on_read);
     let store_dir = store.root().display().to_string();
+    let records =
+        store.records().with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?;
     let state = ServerState::new(store, args.read_only)
         .with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?;
     init_logging();
@@ -49,11 +51,40 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             stdout.flush()?;
         }
         tracing::info!(%addr, store = %store_dir, read_only = args.read_only, hash_on_read = args.hash_on_read, "serving");
+        tokio::spawn(warn_of_expiry(records));
         serve(listener, state, shutdown_signal()).await.context("the server failed")?;
         tracing::info!("stopped");
         anyhow::Ok(())
     })?;
     Ok(0)
+}
+
+/// How far ahead `serve` warns of a record's expiry.
+const EXPIRY_WARNING: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// Warns, at start and then hourly, of every stored record that expires
+/// within a day (or has expired): clients refuse it once it has, so the
+/// operator must have the publisher republish or the mirror follow.
+async fn warn_of_expiry(records: crate::store::RecordStore) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let records = records.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || records.expiring(std::time::SystemTime::now(), EXPIRY_WARNING)).await;
+        let Ok(Ok(expiring)) = checked else { continue };
+        for (name, left) in expiring {
+            match left {
+                Some(left) => tracing::warn!(
+                    "the IPNS record of {name} expires in {} minutes; clients refuse it then: the publisher must run `cargo ipfs republish`, or a mirror follow a newer version",
+                    left.as_secs() / 60
+                ),
+                None => tracing::warn!(
+                    "the IPNS record of {name} has expired and clients refuse it: the publisher must run `cargo ipfs republish`, or a mirror follow a newer version"
+                ),
+            }
+        }
+    }
 }
 
 /// Logs to standard error, `info` and up unless `CARGO_IPFS_LOG` says

@@ -9,7 +9,7 @@ use crate::formats::ipns::{better, verify_record, IpnsError, IpnsName};
 use std::cmp::Ordering;
 use std::io::ErrorKind;
 use std::path::PathBuf;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use thiserror::Error;
 
 /// Why a record could not be stored or read.
@@ -66,6 +66,39 @@ impl RecordStore {
         }
     }
 
+    /// The names of the stored records, sorted.
+    pub fn names(&self) -> Result<Vec<IpnsName>, RecordError> {
+        let io = |source| RecordError::Io { path: self.dir.clone(), source };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io)? {
+            let file = entry.map_err(io)?.file_name();
+            let parsed =
+                file.to_str().and_then(|f| f.strip_suffix(".ipns-record")).and_then(|n| n.parse::<IpnsName>().ok());
+            names.extend(parsed);
+        }
+        names.sort_by_key(|n: &IpnsName| n.to_string());
+        Ok(names)
+    }
+
+    /// The stored records that expire within `within` of `now`, with the
+    /// time they have left (`None`: expired or no longer valid): what a
+    /// server should warn its operator about.
+    pub fn expiring(
+        &self,
+        now: SystemTime,
+        within: Duration,
+    ) -> Result<Vec<(IpnsName, Option<Duration>)>, RecordError> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            let Some(bytes) = self.get(&name)? else { continue };
+            let left = verify_record(&name, &bytes, now).ok().and_then(|r| r.validity().duration_since(now).ok());
+            if left.is_none_or(|left| left <= within) {
+                out.push((name, left));
+            }
+        }
+        Ok(out)
+    }
+
     /// Verifies `bytes` as a record of `name` and stores it if it is better
     /// than the stored one (a stored record that no longer verifies is
     /// always replaced).
@@ -105,6 +138,12 @@ mod tests {
         assert_eq!(store.put(&name, &v2, now).unwrap(), PutOutcome::Stored);
         assert_eq!(store.put(&name, &v1, now).unwrap(), PutOutcome::Kept, "a lower sequence never wins");
         assert_eq!(store.get(&name).unwrap().unwrap(), v2);
+
+        // Expiring within the hour it has left, not within a minute.
+        assert_eq!(store.names().unwrap(), [name]);
+        assert_eq!(store.expiring(now, Duration::from_secs(60)).unwrap(), []);
+        assert_eq!(store.expiring(now, Duration::from_secs(3600)).unwrap(), [(name, Some(Duration::from_secs(3600)))]);
+        assert_eq!(store.expiring(until + Duration::from_secs(1), Duration::ZERO).unwrap(), [(name, None)]);
 
         let other = Keypair::from_seed(&[8; 32]);
         let forged = create_record(&other, "/ipfs/bafkqaaa", 9, until, ttl).unwrap();
