@@ -51,6 +51,9 @@ pub const BUILD_SCRIPT_CACHE: &str = "CARGO_IPFS_BUILD_SCRIPT_CACHE";
 pub const BUILD_FROM_SOURCE: &str = "CARGO_IPFS_BUILD_FROM_SOURCE";
 /// The log filter of `serve`.
 pub const LOG: &str = "CARGO_IPFS_LOG";
+/// The start of the variable a pinning service's access token is read
+/// from by default: `CARGO_IPFS_PIN_TOKEN_<NAME>`.
+pub const PIN_TOKEN_PREFIX: &str = "CARGO_IPFS_PIN_TOKEN_";
 /// The compiler cargo runs (and a fetch asks for its identity).
 pub const RUSTC: &str = "RUSTC";
 /// Cargo's configuration form of [`RUSTC`] (`build.rustc`).

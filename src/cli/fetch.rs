@@ -2,7 +2,7 @@
 //! of the current lockfile before compilation.
 
 use super::{Global, Status};
-use crate::fetch::{fetch, FetchOptions, Progress, Summary};
+use crate::fetch::{FetchOptions, Progress, Summary};
 use std::io::IsTerminal;
 use std::time::SystemTime;
 
@@ -162,7 +162,7 @@ pub fn run(global: &Global, mut opts: FetchOptions, quiet: bool) -> anyhow::Resu
             }
         }
     };
-    let result = fetch(&store_dir, &opts, &progress);
+    let result = crate::fetch::subscribed::fetch_subscribed(&store_dir, &opts, &progress);
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }

@@ -18,11 +18,13 @@ mod key;
 mod mirror;
 mod name;
 mod pin;
+mod pin_remote;
 mod prefetch;
 mod publish;
 mod republish;
 mod serve;
 mod stats;
+mod subscribe;
 mod trust;
 mod verify;
 mod why_miss;
@@ -124,6 +126,9 @@ enum Command {
     /// Manage the publisher keys you trust, per index.
     #[command(subcommand)]
     Trust(trust::Command),
+    /// Follow an index by name: trust its keys, resolve and verify it, and
+    /// have `cargo ipfs-fetch` use it.
+    Subscribe(subscribe::Args),
     /// Serve the store over HTTP: a trustless gateway and IPNS routing.
     Serve(serve::Args),
     /// Keep the indexes published here resolvable: renew and put their records.
@@ -198,6 +203,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Name(cmd) => name::exec(&cli.global, cmd),
         Command::Index(cmd) => index::exec(&cli.global, cmd),
         Command::Trust(cmd) => trust::exec(&cli.global, cmd),
+        Command::Subscribe(args) => subscribe::exec(&cli.global, args),
         Command::Serve(args) => serve::exec(&cli.global, args),
         Command::Republish(args) => republish::exec(&cli.global, args),
         Command::Mirror(args) => mirror::exec(&cli.global, args),

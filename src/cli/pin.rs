@@ -30,6 +30,9 @@ pub enum Command {
         /// Its root CID.
         cid: String,
     },
+    /// Pin an index on kubo nodes, pinning services and IPFS Clusters.
+    #[command(subcommand)]
+    Remote(super::pin_remote::Command),
 }
 
 /// Runs a pin subcommand.
@@ -77,6 +80,7 @@ pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
                 Some(why) => println!("{root} unpinned by you; still kept as: {why}"),
             }
         }
+        Command::Remote(remote) => return super::pin_remote::exec(global, remote),
     }
     Ok(0)
 }

@@ -56,7 +56,7 @@ pub fn start(store_dir: PathBuf, source: &Source, cargo_args: &[String]) -> Opti
             std::thread::sleep(POLL);
         };
         opts.manifest_path = Some(manifest);
-        Ok(Some(crate::fetch::fetch(&store_dir, &opts, &|_| {})?))
+        Ok(Some(crate::fetch::subscribed::fetch_subscribed(&store_dir, &opts, &|_| {})?))
     });
     Some(Prefetch { stop, handle, name })
 }

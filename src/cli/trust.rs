@@ -49,29 +49,47 @@ fn ed25519_name(text: &str) -> anyhow::Result<String> {
     }
 }
 
+/// Trusts `keys` (IPNS names of Ed25519 keys) for index `name`, replacing
+/// what was trusted for it; returns the trust added.
+pub(super) fn add(
+    local: &IndexState,
+    name: &str,
+    keys: &[String],
+    threshold: u32,
+    ipns: Option<String>,
+    kind: IndexKind,
+) -> anyhow::Result<IndexTrust> {
+    crate::index::layout::shard_path(name)
+        .map_err(|_| anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'"))?;
+    let mut keys = keys.iter().map(|k| ed25519_name(k)).collect::<anyhow::Result<Vec<_>>>()?;
+    let Some(first) = keys.first().cloned() else { bail!("give at least one publisher key") };
+    let ipns = match ipns {
+        Some(n) => n.parse::<IpnsName>()?.to_string(),
+        None => first,
+    };
+    keys.sort();
+    keys.dedup();
+    if threshold == 0 || threshold as usize > keys.len() {
+        bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
+    }
+    let trust = IndexTrust { keys, threshold, ipns, kind };
+    local.update_trust(|t| t.insert(name.to_string(), trust.clone()))?;
+    Ok(trust)
+}
+
 /// Runs a trust subcommand.
 pub fn exec(global: &Global, cmd: Command) -> anyhow::Result<Status> {
     let local = IndexState::new(global.store_dir()?);
     match cmd {
         Command::Add { name, keys, threshold, ipns, rebuilder } => {
-            crate::index::layout::shard_path(&name).map_err(|_| {
-                anyhow::anyhow!("invalid index name {name:?}: use 1 to 64 ASCII letters, digits, '-' or '_'")
-            })?;
-            let mut keys = keys.iter().map(|k| ed25519_name(k)).collect::<anyhow::Result<Vec<_>>>()?;
-            let ipns = match ipns {
-                Some(n) => n.parse::<IpnsName>()?.to_string(),
-                None => keys[0].clone(),
-            };
-            keys.sort();
-            keys.dedup();
-            if threshold == 0 || threshold as usize > keys.len() {
-                bail!("--threshold {threshold} must be between 1 and the number of keys ({})", keys.len());
-            }
-            let count = keys.len();
             let kind = if rebuilder { IndexKind::Attestations } else { IndexKind::Artifacts };
-            local.update_trust(|t| t.insert(name.clone(), IndexTrust { keys, threshold, ipns: ipns.clone(), kind }))?;
+            let trust = add(&local, &name, &keys, threshold, ipns, kind)?;
             let what = if rebuilder { "rebuilder" } else { "index" };
-            println!("trusting {count} key(s) for {what} {name} (threshold {threshold}), published at /ipns/{ipns}");
+            println!(
+                "trusting {} key(s) for {what} {name} (threshold {threshold}), published at /ipns/{}",
+                trust.keys.len(),
+                trust.ipns
+            );
         }
         Command::List { json } => {
             let trust = local.trust()?;

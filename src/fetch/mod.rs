@@ -21,6 +21,7 @@ pub mod packaged;
 pub mod resolve;
 mod rustc;
 mod schedule;
+pub mod subscribed;
 
 use crate::artifact::cache::Cache;
 use crate::artifact::download::Downloader;
@@ -59,6 +60,9 @@ pub struct FetchOptions {
     pub rebuilders: Vec<String>,
     /// `--require-attestations`.
     pub require_attestations: Option<u32>,
+    /// Entry keys already matched in an index looked up before this one
+    /// ([`subscribed`]): their entries here are passed over.
+    pub skip_keys: std::collections::BTreeSet<String>,
 }
 
 impl FetchOptions {
@@ -159,6 +163,10 @@ pub struct Summary {
     /// What a build started now hands down to its wrappers; `None` offline.
     #[serde(skip)]
     pub hand_down: Option<HandDown>,
+    /// The keys of the entries matched (fetched, found local, or failed),
+    /// which an index looked up after this one passes over.
+    #[serde(skip)]
+    pub keys: Vec<String>,
 }
 
 /// Progress reports, for a progress display or plain lines.
@@ -191,6 +199,8 @@ pub enum Progress<'a> {
 /// A fetch under way: what its steps share.
 struct Pass<'a> {
     resolved: &'a Resolved,
+    /// Keys matched in an index looked up before.
+    skip_keys: &'a std::collections::BTreeSet<String>,
     downloader: Downloader<'a>,
     runs: Runs,
     started: Instant,
@@ -317,7 +327,10 @@ impl schedule::Steps for Pass<'_> {
         if matching.iter().all(Entry::is_run) {
             self.out.lock().expect("summary").0.missing.push(format!("{} {}", package.name, package.version));
         }
-        self.attested(package, matching)
+        let mut kept = self.attested(package, matching);
+        kept.retain(|e| !self.skip_keys.contains(&e.key));
+        self.out.lock().expect("summary").0.keys.extend(kept.iter().map(|e| e.key.clone()));
+        kept
     }
 
     fn download(&self, entry: Entry) {
@@ -403,6 +416,7 @@ pub fn fetch(store_dir: &Path, opts: &FetchOptions, progress: &(dyn Fn(Progress)
     };
     let pass = Pass {
         resolved: &resolved,
+        skip_keys: &opts.skip_keys,
         downloader,
         runs: Runs::new(store_dir),
         started,

@@ -102,6 +102,9 @@ pub struct Published {
 pub type TrustFile = BTreeMap<String, IndexTrust>;
 /// `seen.json`.
 pub type SeenFile = BTreeMap<String, Seen>;
+/// `remote-pins.json`: by service, by index, the newest version pinned
+/// there whole (`cargo ipfs pin remote add`).
+pub type RemotePinsFile = BTreeMap<String, BTreeMap<String, Seen>>;
 /// `published.json`.
 pub type PublishedFile = BTreeMap<String, Published>;
 
@@ -115,6 +118,11 @@ impl IndexState {
     /// The files in `dir` (the store directory).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         IndexState { dir: dir.into() }
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -155,6 +163,22 @@ impl IndexState {
     /// Changes `published.json` under its lock.
     pub fn update_published<R>(&self, f: impl FnOnce(&mut PublishedFile) -> R) -> Result<R, StateError> {
         update(&self.file("published.json"), f)
+    }
+
+    /// Reads `remote-pins.json` (empty if absent).
+    pub fn remote_pins(&self) -> Result<RemotePinsFile, StateError> {
+        read(&self.file("remote-pins.json"))
+    }
+
+    /// Records that version `seq` at `root` of `index` is pinned whole on
+    /// `service`; an older version never replaces a newer one.
+    pub fn record_remote_pin(&self, service: &str, index: &str, seq: u64, root: &str) -> Result<(), StateError> {
+        update(&self.file("remote-pins.json"), |file: &mut RemotePinsFile| {
+            let indexes = file.entry(service.to_string()).or_default();
+            if indexes.get(index).is_none_or(|s| seq >= s.seq) {
+                indexes.insert(index.to_string(), Seen { seq, root: root.to_string() });
+            }
+        })
     }
 
     /// Reads `pins.json`, the explicit pins (empty if absent).

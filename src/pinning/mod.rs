@@ -10,6 +10,7 @@
 //!   `cargo ipfs mirror` runs it once or on a schedule.
 
 pub mod mirror;
+pub mod remote;
 
 use crate::artifact::cache::Cache;
 use crate::index::pins::PinReason;

@@ -33,6 +33,61 @@ pub struct ConfigFile {
     /// it is fetched or restored (0: none).
     #[serde(default)]
     pub require_attestations: Option<u32>,
+    /// The indexes subscribed to (`cargo ipfs subscribe`), looked up in
+    /// this order when no index is named.
+    #[serde(default)]
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// An index followed by name, with where to read it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subscription {
+    /// The trusted index.
+    pub index: String,
+    /// Gateways to read it from (empty: the other settings').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateways: Vec<String>,
+    /// A kubo node to read it through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubo: Option<String>,
+}
+
+/// Adds `subscription` to `<store>/config.json` (replacing one of the same
+/// index, in its place), keeping every other setting as written.
+pub fn save_subscription(store_dir: &Path, subscription: &Subscription) -> anyhow::Result<()> {
+    edit_subscriptions(store_dir, |list| match list.iter_mut().find(|s| s.index == subscription.index) {
+        Some(old) => *old = subscription.clone(),
+        None => list.push(subscription.clone()),
+    })
+}
+
+/// Removes the subscription to `index`; whether there was one.
+pub fn remove_subscription(store_dir: &Path, index: &str) -> anyhow::Result<bool> {
+    let mut removed = false;
+    edit_subscriptions(store_dir, |list| {
+        let before = list.len();
+        list.retain(|s| s.index != index);
+        removed = list.len() != before;
+    })?;
+    Ok(removed)
+}
+
+fn edit_subscriptions(store_dir: &Path, edit: impl FnOnce(&mut Vec<Subscription>)) -> anyhow::Result<()> {
+    read_config(store_dir)?; // refuses to edit a malformed file
+    let path = store_dir.join("config.json");
+    let mut value: serde_json::Value = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::json!({}),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut list: Vec<Subscription> = serde_json::from_value(value["subscriptions"].take()).unwrap_or_default();
+    edit(&mut list);
+    value["subscriptions"] = serde_json::to_value(&list)?;
+    std::fs::create_dir_all(store_dir).with_context(|| format!("cannot create {}", store_dir.display()))?;
+    let bytes = serde_json::to_vec_pretty(&value)?;
+    crate::atomic_file::replace(&path, &bytes, crate::atomic_file::Durability::Synced)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// What an entry needs beside the publisher's signature.
@@ -165,6 +220,7 @@ mod tests {
             hidden_input_macros: vec![],
             rebuilders: vec!["file-r".into()],
             require_attestations: Some(1),
+            subscriptions: vec![],
         };
         let env = |k: &str| match k {
             "CARGO_IPFS_INDEX" => Some("from-env".to_string()),
@@ -219,6 +275,28 @@ mod tests {
         let bad = |k: &str| (k == "CARGO_IPFS_REQUIRE_ATTESTATIONS").then(|| "two".to_string());
         let err = settings(Flags::default(), bad, &file, &[]).unwrap_err().to_string();
         assert!(err.contains("CARGO_IPFS_REQUIRE_ATTESTATIONS=\"two\" is not a number"), "{err}");
+    }
+
+    #[test]
+    fn subscriptions_are_kept_in_order_beside_the_other_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"gateways": ["http://g"], "require_attestations": 1}"#)
+            .unwrap();
+        let a = Subscription { index: "a".into(), gateways: vec!["http://a".into()], kubo: None };
+        let b = Subscription { index: "b".into(), ..Subscription::default() };
+        save_subscription(dir.path(), &a).unwrap();
+        save_subscription(dir.path(), &b).unwrap();
+        let a2 = Subscription { gateways: vec!["http://a2".into()], ..a.clone() };
+        save_subscription(dir.path(), &a2).unwrap();
+        let file = read_config(dir.path()).unwrap();
+        assert_eq!(file.subscriptions, [a2, b.clone()], "replaced in its place");
+        assert_eq!((file.gateways, file.require_attestations), (vec!["http://g".to_string()], Some(1)));
+        assert!(remove_subscription(dir.path(), "a").unwrap());
+        assert!(!remove_subscription(dir.path(), "a").unwrap());
+        assert_eq!(read_config(dir.path()).unwrap().subscriptions, [b]);
+        std::fs::write(dir.path().join("config.json"), "{").unwrap();
+        assert!(save_subscription(dir.path(), &a).is_err(), "a malformed file is not overwritten");
+        assert_eq!(std::fs::read(dir.path().join("config.json")).unwrap(), b"{");
     }
 
     fn s_policy(file: &ConfigFile) -> Policy {

@@ -38,7 +38,7 @@ pub enum Command {
     /// and hand the node the IPNS record (a mirror that runs kubo).
     Push(PushArgs),
     /// Walk the history of versions through their `prev` links.
-    Log(Target),
+    Log(read::LogArgs),
     /// Entries added and removed between two versions.
     Diff(read::DiffArgs),
 }

@@ -8,7 +8,7 @@ use crate::index::manifest::IndexKind;
 use crate::index::resolve::{resolve_record, verify_root, Resolved};
 use crate::index::state::IndexState;
 use crate::index::tree::{all_shards, load_manifest, load_version, lookup, IndexVersion};
-use crate::index::{Manifest, TrustedKeys};
+use crate::index::Manifest;
 use crate::store::{BlockStore, DiskStore};
 use anyhow::{bail, Context};
 use cid::Cid;
@@ -37,6 +37,71 @@ pub struct DiffArgs {
     old: String,
     /// The newer version (index name or root CID).
     new: String,
+    #[command(flatten)]
+    network: Network,
+}
+
+// `index log`.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    #[command(flatten)]
+    version: Target,
+    #[command(flatten)]
+    network: Network,
+}
+
+/// Where `log` and `diff` read what the local store lacks: an index named
+/// is resolved there (its record fetched and verified, as a fetch does),
+/// and blocks are read through it.
+#[derive(Debug, clap::Args)]
+pub struct Network {
+    /// A trustless gateway to resolve and read the index from (repeat).
+    #[arg(long = "gateway", value_name = "URL")]
+    gateways: Vec<String>,
+    /// A kubo node's RPC API to resolve and read the index through.
+    #[arg(long, value_name = "ADDR")]
+    kubo: Option<String>,
+}
+
+impl Network {
+    fn given(&self) -> bool {
+        !self.gateways.is_empty() || self.kubo.is_some()
+    }
+}
+
+/// With `network` given, resolves each trusted index named in `targets`
+/// over it (the newest record, verified and recorded as seen) and returns
+/// a reader through the local store and the network; `None` otherwise.
+fn over_network(
+    ctx: &Ctx,
+    network: &Network,
+    targets: &[&str],
+) -> anyhow::Result<Option<crate::store::Layered<DiskStore, crate::sources::Sources>>> {
+    if !network.given() {
+        return Ok(None);
+    }
+    let trust = ctx.local.trust()?;
+    let settings = |index: &str| crate::sources::config::Settings {
+        index: index.to_string(),
+        gateways: network.gateways.clone(),
+        kubo: network.kubo.clone(),
+        policy: Default::default(),
+    };
+    let mut reader = None;
+    for target in targets.iter().filter(|t| crate::formats::block::parse_cid(t).is_err()) {
+        let head =
+            crate::fetch::resolve::resolve_index(ctx.local.dir(), &trust, settings(target), false, None, ctx.now)?;
+        reader = head.layered;
+    }
+    match reader {
+        Some(reader) => Ok(Some(reader)),
+        None => {
+            let sources =
+                crate::sources::Sources::open(&network.gateways, network.kubo.as_deref(), None, Some(ctx.local.dir()))?
+                    .context("no source given")?;
+            Ok(Some(crate::store::Layered::new(ctx.store.clone(), sources)))
+        }
+    }
 }
 
 fn unix(time: SystemTime) -> u64 {
@@ -57,6 +122,18 @@ pub(super) struct VerifiedVersion {
 /// Opens `target` (a trusted index name, or a root CID) with every check.
 pub(super) fn open(
     store: &DiskStore,
+    local: &IndexState,
+    target: &str,
+    now: SystemTime,
+) -> anyhow::Result<VerifiedVersion> {
+    open_with(store, store, local, target, now)
+}
+
+/// [`open`], reading blocks through `reader` (the store, or the store in
+/// front of the network); records come from the store.
+fn open_with(
+    records: &DiskStore,
+    store: &dyn BlockStore,
     local: &IndexState,
     target: &str,
     now: SystemTime,
@@ -91,30 +168,13 @@ pub(super) fn open(
         )
     })?;
     let name: crate::formats::ipns::IpnsName = t.ipns.parse()?;
-    let record = store.records()?.get(&name)?;
+    let record = records.records()?.get(&name)?;
     let resolved: Resolved = resolve_record(store, record.as_deref(), target, t, seen.get(target), now)?;
-    accept(local, target, &resolved)?;
+    crate::index::resolve::accept(local, target, &resolved)?;
     Ok(VerifiedVersion {
         version: resolved.version,
         trust_note: format!("IPNS record and signatures verified against your trusted keys for {target}"),
     })
-}
-
-/// Persists what a subscriber learned: the newest version seen, and a key
-/// rotation it followed.
-fn accept(local: &IndexState, index: &str, resolved: &Resolved) -> anyhow::Result<()> {
-    let m = &resolved.version.manifest;
-    local.record_seen(index, m.seq, &resolved.version.root.to_string())?;
-    if let Some(TrustedKeys { keys, threshold }) = &resolved.rotated {
-        local.update_trust(|t| {
-            if let Some(entry) = t.get_mut(index) {
-                entry.keys = keys.clone();
-                entry.threshold = *threshold;
-            }
-        })?;
-        eprintln!("index {index}: followed a signed key rotation; now trusting {} key(s)", keys.len());
-    }
-    Ok(())
 }
 
 fn print_manifest(opened: &VerifiedVersion) {
@@ -228,10 +288,16 @@ pub(super) fn verify(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
 }
 
 /// `index log`: the versions before this one, through their `prev` links,
-/// as far as the local store holds them.
-pub(super) fn log(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
-    let store = &ctx.store;
-    let opened = open(store, &ctx.local, &args.target, ctx.now)?;
+/// as far as the local store holds them (or, with a gateway or kubo node,
+/// as far as the network does).
+pub(super) fn log(ctx: &Ctx, args: LogArgs) -> anyhow::Result<()> {
+    let target = args.version.target.as_str();
+    let network = over_network(ctx, &args.network, &[target])?;
+    let store: &dyn BlockStore = match &network {
+        Some(layered) => layered,
+        None => &ctx.store,
+    };
+    let opened = open_with(&ctx.store, store, &ctx.local, target, ctx.now)?;
     let mut manifest = opened.version.manifest.clone();
     let mut cid = opened.version.manifest_cid;
     loop {
@@ -246,7 +312,7 @@ pub(super) fn log(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
         let Some(prev) = manifest.prev.as_deref() else { break };
         let prev: Cid = crate::formats::block::parse_cid(prev)?;
         if !store.has(&prev)? {
-            println!("(older versions are not in the local store)");
+            println!("(older versions are not in the local store; pass --gateway URL or --kubo ADDR to read them)");
             break;
         }
         let older = load_manifest(store, &prev)?;
@@ -266,9 +332,14 @@ pub(super) fn log(ctx: &Ctx, args: Target) -> anyhow::Result<()> {
 
 /// `index diff`: entries added and removed between two versions.
 pub(super) fn diff(ctx: &Ctx, args: DiffArgs) -> anyhow::Result<()> {
-    let old = open(&ctx.store, &ctx.local, &args.old, ctx.now)?.version;
-    let new = open(&ctx.store, &ctx.local, &args.new, ctx.now)?.version;
-    let (added, removed) = crate::index::diff::diff(&ctx.store, &old.shards, &new.shards)?;
+    let network = over_network(ctx, &args.network, &[&args.new, &args.old])?;
+    let store: &dyn BlockStore = match &network {
+        Some(layered) => layered,
+        None => &ctx.store,
+    };
+    let old = open_with(&ctx.store, store, &ctx.local, &args.old, ctx.now)?.version;
+    let new = open_with(&ctx.store, store, &ctx.local, &args.new, ctx.now)?.version;
+    let (added, removed) = crate::index::diff::diff(store, &old.shards, &new.shards)?;
     for e in &removed {
         println!("- {} {} {} {}", e.name, e.version, e.key, e.cid);
     }

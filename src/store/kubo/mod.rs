@@ -20,6 +20,7 @@
 
 mod api;
 mod import;
+mod pin;
 #[cfg(any(test, feature = "kubo-replay"))]
 #[doc(hidden)]
 pub mod replay;

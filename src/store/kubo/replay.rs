@@ -165,6 +165,9 @@ impl Drop for KuboReplay {
 
 /// kubo's error answer.
 fn error(status: StatusCode, message: &str) -> Response {
+    if message == SEARCHING {
+        return (StatusCode::INTERNAL_SERVER_ERROR, [(SEARCHING_HEADER, "1")]).into_response();
+    }
     let body =
         serde_json::json!({ "Message": message, "Code": u8::from(status == StatusCode::BAD_REQUEST), "Type": "error" });
     (status, [(header::CONTENT_TYPE, "application/json")], format!("{body}\n")).into_response()
@@ -348,6 +351,28 @@ async fn command(
                 .collect();
             Ok(chunked(lines))
         }
+        "pin/ls" => {
+            let cid = cid_arg()?;
+            match shared.pins.lock().unwrap().contains(&cid) {
+                true => Ok(single(
+                    serde_json::json!({ "Keys": { cid_to_string(&cid): { "Type": "recursive", "Name": "" } } }),
+                )),
+                false => Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("path '{}' is not pinned", cid_to_string(&cid)),
+                )),
+            }
+        }
+        "pin/add" => {
+            let cid = cid_arg()?;
+            if missing_blocks(&shared.blocks, &cid).unwrap().is_empty() {
+                shared.pins.lock().unwrap().insert(cid);
+                return Ok(single(serde_json::json!({ "Pins": [cid_to_string(&cid)] })));
+            }
+            // Online, kubo searches the network for what it lacks, until the
+            // request's timeout (or for good without one).
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, SEARCHING))
+        }
         "routing/get" => {
             let key = arg.clone().unwrap_or_default();
             let name = key.strip_prefix("/ipns/").unwrap_or(&key);
@@ -380,5 +405,39 @@ async fn command(
         }
         _ => Ok((StatusCode::NOT_FOUND, "404 page not found").into_response()),
     })();
-    result.unwrap_or_else(|e| e)
+    match result {
+        Ok(response) => response,
+        Err(response) if response.headers().contains_key(SEARCHING_HEADER) => search(seen.param("timeout")).await,
+        Err(response) => response,
+    }
+}
+
+/// The message that marks an answer as "the node searches the network".
+const SEARCHING: &str = "searching the network";
+/// The header [`error`] sets on such an answer, for [`command`] to wait.
+const SEARCHING_HEADER: &str = "x-replay-searching";
+
+/// What an online node does when it lacks a block: it searches the network
+/// until the request's `timeout` (a Go duration such as `1500ms` or `30s`)
+/// and then answers `context deadline exceeded`; with no timeout it goes on
+/// searching, here for at most [`SEARCH_FOR_GOOD`].
+async fn search(timeout: Option<&str>) -> Response {
+    let wait = timeout.and_then(go_duration).unwrap_or(SEARCH_FOR_GOOD).min(SEARCH_FOR_GOOD);
+    tokio::time::sleep(wait).await;
+    error(StatusCode::INTERNAL_SERVER_ERROR, "context deadline exceeded")
+}
+
+/// How long "for good" lasts in the stand-in.
+pub const SEARCH_FOR_GOOD: Duration = Duration::from_secs(30);
+
+/// A Go duration as the clients here send it (`1500ms`, `30s`, `2m`).
+fn go_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let n: u64 = text[..split].parse().ok()?;
+    match &text[split..] {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        _ => None,
+    }
 }
