@@ -158,7 +158,18 @@ fn pinning_service_stand_in_refuses_what_the_document_refuses() {
     assert_eq!(status(Method::GET, "/pins?before=yesterday", None), 400);
     assert_eq!(status(Method::GET, "/pins?meta=notjson", None), 400);
     assert_eq!(status(Method::POST, "/pins", Some(serde_json::json!({ "name": "no cid" }))), 400);
-    assert_eq!(status(Method::POST, "/pins", Some(serde_json::json!({ "cid": "not a cid" }))), 400);
+    assert_eq!(status(Method::POST, "/pins", Some(serde_json::json!({ "cid": "x", "name": null }))), 400);
+    assert_eq!(status(Method::POST, "/pins", Some(serde_json::json!({ "cid": "x", "name": "n".repeat(256) }))), 400);
+    assert_eq!(status(Method::POST, "/pins", Some(serde_json::json!({ "cid": "x", "origins": ["/a", "/a"] }))), 400);
+    // Any string is a `cid` to the document: one that is not a CID is
+    // accepted, and fails as a service that cannot find it would.
+    let odd = http.send(Method::POST, "/pins", Some(&serde_json::json!({ "cid": "not a cid" }))).unwrap();
+    assert_eq!(odd.status.as_u16(), 202);
+    let odd: serde_json::Value = serde_json::from_slice(&odd.body).unwrap();
+    let id = odd["requestid"].as_str().unwrap();
+    let after = http.send(Method::GET, &format!("/pins/{id}"), None).unwrap();
+    let after: serde_json::Value = serde_json::from_slice(&after.body).unwrap();
+    assert_eq!(after["status"], "failed", "{after}");
     assert_eq!(status(Method::GET, "/pins/unknown", None), 404);
     assert_eq!(status(Method::DELETE, "/pins/unknown", None), 404);
     let cid = blocks(1, "x")[0].cid().to_string();
@@ -334,6 +345,46 @@ fn pin_remote_add_pins_an_index_everywhere_once() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((report["seq"].as_u64(), report["services"][0]["total"].as_u64()), (Some(3), Some(1)), "{report}");
     assert_eq!(report["services"][0]["pinned"].as_u64(), Some(1));
+
+    // A mirror that pins what it mirrors on a service of its own.
+    let server = common::Server::start(&a.store);
+    let m = Machine::new(&tmp.path().join("m"), "m/demo", &tmp.path().join("m/store"));
+    let key = a.ok(&["key", "list", "--json"]);
+    let key: serde_json::Value = serde_json::from_str(&key).unwrap();
+    let ipns = key.as_array().unwrap().iter().find(|k| k["name"] == "ci").unwrap()["ipns_base36"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    m.ok(&["trust", "add", "demo-index", &ipns]);
+    let mirror_service = PinningServiceStandIn::start("m1");
+    m.ok(&[
+        "pin",
+        "remote",
+        "service",
+        "add",
+        "mine",
+        mirror_service.url(),
+        "--api",
+        "pinning-service",
+        "--token-env",
+        "M_TOKEN",
+    ]);
+    let out = m
+        .cmd(&["mirror", "demo-index", "--gateway", &server.1, "--pin-to", "mine"])
+        .env("M_TOKEN", "m1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("{total} pinned now")),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mirror_service.pins().len() as u64, total, "the version mirrored, pinned on the mirror's service");
+    let out = m.cmd(&["mirror", "demo-index", "--gateway", &server.1, "--pin-to", "absent"]).output().unwrap();
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no pinning service named `absent`")
+    );
 }
 
 /// schemathesis (from PyPI) generates requests from the committed OpenAPI

@@ -1,7 +1,8 @@
 //! `cargo ipfs mirror NAME [--follow] [--interval D] [--gateway URL]...
-//! [--kubo ADDR] [--keep-versions N]`: keep a verified copy of a trusted
-//! index in this store, for `cargo ipfs serve` to serve (see
-//! `docs/operators.md`).
+//! [--kubo ADDR] [--keep-versions N] [--pin-to SERVICE]...`: keep a verified
+//! copy of a trusted index in this store, for `cargo ipfs serve` to serve,
+//! and with `--pin-to`, pin what each round brought in on pinning services
+//! too (see `docs/operators.md`).
 
 use super::{Global, Status};
 use crate::pinning::mirror::{Mirror, Round};
@@ -32,6 +33,11 @@ pub struct Args {
     /// How many of the newest versions stay pinned.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     keep_versions: u64,
+    /// A pinning service (`cargo ipfs pin remote service add`) to pin each
+    /// mirrored version on as well (repeat); only what a version adds is
+    /// sent.
+    #[arg(long = "pin-to", value_name = "SERVICE")]
+    pin_to: Vec<String>,
     /// Parallel downloads.
     #[arg(short, long, default_value_t = 8)]
     jobs: usize,
@@ -53,14 +59,58 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let sources = Sources::open(&settings.gateways, settings.kubo.as_deref(), None, Some(&store_dir))?
         .context("no source to mirror from; pass --gateway URL or --kubo ADDR")?;
     let mirror = Mirror::new(&store_dir, sources, &args.index, args.keep_versions as usize, args.jobs)?;
+    let services = crate::pinning::remote::read_services(&store_dir)?;
+    for name in &args.pin_to {
+        if !services.contains_key(name) {
+            anyhow::bail!(
+                "no pinning service named `{name}`; add it with `cargo ipfs pin remote service add {name} ...`"
+            );
+        }
+    }
+    // A round, then the pins of what it brought in; a pin that fails says
+    // so and makes the status 1, and the next round tries again.
+    let once = |json: bool| -> anyhow::Result<bool> {
+        let round = mirror.round(SystemTime::now())?;
+        report(&round, json)?;
+        if args.pin_to.is_empty() {
+            return Ok(true);
+        }
+        let mut progress = |_: &str, _: &crate::pinning::remote::Wanted, _: &crate::pinning::remote::Outcome| {};
+        let pinned = crate::pinning::remote::run::pin_index(
+            &store_dir,
+            &args.index,
+            &services,
+            &args.pin_to,
+            true,
+            crate::pinning::remote::Pace::default(),
+            &mut progress,
+        )?;
+        let mut complete = true;
+        for s in &pinned.services {
+            complete &= s.complete();
+            match &s.error {
+                Some(e) => eprintln!("cargo-ipfs: mirror of {}: pinning on {}: {e}", args.index, s.target),
+                None => eprintln!(
+                    "cargo-ipfs: mirror of {}: version {} on {}: {} pinned now, {} already, {} failed, {} pending",
+                    args.index,
+                    pinned.seq,
+                    s.target,
+                    s.pinned,
+                    s.already,
+                    s.failed.len(),
+                    s.pending.len()
+                ),
+            }
+        }
+        Ok(complete)
+    };
     if !args.follow {
-        report(&mirror.round(SystemTime::now())?, args.json)?;
-        return Ok(0);
+        return Ok(if once(args.json)? { 0 } else { 1 });
     }
     let mut round = 0u64;
     loop {
-        match mirror.round(SystemTime::now()) {
-            Ok(done) => report(&done, args.json)?,
+        match once(args.json) {
+            Ok(_) => {}
             Err(e) => eprintln!(
                 "cargo-ipfs: mirror of {}: {}; trying again in {:?}",
                 args.index,

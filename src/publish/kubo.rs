@@ -43,7 +43,7 @@ pub fn push_version(
     record: Option<(&IpnsName, &[u8])>,
 ) -> anyhow::Result<PushReport> {
     let kubo = KuboStore::connect(addr, KuboOptions::default())?;
-    let kubo_version = kubo.version()?;
+    let kubo_version = kubo.checked_version()?;
     let mut artifacts: Vec<Cid> = artifacts.iter().filter(|c| *c != root).copied().collect();
     // The earlier manifests too: a subscriber that reads through the node
     // checks every key change since the version it saw last.

@@ -7,7 +7,10 @@
 //! node has together with what only that block links to. A node that holds
 //! a block holds the DAG under it when it came by an earlier push, which
 //! pinned it; a node holding part of a DAG fails to pin its root, and that
-//! root is pushed again whole. So a new index version costs the blocks that
+//! root is pushed again whole. Offline, kubo says so per root; online, it
+//! searches the network for the rest until the request's timeout and the
+//! import fails as a whole (kubo#10159), and then every root is pushed
+//! again whole. So a new index version costs the blocks that
 //! changed, not the whole index.
 //!
 //! The request itself, and the check of kubo's answer, are
@@ -78,7 +81,20 @@ pub enum PushError {
 pub fn push(local: &dyn BlockStore, kubo: &KuboStore, required: &[Cid], optional: &[Cid]) -> Result<Pushed, PushError> {
     let roots: Vec<(Cid, bool)> =
         required.iter().map(|c| (*c, true)).chain(optional.iter().map(|c| (*c, false))).collect();
-    let mut pushed = import(local, kubo, &roots, true)?;
+    let mut pushed = match import(local, kubo, &roots, true) {
+        // An online node pinning a root whose DAG it holds only part of
+        // searches the network for the rest until the request's timeout
+        // (kubo#10159), and the whole import fails: send every root whole.
+        Err(PushError::Kubo(KuboError::Timeout { .. })) => {
+            tracing::info!(roots = roots.len(), "kubo did not finish the import in time; pushing every DAG whole");
+            let whole = import(local, kubo, &roots, false)?;
+            if let Some((cid, message)) = whole.unpinned.into_iter().next() {
+                return Err(PushError::Pin { url: kubo.url().to_string(), cid: cid.to_string(), message });
+            }
+            return Ok(whole.done);
+        }
+        other => other?,
+    };
     if !pushed.unpinned.is_empty() {
         // Part of a DAG was in the node, not all of it: send those whole.
         let again: Vec<(Cid, bool)> =

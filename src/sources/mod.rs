@@ -84,7 +84,7 @@ impl Sources {
     pub fn get_dag(&self, root: &Cid, size: u64) -> anyhow::Result<CarBlocks<'_>> {
         Ok(match self {
             Sources::Gateways(gateways) => gateways.get_car_sized(root, DagScope::All, size)?,
-            Sources::Kubo(kubo) => kubo.export(root)?,
+            Sources::Kubo(kubo) => kubo.export(root, Some(size))?,
         })
     }
 
@@ -95,7 +95,7 @@ impl Sources {
     pub fn get_tree(&self, root: &Cid) -> anyhow::Result<CarBlocks<'_>> {
         Ok(match self {
             Sources::Gateways(gateways) => gateways.get_car(root, DagScope::All)?,
-            Sources::Kubo(kubo) => kubo.export(root)?,
+            Sources::Kubo(kubo) => kubo.export(root, None)?,
         })
     }
 

@@ -171,6 +171,9 @@ fn open_with(
     let record = records.records()?.get(&name)?;
     let resolved: Resolved = resolve_record(store, record.as_deref(), target, t, seen.get(target), now)?;
     crate::index::resolve::accept(local, target, &resolved)?;
+    if let Some(keys) = &resolved.rotated {
+        eprintln!("index {target}: followed a signed key rotation; now trusting {} key(s)", keys.keys.len());
+    }
     Ok(VerifiedVersion {
         version: resolved.version,
         trust_note: format!("IPNS record and signatures verified against your trusted keys for {target}"),

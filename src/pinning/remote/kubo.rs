@@ -18,7 +18,9 @@ impl KuboTarget {
     /// The node at `addr` (an `http://` URL or a multiaddr), named `name`.
     pub fn connect(name: &str, addr: &str, pace: Pace) -> anyhow::Result<Self> {
         let options = KuboOptions { timeout: pace.retry.timeout, ..KuboOptions::default() };
-        Ok(KuboTarget { name: name.to_string(), node: KuboStore::connect(addr, options)?, pace })
+        let node = KuboStore::connect(addr, options)?;
+        node.checked_version()?;
+        Ok(KuboTarget { name: name.to_string(), node, pace })
     }
 
     fn unreachable(&self, e: KuboError) -> RemoteError {

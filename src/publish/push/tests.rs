@@ -9,7 +9,7 @@ use crate::store::{KuboOptions, MemoryStore};
 use std::time::Duration;
 
 fn store(node: &KuboReplay) -> KuboStore {
-    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(5), offline: false }).unwrap()
+    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(2), offline: false }).unwrap()
 }
 
 fn local_with_fixture() -> MemoryStore {

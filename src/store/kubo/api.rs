@@ -95,6 +95,8 @@ impl ApiRequest for DagExport<'_> {
 #[serde(rename_all = "kebab-case")]
 pub(super) struct DagImport {
     pub pin_roots: bool,
+    #[serde(flatten)]
+    pub global: Global,
 }
 
 impl ApiRequest for DagImport {
@@ -192,7 +194,11 @@ mod tests {
             url(RoutingPut { arg: "/ipns/k51", allow_offline: true }),
             "http://127.0.0.1:5001/api/v0/routing/put?arg=%2Fipns%2Fk51&allow-offline=true"
         );
-        assert_eq!(url(DagImport { pin_roots: true }), "http://127.0.0.1:5001/api/v0/dag/import?pin-roots=true");
+        let global = Global { offline: false, timeout: Some(Duration::from_secs(61)) };
+        assert_eq!(
+            url(DagImport { pin_roots: true, global }),
+            "http://127.0.0.1:5001/api/v0/dag/import?pin-roots=true&timeout=61000ms"
+        );
         let global = Global { offline: false, timeout: Some(Duration::from_millis(1500)) };
         assert_eq!(
             url(DagExport { arg: "bafkqaaa", progress: false, global }),

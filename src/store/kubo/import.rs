@@ -33,7 +33,11 @@ impl KuboStore {
     /// them (a [`crate::buffers::ChunkWriter`]), header first; an error on
     /// it ends the request as an error. `roots` are the roots the header
     /// lists, and `bytes` about how many bytes follow: the command may take
-    /// the store's timeout plus those bytes at 1 MiB/s. Every root must come
+    /// the store's timeout plus those bytes at 1 MiB/s, and kubo is sent
+    /// that limit as its `timeout`. An online node pinning a root whose DAG
+    /// it holds only part of searches the network for the rest until then,
+    /// and the import ends as [`KuboError::Timeout`]; offline it answers
+    /// each such root with its reason. Every root must come
     /// back in the answer, pinned or with kubo's reason; the answer is one
     /// [`ImportedRoot`] per root, in the order given.
     pub fn dag_import(
@@ -48,7 +52,10 @@ impl KuboStore {
         form.add_async_reader_file("file", Box::pin(body).into_async_read(), "push.car");
         let limit = 4096 + roots.len() * 512;
         let after = self.options.timeout + Duration::from_secs(bytes / MIN_IMPORT_RATE);
-        let request = DagImport { pin_roots: true };
+        // kubo is told the same limit: pinning the roots of a partial DAG
+        // searches the network for the rest, for good without one (kubo#10159).
+        let global = super::api::Global { offline: self.options.offline, timeout: Some(after) };
+        let request = DagImport { pin_roots: true, global };
         let answer = self.run_within(ENDPOINT, after, self.send(ENDPOINT, request, Some(form), limit))?;
 
         // kubo keys blocks by multihash, and may name a root in another CID version.

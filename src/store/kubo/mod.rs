@@ -19,6 +19,7 @@
 //! so does every example here. Only `http://` is spoken.
 
 mod api;
+mod export;
 mod import;
 mod pin;
 #[cfg(any(test, feature = "kubo-replay"))]
@@ -26,25 +27,23 @@ mod pin;
 pub mod replay;
 #[cfg(test)]
 mod tests;
+mod version;
 
 pub use import::ImportedRoot;
+pub use version::MIN_KUBO;
 
 use super::blocking::Blocking;
-use super::gateway::CarStream;
-use super::CarBlocks;
 use super::{BlockStore, StoreError};
 use crate::formats::block::{
     cid_to_string, verify, Block, DAG_CBOR, DAG_JSON, DAG_PB, IDENTITY, LIBP2P_KEY, MAX_BLOCK_SIZE, RAW, SHA2_256,
     SHA2_512,
 };
 use crate::formats::ipns::{verify_record, IpnsError, IpnsName, MAX_RECORD_SIZE};
-use api::{
-    BlockGet, BlockPut, BlockStat, BlockStatRequest, DagExport, Global, QueryEvent, RoutingGet, RoutingPut, QUERY_VALUE,
-};
+use api::{BlockGet, BlockPut, BlockStat, BlockStatRequest, Global, QueryEvent, RoutingGet, RoutingPut, QUERY_VALUE};
 use bytes::{Bytes, BytesMut};
 use cid::Cid;
 use futures::StreamExt;
-use ipfs_api_backend_hyper::{Form, IpfsApi, IpfsClient, TryFromUri};
+use ipfs_api_backend_hyper::{Form, IpfsClient, TryFromUri};
 use ipfs_api_prelude::{ApiRequest, Backend};
 use std::fmt;
 use std::future::Future;
@@ -178,6 +177,9 @@ pub struct KuboStore {
     url: String,
     options: KuboOptions,
     runtime: Blocking,
+    /// For `dag/export`, whose `X-Stream-Error` trailer the RPC client's
+    /// HTTP/1.1 stack (hyper 0.14) drops.
+    trailers_client: reqwest::Client,
 }
 
 impl fmt::Debug for KuboStore {
@@ -208,43 +210,16 @@ impl KuboStore {
         };
         let url = if addr.starts_with('/') { addr.to_string() } else { addr.trim_end_matches('/').to_string() };
         let runtime = Blocking::new("cargo-ipfs-kubo").map_err(|e| KuboError::Setup { reason: e.to_string() })?;
-        Ok(KuboStore { client, url, options, runtime })
+        let trailers_client = reqwest::Client::builder()
+            .connect_timeout(options.timeout)
+            .build()
+            .map_err(|e| KuboError::Setup { reason: e.to_string() })?;
+        Ok(KuboStore { client, url, options, runtime, trailers_client })
     }
 
     /// The node's address as given.
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// kubo's version (`version`): a check that the node answers.
-    pub fn version(&self) -> Result<String, KuboError> {
-        self.run("version", async {
-            self.client.version().await.map(|v| v.version).map_err(|e| self.error("version", e))
-        })
-    }
-
-    /// The DAG under `root` (`dag/export`), its blocks verified against their
-    /// CIDs as they arrive, and checked complete when the stream ends. Each
-    /// chunk may take the store's timeout, and the stream must keep to a
-    /// minimum rate after that, as a gateway's CAR must; dropping the stream
-    /// ends the request, which stops the node's work on it.
-    pub fn export(&self, root: &Cid) -> Result<CarBlocks<'_>, KuboError> {
-        const ENDPOINT: &str = "dag/export";
-        // A stream for blocking code: its `next` blocks on the runtime.
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(KuboError::InAsyncContext);
-        }
-        let arg = cid_to_string(root);
-        let global = Global { offline: self.options.offline, timeout: None };
-        let request = DagExport { arg: &arg, progress: false, global };
-        let request = self.client.build_base_request(request, None).map_err(|e| self.error(ENDPOINT, e))?;
-        let url = self.url.clone();
-        let body = self.client.request_stream_bytes(request).map(move |chunk| {
-            chunk.map_err(|e| std::io::Error::other(format!("kubo at {url} failed dag/export: {e}")))
-        });
-        let source = format!("kubo at {} (dag/export)", self.url);
-        let stream = CarStream::of_dag(Box::pin(body), source, *root, self.options.timeout);
-        Ok(CarBlocks::new(&self.runtime, stream))
     }
 
     /// The node's best record for `name` (`routing/get`), verified against
@@ -257,6 +232,10 @@ impl KuboStore {
         let answer = match self.call(ENDPOINT, request, None, MAX_JSON_ANSWER) {
             Err(KuboError::Refused { message, .. }) if is_not_found(&message) => {
                 return Err(KuboError::NoRecord { url: self.url.clone(), name: *name })
+            }
+            Err(KuboError::Refused { url, endpoint, message }) if message.contains("must be run in online mode") => {
+                let message = format!("{message} (the daemon runs offline and cannot look records up; start it online, or read the record from a gateway)");
+                return Err(KuboError::Refused { url, endpoint, message });
             }
             other => other?,
         };
@@ -279,9 +258,11 @@ impl KuboStore {
     }
 
     /// Hands the node `bytes` as the record of `name` (`routing/put`, with
-    /// `allow-offline`, so that a node without peers keeps it and publishes
-    /// it once it has some). The record is verified first and not sent if
-    /// it fails.
+    /// `allow-offline`, so that a daemon started offline keeps it). An
+    /// online node without peers keeps it too but fails the put, and does
+    /// not publish it later (kubo republishes only its own keys' records):
+    /// that is an error saying so. The record is verified first and not
+    /// sent if it fails.
     pub fn put_record(&self, name: &IpnsName, bytes: &[u8]) -> Result<(), KuboError> {
         const ENDPOINT: &str = "routing/put";
         verify_record(name, bytes, SystemTime::now()).map_err(|source| KuboError::BadRecord {
@@ -292,7 +273,18 @@ impl KuboStore {
         let key = format!("/ipns/{name}");
         let mut form = Form::default();
         form.add_reader_file("file", std::io::Cursor::new(bytes.to_vec()), "record");
-        let answer = self.call(ENDPOINT, RoutingPut { arg: &key, allow_offline: true }, Some(form), MAX_JSON_ANSWER)?;
+        let answer = match self.call(
+            ENDPOINT,
+            RoutingPut { arg: &key, allow_offline: true },
+            Some(form),
+            MAX_JSON_ANSWER,
+        ) {
+            Err(KuboError::Refused { url, endpoint, message }) if message.contains("failed to find any peer") => {
+                let message = format!("{message} (the node is online without peers: it kept the record but could not publish it, and kubo republishes only records of its own keys; connect the node, or put the record on a routing endpoint with `cargo ipfs republish --to URL`)");
+                return Err(KuboError::Refused { url, endpoint, message });
+            }
+            other => other?,
+        };
         let _: QueryEvent = self.last_json(ENDPOINT, &answer)?;
         Ok(())
     }

@@ -10,7 +10,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn store(node: &KuboReplay) -> KuboStore {
-    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(5), offline: false }).unwrap()
+    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(2), offline: false }).unwrap()
+}
+
+fn offline_store(node: &KuboReplay) -> KuboStore {
+    KuboStore::connect(node.url(), KuboOptions { timeout: Duration::from_secs(2), offline: true }).unwrap()
 }
 
 #[test]
@@ -129,7 +133,7 @@ fn contract_dag_export_streams_the_dag_verified_and_checked_complete() {
     let blocks = fixture_blocks();
     node.hold(&blocks);
     let root = parse_cid(ROOT).unwrap();
-    let got: Vec<Block> = kubo.export(&root).unwrap().take(100).collect::<Result<_, _>>().unwrap();
+    let got: Vec<Block> = kubo.export(&root, Some(1 << 20)).unwrap().take(100).collect::<Result<_, _>>().unwrap();
     let cids = |b: &[Block]| b.iter().map(|b| *b.cid()).collect::<HashSet<_>>();
     assert_eq!(cids(&got), cids(&blocks));
     let export = node.seen().into_iter().find(|s| s.path == "/api/v0/dag/export").unwrap();
@@ -138,25 +142,38 @@ fn contract_dag_export_streams_the_dag_verified_and_checked_complete() {
         ("POST", Some(ROOT), Some("false"))
     );
     assert_eq!(export.param("offline"), None, "online: the node may look on the network");
+    // kubo is told how long it may work: the timeout plus 1 MiB at 256 KiB/s.
+    assert_eq!(export.param("timeout"), Some("6000ms"));
 
-    // A root the node lacks: kubo's error, before any block.
+    // A root the node lacks: offline, kubo's error before any block; online,
+    // a search of the network that ends at the timeout sent.
     let absent = Block::encode(RAW, false, b"absent".to_vec());
-    let err = kubo.export(absent.cid()).unwrap().next().unwrap().unwrap_err().to_string();
+    let err = offline_store(&node).export(absent.cid(), None).unwrap().next().unwrap().unwrap_err().to_string();
     assert!(err.contains("could not find") && err.contains(node.url()), "{err}");
+    let started = std::time::Instant::now();
+    let err = kubo.export(absent.cid(), None).unwrap().next().unwrap().unwrap_err().to_string();
+    assert!(err.contains("dag/export") && err.contains(node.url()), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20), "the wait ends at the timeouts");
 
-    // A block missing further down: the stream ends early and says which.
+    // A block missing further down: the stream ends early, and kubo's reason
+    // comes in the X-Stream-Error trailer after the 200.
     let node = KuboReplay::start();
-    let kubo = store(&node);
     let multiblock = parse_cid(MULTIBLOCK).unwrap();
     node.hold(&blocks.iter().filter(|b| b.cid() != &multiblock).cloned().collect::<Vec<_>>());
-    let results: Vec<_> = kubo.export(&root).unwrap().take(100).collect();
+    let results: Vec<_> = offline_store(&node).export(&root, None).unwrap().take(100).collect();
     let err = results.last().unwrap().as_ref().unwrap_err().to_string();
-    assert!(err.contains("ended without block"), "{err}");
+    assert!(err.contains("block was not found locally") && err.contains(MULTIBLOCK), "the trailer's reason: {err}");
+    let results: Vec<_> = store(&node).export(&root, None).unwrap().take(100).collect();
+    let err = results.last().unwrap().as_ref().unwrap_err().to_string();
+    // Online, kubo searches for it; the stream's own idle limit ends the
+    // wait first, and dropping the request stops the node's search.
+    assert!(err.contains("dag/export") && err.contains("sent nothing for 2s"), "{err}");
 
     // Bytes that do not match their CID stop the stream.
+    let kubo = store(&node);
     node.hold(&blocks);
     node.set_faults(Faults { wrong_bytes: true, ..Faults::default() });
-    let results: Vec<_> = kubo.export(&root).unwrap().take(100).collect();
+    let results: Vec<_> = kubo.export(&root, None).unwrap().take(100).collect();
     assert!(results.iter().all(Result::is_err) && results.len() == 1, "{results:?}");
 }
 
@@ -186,16 +203,24 @@ fn contract_dag_import_pins_the_roots_and_answers_for_each() {
     assert_eq!((import.method.as_str(), import.param("pin-roots")), ("POST", Some("true")));
     assert_eq!(import.files, ["file"]);
 
-    // A root whose DAG the node does not hold whole comes back with kubo's reason.
+    // A root whose DAG the node does not hold whole: offline, it comes back
+    // with kubo's reason; online, kubo searches the network for the rest
+    // until the timeout it was sent, and the import fails (kubo#10159).
     let node = KuboReplay::start();
-    let kubo = store(&node);
+    let kubo = offline_store(&node);
     let some: Vec<Block> = blocks.iter().filter(|b| b.cid() == &multiblock).cloned().collect();
     let (bytes, car) = car_of(&[multiblock], &some);
     let answer = kubo.dag_import(&[multiblock], bytes, car).unwrap();
     assert!(answer[0].pin_error.as_deref().is_some_and(|m| m.contains("could not find")), "{answer:?}");
     assert!(node.pins().is_empty());
+    let (bytes, car) = car_of(&[multiblock], &some);
+    let err = store(&node).dag_import(&[multiblock], bytes, car).unwrap_err();
+    assert!(matches!(err, KuboError::Timeout { .. }), "{err:?}");
+    let import = node.seen().into_iter().rfind(|s| s.path == "/api/v0/dag/import").unwrap();
+    assert!(import.param("timeout").is_some(), "kubo is told when to stop searching");
 
     // A root the answer leaves out is a faulty answer.
+    let kubo = offline_store(&node);
     let (bytes, car) = car_of(&[multiblock], &some);
     let err = kubo.dag_import(&[multiblock, root], bytes, car).unwrap_err();
     assert!(matches!(err, KuboError::Faulty { .. }), "{err:?}");
@@ -225,4 +250,56 @@ async fn contract_refuses_to_block_inside_async_code() {
     let err = kubo.has(&parse_cid(HELLO).unwrap()).unwrap_err();
     assert!(matches!(&err, StoreError::Kubo(e) if matches!(**e, KuboError::InAsyncContext)), "{err:?}");
     drop(kubo);
+}
+
+#[test]
+fn contract_routing_behaves_as_an_online_peerless_or_offline_node() {
+    use super::replay::Network;
+    let key = Keypair::from_seed(&[3; 32]);
+    let name = key.ipns_name();
+    let until = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let record = create_record(&key, "/ipfs/bafkqaaa", 1, until, Duration::from_secs(60)).unwrap();
+
+    // Online without peers: kubo keeps the record, fails the put, and will
+    // not publish it later; the error says so and what to do.
+    let node = KuboReplay::start();
+    node.set_faults(Faults { network: Network::Peerless, ..Faults::default() });
+    let err = store(&node).put_record(&name, &record).unwrap_err().to_string();
+    assert!(err.contains("failed to find any peer") && err.contains("republish --to"), "{err}");
+    assert_eq!(node.record(&name).unwrap(), record, "kept in the node");
+
+    // A daemon started offline: puts with allow-offline, refuses to look up.
+    let node = KuboReplay::start();
+    node.set_faults(Faults { network: Network::Offline, ..Faults::default() });
+    store(&node).put_record(&name, &record).unwrap();
+    let err = store(&node).get_record(&name).unwrap_err().to_string();
+    assert!(err.contains("online mode") && err.contains("gateway"), "{err}");
+}
+
+#[test]
+fn contract_answers_carry_the_trailer_and_argument_errors_are_plain_text() {
+    let node = KuboReplay::start();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let (ok, bad) = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let ok = client.post(format!("{}/api/v0/version", node.url())).send().await.unwrap();
+        let bad = client.post(format!("{}/api/v0/block/get", node.url())).send().await.unwrap();
+        let bad_type = bad.headers().get("content-type").unwrap().to_str().unwrap().to_string();
+        (
+            ok.headers().get("trailer").map(|v| v.to_str().unwrap().to_string()),
+            (bad.status(), bad_type, bad.text().await.unwrap()),
+        )
+    });
+    assert_eq!(ok.as_deref(), Some("X-Stream-Error"));
+    assert_eq!(bad.0, reqwest::StatusCode::BAD_REQUEST);
+    assert!(bad.1.starts_with("text/plain") && bad.2 == "argument \"cid\" is required\n", "{bad:?}");
+}
+
+#[test]
+fn contract_a_node_older_than_the_minimum_is_refused_with_what_to_do() {
+    let node = KuboReplay::start();
+    assert_eq!(store(&node).checked_version().unwrap(), "0.41.0");
+    node.set_faults(Faults { version: Some("0.26.0".into()), ..Faults::default() });
+    let err = store(&node).checked_version().unwrap_err().to_string();
+    assert!(err.contains("kubo 0.26.0 is older than 0.27.0") && err.contains("upgrade"), "{err}");
 }

@@ -19,7 +19,15 @@
 //!   names the error in an `X-Stream-Error` trailer, which clients reading
 //!   bytes do not see).
 //!
-//! It records each request for tests to check, and can misbehave.
+//! It behaves as a node on the network does ([`online`]): it searches for
+//! what it lacks until the request's timeout, fails to put a record
+//! without peers, refuses routing offline, writes argument errors as plain
+//! text, and sends an error met after a `200` began in the `X-Stream-Error`
+//! trailer. It records each request for tests to check, and can misbehave.
+
+mod online;
+
+pub use online::{Network, SEARCH_FOR_GOOD, STREAM_ERROR};
 
 use crate::formats::block::{cid_to_string, Block, RAW, SHA2_256};
 use crate::formats::car::CarReader;
@@ -49,6 +57,10 @@ pub struct Faults {
     pub wrong_key: bool,
     /// Every command waits this long before answering.
     pub hang: Option<Duration>,
+    /// Where the node stands on the network.
+    pub network: Network,
+    /// The version `version` answers [default: 0.41.0].
+    pub version: Option<String>,
 }
 
 /// One request as it arrived.
@@ -165,8 +177,8 @@ impl Drop for KuboReplay {
 
 /// kubo's error answer.
 fn error(status: StatusCode, message: &str) -> Response {
-    if message == SEARCHING {
-        return (StatusCode::INTERNAL_SERVER_ERROR, [(SEARCHING_HEADER, "1")]).into_response();
+    if message == online::SEARCHING {
+        return (StatusCode::INTERNAL_SERVER_ERROR, [(online::SEARCHING_HEADER, "1")]).into_response();
     }
     let body =
         serde_json::json!({ "Message": message, "Code": u8::from(status == StatusCode::BAD_REQUEST), "Type": "error" });
@@ -175,13 +187,21 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// A single JSON value, as kubo sends a command's one result.
 fn single(value: serde_json::Value) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], format!("{value}\n")).into_response()
+    ([(header::CONTENT_TYPE, "application/json".parse().unwrap()), online::trailer_header()], format!("{value}\n"))
+        .into_response()
 }
 
 /// JSON values one per line, as kubo streams a channel of results.
 fn chunked(values: Vec<serde_json::Value>) -> Response {
     let body: String = values.iter().map(|v| format!("{v}\n")).collect();
-    ([(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-chunked-output"), "1")], body)
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".parse().unwrap()),
+            (header::HeaderName::from_static("x-chunked-output"), "1".parse().unwrap()),
+            online::trailer_header(),
+        ],
+        body,
+    )
         .into_response()
 }
 
@@ -204,11 +224,11 @@ async fn command(
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     if is_form {
         let Ok(mut multipart) = Multipart::from_request(request, &()).await else {
-            return error(StatusCode::BAD_REQUEST, "unreadable multipart body");
+            return online::plain_400("unreadable multipart body");
         };
         while let Ok(Some(field)) = multipart.next_field().await {
             let name = field.name().unwrap_or_default().to_string();
-            let Ok(bytes) = field.bytes().await else { return error(StatusCode::BAD_REQUEST, "unreadable body") };
+            let Ok(bytes) = field.bytes().await else { return online::plain_400("unreadable body") };
             files.push((name, bytes.to_vec()));
         }
     }
@@ -227,18 +247,18 @@ async fn command(
         return (StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed").into_response();
     }
     let arg = seen.param("arg").map(str::to_string);
-    let offline = seen.param("offline") == Some("true");
+    let offline = seen.param("offline") == Some("true") || faults.network == Network::Offline;
     let file = files.into_iter().next().map(|(_, bytes)| bytes);
     let cid_arg = || -> Result<Cid, Response> {
-        let arg = arg.as_deref().ok_or_else(|| error(StatusCode::BAD_REQUEST, "argument \"cid\" is required"))?;
+        let arg = arg.as_deref().ok_or_else(|| online::plain_400("argument \"cid\" is required"))?;
         crate::formats::block::parse_cid(arg.trim_start_matches("/ipfs/"))
             .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &format!("invalid path {arg:?}: {e}")))
     };
-    let file_arg =
-        |file: Option<Vec<u8>>| file.ok_or_else(|| error(StatusCode::BAD_REQUEST, "file argument is required"));
+    let file_arg = |file: Option<Vec<u8>>| file.ok_or_else(|| online::plain_400("file argument 'data' is required"));
     let result: Result<Response, Response> = (|| match command.as_str() {
         "version" => Ok(single(serde_json::json!({
-            "Commit": "", "Golang": "go1.25.0", "Repo": "16", "System": "amd64/linux", "Version": "0.41.0"
+            "Commit": "", "Golang": "go1.25.0", "Repo": "16", "System": "amd64/linux",
+            "Version": faults.version.as_deref().unwrap_or("0.41.0")
         }))),
         "block/get" => {
             let cid = cid_arg()?;
@@ -252,8 +272,9 @@ async fn command(
                     }
                     Ok((
                         [
-                            (header::CONTENT_TYPE, "text/plain"),
-                            (header::HeaderName::from_static("x-stream-output"), "1"),
+                            (header::CONTENT_TYPE, "text/plain".parse().unwrap()),
+                            (header::HeaderName::from_static("x-stream-output"), "1".parse().unwrap()),
+                            online::trailer_header(),
                         ],
                         bytes,
                     )
@@ -264,7 +285,7 @@ async fn command(
                     &format!("block was not found locally (offline): {}", not_found(&cid)),
                 )),
                 // Online, kubo searches the network until its timeout.
-                None => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "context deadline exceeded")),
+                None => Err(error(StatusCode::INTERNAL_SERVER_ERROR, online::SEARCHING)),
             }
         }
         "block/stat" => {
@@ -297,11 +318,14 @@ async fn command(
         "dag/export" => {
             let root = cid_arg()?;
             if !shared.blocks.has(&root).unwrap() {
-                let message = match offline {
-                    true => format!("block was not found locally (offline): {}", not_found(&root)),
-                    false => not_found(&root),
+                return match offline {
+                    true => Err(error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("block was not found locally (offline): {}", not_found(&root)),
+                    )),
+                    // kubo stats the root first, online: a search.
+                    false => Err(error(StatusCode::INTERNAL_SERVER_ERROR, online::SEARCHING)),
                 };
-                return Err(error(StatusCode::INTERNAL_SERVER_ERROR, &message));
             }
             let mut car = crate::formats::car::CarWriter::new(Vec::new(), &[root]).unwrap();
             let walked = crate::store::dag::walk(&shared.blocks, &root, &mut |block| {
@@ -312,16 +336,13 @@ async fn command(
                 car.write_block(&Block::verified(cid, bytes)).unwrap();
                 Ok(())
             });
-            let _ = walked; // A missing block ends the CAR where it is.
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "application/vnd.ipld.car"),
-                    (header::HeaderName::from_static("x-stream-output"), "1"),
-                    (header::TRAILER, "X-Stream-Error"),
-                ],
-                car.finish().unwrap(),
-            )
-                .into_response())
+            // A block missing further down: the CAR ends there, and the
+            // error follows in the trailer (online, after the search).
+            let failure = walked.err().map(|e| match offline {
+                true => (Duration::ZERO, format!("block was not found locally (offline): {e}")),
+                false => (online::wait(seen.param("timeout")), "context deadline exceeded".to_string()),
+            });
+            Ok(online::streamed("application/vnd.ipld.car", car.finish().unwrap(), failure))
         }
         "dag/import" => {
             let car = file_arg(file)?;
@@ -340,15 +361,23 @@ async fn command(
                     let mut message = String::new();
                     if pin {
                         match missing_blocks(&shared.blocks, root).unwrap().first() {
-                            Some(missing) => message = format!("pinning root {root}: {}", not_found(missing)),
+                            Some(missing) if offline => {
+                                message = format!(
+                                    "pinning root {root}: block was not found locally (offline): {}",
+                                    not_found(missing)
+                                )
+                            }
+                            // Online, pinning a partial DAG searches the
+                            // network for the rest (kubo#10159).
+                            Some(_) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, online::SEARCHING)),
                             None => {
                                 shared.pins.lock().unwrap().insert(*root);
                             }
                         }
                     }
-                    serde_json::json!({ "Root": { "Cid": { "/": cid_to_string(root) }, "PinErrorMsg": message } })
+                    Ok(serde_json::json!({ "Root": { "Cid": { "/": cid_to_string(root) }, "PinErrorMsg": message } }))
                 })
-                .collect();
+                .collect::<Result<Vec<_>, Response>>()?;
             Ok(chunked(lines))
         }
         "pin/ls" => {
@@ -369,11 +398,23 @@ async fn command(
                 shared.pins.lock().unwrap().insert(cid);
                 return Ok(single(serde_json::json!({ "Pins": [cid_to_string(&cid)] })));
             }
+            if offline {
+                return Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("block was not found locally (offline): {}", not_found(&cid)),
+                ));
+            }
             // Online, kubo searches the network for what it lacks, until the
             // request's timeout (or for good without one).
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, SEARCHING))
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, online::SEARCHING))
         }
         "routing/get" => {
+            if faults.network == Network::Offline {
+                return Err(error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "this action must be run in online mode, try running 'ipfs daemon' first",
+                ));
+            }
             let key = arg.clone().unwrap_or_default();
             let name = key.strip_prefix("/ipns/").unwrap_or(&key);
             match shared.records.lock().unwrap().get(name) {
@@ -393,51 +434,26 @@ async fn command(
                 .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{e}")))?;
             verify_record(&name, &bytes, SystemTime::now())
                 .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
-            if seen.param("allow-offline") != Some("true") {
-                // This node has no peers, as on a machine without network.
+            if faults.network == Network::Offline && seen.param("allow-offline") != Some("true") {
                 return Err(error(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "can't put while offline: pass `--allow-offline` to override",
                 ));
             }
             shared.records.lock().unwrap().insert(name.to_string(), bytes);
+            if faults.network == Network::Peerless {
+                // Kept in the node's datastore; the DHT put finds no one.
+                return Err(error(StatusCode::INTERNAL_SERVER_ERROR, "failed to find any peer in table"));
+            }
             Ok(chunked(vec![serde_json::json!({ "Extra": "", "ID": name.to_string(), "Responses": null, "Type": 5 })]))
         }
         _ => Ok((StatusCode::NOT_FOUND, "404 page not found").into_response()),
     })();
     match result {
         Ok(response) => response,
-        Err(response) if response.headers().contains_key(SEARCHING_HEADER) => search(seen.param("timeout")).await,
+        Err(response) if response.headers().contains_key(online::SEARCHING_HEADER) => {
+            online::search(seen.param("timeout")).await
+        }
         Err(response) => response,
-    }
-}
-
-/// The message that marks an answer as "the node searches the network".
-const SEARCHING: &str = "searching the network";
-/// The header [`error`] sets on such an answer, for [`command`] to wait.
-const SEARCHING_HEADER: &str = "x-replay-searching";
-
-/// What an online node does when it lacks a block: it searches the network
-/// until the request's `timeout` (a Go duration such as `1500ms` or `30s`)
-/// and then answers `context deadline exceeded`; with no timeout it goes on
-/// searching, here for at most [`SEARCH_FOR_GOOD`].
-async fn search(timeout: Option<&str>) -> Response {
-    let wait = timeout.and_then(go_duration).unwrap_or(SEARCH_FOR_GOOD).min(SEARCH_FOR_GOOD);
-    tokio::time::sleep(wait).await;
-    error(StatusCode::INTERNAL_SERVER_ERROR, "context deadline exceeded")
-}
-
-/// How long "for good" lasts in the stand-in.
-pub const SEARCH_FOR_GOOD: Duration = Duration::from_secs(30);
-
-/// A Go duration as the clients here send it (`1500ms`, `30s`, `2m`).
-fn go_duration(text: &str) -> Option<Duration> {
-    let split = text.find(|c: char| !c.is_ascii_digit())?;
-    let n: u64 = text[..split].parse().ok()?;
-    match &text[split..] {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        _ => None,
     }
 }
