@@ -23,6 +23,8 @@
 //!   artifacts before compilation.
 //! - [`pinning`]: the store's pin set (what it keeps and why) and mirrors
 //!   that follow a trusted index.
+//! - [`gc`]: garbage collection under a size bound and an age, never
+//!   touching the pin set; the store's size by kind.
 //! - [`server`]: `cargo ipfs serve`, the store over HTTP as a trustless
 //!   gateway and the IPNS part of delegated routing v1.
 //! - [`cli`]: one file per subcommand of `cargo ipfs`.
@@ -40,6 +42,7 @@ pub mod buffers;
 pub mod cli;
 pub mod fetch;
 pub mod formats;
+pub mod gc;
 pub mod index;
 pub mod keystore;
 pub mod pinning;

@@ -130,6 +130,29 @@ impl Cache {
         )
     }
 
+    /// Removes every variant naming `cid` from the record in `file` (a
+    /// file of this map), and the file when none is left: the artifact is
+    /// gone, and a hit must not look for it.
+    pub fn forget(&self, file: &Path, cid: &str) -> std::io::Result<()> {
+        if !file.starts_with(&self.dir) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file of the cache map"));
+        }
+        let Ok(bytes) = std::fs::read(file) else { return Ok(()) };
+        let Ok(mut record) = serde_json::from_slice::<KeyRecord>(&bytes) else { return Ok(()) };
+        record.variants.retain(|_, a| a.cid != cid);
+        if record.variants.is_empty() {
+            return match std::fs::remove_file(file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            };
+        }
+        crate::atomic_file::replace(
+            file,
+            &serde_json::to_vec(&record).expect("records serialize"),
+            Durability::Unsynced,
+        )
+    }
+
     /// Appends an entry to the journal.
     pub fn journal(&self, entry: &Entry) -> std::io::Result<()> {
         let mut file = std::fs::OpenOptions::new().create(true).read(true).append(true).open(&self.journal)?;

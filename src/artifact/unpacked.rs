@@ -74,6 +74,11 @@ impl Unpacked {
         Unpacked { dir: store_dir.join("wrapper").join("unpacked") }
     }
 
+    /// The directory of the copies.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where the copy of `cid` lives. Only a CID in its canonical text form
     /// names a directory, so that no string from an entry or a cache file
     /// (`/ipfs/...`, `../...`) can lead outside the unpacked copies.

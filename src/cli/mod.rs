@@ -12,6 +12,7 @@ mod car;
 mod cat;
 mod demo;
 mod fetch;
+mod gc;
 mod get;
 mod index;
 mod key;
@@ -135,6 +136,9 @@ enum Command {
     Republish(republish::Args),
     /// Keep a verified copy of a trusted index here, once or following it.
     Mirror(mirror::Args),
+    /// Remove what the store no longer needs: orphans, and under a size or
+    /// age bound the least recently used, never what is pinned.
+    Gc(gc::Args),
     /// The roots this store keeps and why: list, add, remove.
     #[command(subcommand)]
     Pin(pin::Command),
@@ -208,6 +212,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Republish(args) => republish::exec(&cli.global, args),
         Command::Mirror(args) => mirror::exec(&cli.global, args),
         Command::Pin(cmd) => pin::exec(&cli.global, cmd),
+        Command::Gc(args) => gc::exec(&cli.global, args),
         Command::Demo(args) => demo::exec(&cli.global, args),
     };
     match result {

@@ -23,10 +23,21 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
         return Ok(0);
     }
     let s = stats::read(&dir);
+    let sizes = crate::gc::store_sizes(&dir)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut value = serde_json::to_value(&s)?;
+        value["store"] = serde_json::to_value(sizes)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(0);
     }
+    println!(
+        "store:           {} bytes ({} packed, {} unpacked, {} index, {} other)",
+        sizes.total(),
+        sizes.packed,
+        sizes.unpacked,
+        sizes.index,
+        sizes.other
+    );
     let cacheable = s.hits + s.misses;
     let rate = if cacheable == 0 { 0.0 } else { 100.0 * s.hits as f64 / cacheable as f64 };
     println!("hits:            {} ({rate:.0}% of cacheable compilations)", s.hits);

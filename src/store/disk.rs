@@ -88,6 +88,29 @@ impl DiskStore {
         Ok(report)
     }
 
+    /// Every block file: its multihash (bytes), path, size and last
+    /// modification, in no order. Temporary files of writes under way and
+    /// anything that is not named as a block are left out.
+    pub fn block_files(&self) -> Result<Vec<BlockFile>, StoreError> {
+        let mut files = Vec::new();
+        for shard in std::fs::read_dir(&self.blocks).map_err(io(&self.blocks))? {
+            let shard = shard.map_err(io(&self.blocks))?.path();
+            if !shard.is_dir() {
+                continue;
+            }
+            for file in std::fs::read_dir(&shard).map_err(io(&shard))? {
+                let Ok(file) = file else { continue };
+                let path = file.path();
+                let Some(cid) = path.file_name().and_then(|n| n.to_str()).and_then(block_name_cid) else { continue };
+                // Gone since the listing: removed by another process.
+                let Ok(meta) = file.metadata() else { continue };
+                let modified = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                files.push(BlockFile { multihash: cid.hash().to_bytes(), path, size: meta.len(), modified });
+            }
+        }
+        Ok(files)
+    }
+
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.root
@@ -196,6 +219,19 @@ fn write_pieces(file: &mut std::fs::File, pieces: &[&[u8]]) -> std::io::Result<(
         }
     }
     Ok(())
+}
+
+/// A block file as [`DiskStore::block_files`] lists it.
+#[derive(Debug, Clone)]
+pub struct BlockFile {
+    /// The block's multihash, as bytes.
+    pub multihash: Vec<u8>,
+    /// The file.
+    pub path: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// When it was last written.
+    pub modified: std::time::SystemTime,
 }
 
 /// The CID under which a block file named `name` is checked: a raw CID of

@@ -29,7 +29,7 @@ mod recycling;
 mod remote;
 
 pub use counting::Counting;
-pub use disk::DiskStore;
+pub use disk::{BlockFile, DiskStore};
 pub use gateway::{ClientOptions, GatewayClient, RemoteError};
 pub use kubo::{KuboError, KuboOptions, KuboStore};
 pub use layered::Layered;
