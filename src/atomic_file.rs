@@ -75,6 +75,18 @@ pub fn replace_with<T>(path: &Path, options: Options, write: impl FnOnce(&mut Fi
     Ok(value)
 }
 
+/// Runs `f` holding an exclusive lock on `lock_path` (created if absent;
+/// released when `f` returns, or when the process dies): a
+/// read-modify-write of a file that several processes change, such as a
+/// cache-map record, done under it loses no one's change.
+pub fn locked<R>(lock_path: &Path, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+    let lock = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(lock_path)?;
+    lock.lock()?;
+    let out = f();
+    drop(lock);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -327,3 +327,28 @@ fn verify_rebuild_refuses_a_crate_that_is_no_name_before_it_builds_anything() {
         assert!(err.contains(&format!("--crate {bad:?} is not NAME or NAME@VERSION")), "{err}");
     }
 }
+
+#[test]
+fn doctor_says_what_is_wrong_and_what_to_do() {
+    let env = common::Env::new();
+    let out = env.run(&["doctor", "--offline", "--json"]);
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let level = |checks: &serde_json::Value, name: &str| {
+        checks.as_array().unwrap().iter().find(|c| c["check"] == name).map(|c| c["level"].as_str().unwrap().to_string())
+    };
+    assert_eq!(level(&checks, "store").as_deref(), Some("ok"), "{checks}");
+    assert_eq!(level(&checks, "toolchain").as_deref(), Some("ok"), "{checks}");
+    assert_eq!(level(&checks, "trusted keys").as_deref(), Some("warn"), "nothing trusted yet: {checks}");
+    assert!(out.status.success(), "warnings alone pass");
+
+    // A malformed configuration fails, named; a gateway that does not answer warns.
+    env.write("store/config.json", b"{\"gateways\": [\"http://127.0.0.1:9\"]");
+    let out = env.run(&["doctor", "--offline"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL  config.json") && text.contains("malformed"), "{text}");
+    env.write("store/config.json", b"{\"gateways\": [\"http://127.0.0.1:9\"]}");
+    let out = env.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("WARN  gateway http://127.0.0.1:9: does not answer"), "{text}");
+}

@@ -90,12 +90,32 @@ fn gc_keeps_the_pin_set_and_removes_the_rest_least_recently_used_first() {
     // By age: a bound far away removes nothing that is in use.
     let (status, report) = gc(&b, &["--max-age", "1000d", "--grace", "1ms"]);
     assert_eq!((status, report["artifacts"][0].as_array().map(Vec::len)), (Some(0), Some(0)), "{report}");
+
+    // A size bound in the configuration: a build starts a collection in
+    // the background and returns; a malformed bound starts none.
+    let _ = std::fs::remove_file(b.store.join("gc.lock"));
+    std::fs::write(b.store.join("config.json"), r#"{"max-size": "lots"}"#).unwrap();
+    let out = b.cmd(&["build", "--no-fetch", "--offline", "--locked"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no collection started"), "{stderr}");
+    assert!(!b.store.join("gc.lock").exists());
+    std::fs::write(b.store.join("config.json"), r#"{"max-size": "1K"}"#).unwrap();
+    let out = b.cmd(&["build", "--no-fetch", "--offline", "--locked"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("past max-size 1K; collecting in the background"), "{stderr}");
+    let started = std::time::Instant::now();
+    while !b.store.join("gc.lock").exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "no collection ran");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// The CIDs the cache map names.
 fn mapped_cids(m: &Machine) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
-    for file in walk_files(&m.store.join("wrapper/keys")) {
+    for file in
+        walk_files(&m.store.join("wrapper/keys")).into_iter().filter(|f| f.extension().is_some_and(|e| e == "json"))
+    {
         let record: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
         for v in record["variants"].as_object().into_iter().flat_map(|o| o.values()) {
             out.insert(v["cid"].as_str().unwrap().to_string());
@@ -106,7 +126,9 @@ fn mapped_cids(m: &Machine) -> std::collections::BTreeSet<String> {
 
 /// The CID of one artifact the fetch filed (from the cache map).
 fn fetched_cid(m: &Machine) -> String {
-    for file in walk_files(&m.store.join("wrapper/keys")) {
+    for file in
+        walk_files(&m.store.join("wrapper/keys")).into_iter().filter(|f| f.extension().is_some_and(|e| e == "json"))
+    {
         let record: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
         if let Some((_, v)) = record["variants"].as_object().and_then(|o| o.iter().next()) {
             return v["cid"].as_str().unwrap().to_string();

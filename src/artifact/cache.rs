@@ -88,10 +88,22 @@ impl Cache {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// Runs `f`, a read-modify-write of `key`'s record, under the lock of
+    /// its folder, so that wrappers and fetches filing variants of one key
+    /// at once lose none.
+    fn locked<R>(&self, key: &str, f: impl FnOnce() -> std::io::Result<R>) -> std::io::Result<R> {
+        let dir = self.dir.join(&key[..2]);
+        std::fs::create_dir_all(&dir)?;
+        crate::atomic_file::locked(&dir.join(".lock"), f)
+    }
+
     /// Adds an artifact for `key` under the given environment variables.
     pub fn put(&self, key: &str, env_names: &[String], env: &str, artifact: ArtifactRef) -> std::io::Result<()> {
+        self.locked(key, || self.put_unlocked(key, env_names, env, artifact))
+    }
+
+    fn put_unlocked(&self, key: &str, env_names: &[String], env: &str, artifact: ArtifactRef) -> std::io::Result<()> {
         let path = self.path(key);
-        std::fs::create_dir_all(path.parent().expect("key paths have a parent"))?;
         let mut record = self.get(key).unwrap_or_default();
         if record.env_names != env_names {
             // The same key always reads the same variables; a different list
@@ -110,6 +122,13 @@ impl Cache {
     /// under `key` (an artifact fetched before a policy asked for them,
     /// attested since). Nothing when it is not filed.
     pub fn add_attesters(&self, key: &str, cid: &str, keys: &[String]) -> std::io::Result<()> {
+        if self.get(key).is_none() {
+            return Ok(());
+        }
+        self.locked(key, || self.add_attesters_unlocked(key, cid, keys))
+    }
+
+    fn add_attesters_unlocked(&self, key: &str, cid: &str, keys: &[String]) -> std::io::Result<()> {
         let Some(mut record) = self.get(key) else { return Ok(()) };
         let mut changed = false;
         for artifact in record.variants.values_mut().filter(|a| a.cid == cid) {
@@ -134,9 +153,13 @@ impl Cache {
     /// file of this map), and the file when none is left: the artifact is
     /// gone, and a hit must not look for it.
     pub fn forget(&self, file: &Path, cid: &str) -> std::io::Result<()> {
-        if !file.starts_with(&self.dir) {
+        let Some(dir) = file.parent().filter(|d| d.parent() == Some(self.dir.as_path())) else {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file of the cache map"));
-        }
+        };
+        crate::atomic_file::locked(&dir.join(".lock"), || self.forget_unlocked(file, cid))
+    }
+
+    fn forget_unlocked(&self, file: &Path, cid: &str) -> std::io::Result<()> {
         let Ok(bytes) = std::fs::read(file) else { return Ok(()) };
         let Ok(mut record) = serde_json::from_slice::<KeyRecord>(&bytes) else { return Ok(()) };
         record.variants.retain(|_, a| a.cid != cid);
@@ -232,6 +255,34 @@ mod tests {
         assert_eq!(record.variants.len(), 2);
         assert_eq!(record.variants["e2"].cid, "c2");
         assert!(cache.get(&"cd".repeat(32)).is_none());
+    }
+
+    #[test]
+    fn variants_filed_at_once_by_many_writers_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = "ef".repeat(32);
+        std::thread::scope(|s| {
+            for writer in 0..8 {
+                let dir = dir.path().to_path_buf();
+                let key = key.clone();
+                s.spawn(move || {
+                    let cache = Cache::new(&dir);
+                    for round in 0..25 {
+                        let artifact = ArtifactRef {
+                            cid: format!("c{writer}-{round}"),
+                            sha256: "0".repeat(64),
+                            size: 1,
+                            compile_ms: 1,
+                            local: true,
+                            attested_by: vec![],
+                        };
+                        cache.put(&key, &[], &format!("w{writer}-{round}"), artifact).unwrap();
+                    }
+                });
+            }
+        });
+        let record = Cache::new(dir.path()).get(&key).unwrap();
+        assert_eq!(record.variants.len(), 8 * 25, "no writer's variant is lost");
     }
 
     #[test]

@@ -63,6 +63,13 @@ impl Runs {
     /// Files a run first under `pre_key`, dropping an older one with the
     /// same key and the oldest beyond [`MAX_RUN_CANDIDATES`].
     pub fn add(&self, pre_key: &str, candidate: Candidate) -> std::io::Result<()> {
+        let path = self.path(pre_key);
+        let dir = path.parent().expect("run paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        crate::atomic_file::locked(&dir.join(".lock"), || self.add_unlocked(pre_key, candidate))
+    }
+
+    fn add_unlocked(&self, pre_key: &str, candidate: Candidate) -> std::io::Result<()> {
         let mut candidates = self.candidates(pre_key);
         candidates.retain(|c| c.key != candidate.key);
         candidates.insert(0, candidate);

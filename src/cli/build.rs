@@ -125,6 +125,7 @@ fn run_cargo(
             "cargo-ipfs: build scripts: {restored} runs restored ({saved:.1} s saved), {executed} run ({run_recorded} recorded, {not_cached} not cacheable){waited}"
         );
     }
+    crate::gc::collect_if_over(&store_dir, &me);
     Ok(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
 }
 

@@ -190,6 +190,11 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             eprintln!("{line}");
         }
     }
+    // `cargo-ipfs-fetch` runs this too; the collection is `cargo-ipfs gc`.
+    if let Ok(me) = std::env::current_exe() {
+        let main = me.with_file_name(format!("cargo-ipfs{}", std::env::consts::EXE_SUFFIX));
+        crate::gc::collect_if_over(&global.store_dir()?, if main.is_file() { &main } else { &me });
+    }
     Ok(0)
 }
 

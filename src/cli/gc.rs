@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Bring the store under this size (`500M`, `20G`, `1T`, or bytes).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = crate::gc::parse_size)]
     max_size: Option<u64>,
     /// Remove what went unused for longer (`30d`, `12h`).
     #[arg(long, value_name = "D", value_parser = super::parse_duration)]
@@ -25,23 +25,6 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     json: bool,
-}
-
-/// `500M`, `20G`, `1T`, `64K` (powers of 1024), or bytes.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    let bad = || format!("{text:?} is not a size such as 500M, 20G or 1T");
-    let t = text.trim();
-    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let shift = match unit.trim_end_matches(['B', 'b', 'i']) {
-        "" => 0,
-        "K" | "k" => 10,
-        "M" | "m" => 20,
-        "G" | "g" => 30,
-        "T" | "t" => 40,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(1 << shift).ok_or_else(bad)
 }
 
 /// Runs a collection.
@@ -80,7 +63,7 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use crate::gc::parse_size;
 
     #[test]
     fn sizes_read_in_powers_of_1024() {

@@ -11,6 +11,7 @@ mod build;
 mod car;
 mod cat;
 mod demo;
+mod doctor;
 mod fetch;
 mod gc;
 mod get;
@@ -139,6 +140,8 @@ enum Command {
     /// Remove what the store no longer needs: orphans, and under a size or
     /// age bound the least recently used, never what is pinned.
     Gc(gc::Args),
+    /// Check the installation and say what to fix.
+    Doctor(doctor::Args),
     /// The roots this store keeps and why: list, add, remove.
     #[command(subcommand)]
     Pin(pin::Command),
@@ -213,6 +216,7 @@ fn dispatch(args: Vec<OsString>) -> ExitCode {
         Command::Mirror(args) => mirror::exec(&cli.global, args),
         Command::Pin(cmd) => pin::exec(&cli.global, cmd),
         Command::Gc(args) => gc::exec(&cli.global, args),
+        Command::Doctor(args) => doctor::exec(&cli.global, args),
         Command::Demo(args) => demo::exec(&cli.global, args),
     };
     match result {

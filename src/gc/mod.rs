@@ -108,6 +108,58 @@ pub fn sizes(store_dir: &Path, inventory: &Inventory) -> Sizes {
     s
 }
 
+/// `500M`, `20G`, `1T`, `64K` (powers of 1024), or bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a size such as 500M, 20G or 1T");
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim_end_matches(['B', 'b', 'i']) {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        "T" | "t" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1 << shift).ok_or_else(bad)
+}
+
+/// After a build or a fetch (never in the wrapper): when `config.json` sets
+/// `max-size` and the store's blocks and unpacked copies are past it,
+/// starts `program gc --max-size` as a detached process and returns at
+/// once. A malformed or unreadable configuration starts nothing and says
+/// why; nothing here can fail the command that called it.
+pub fn collect_if_over(store_dir: &Path, program: &Path) {
+    let Ok(file) = crate::sources::config::read_config(store_dir) else { return };
+    let Some(text) = file.max_size else { return };
+    let max = match parse_size(&text) {
+        Ok(max) => max,
+        Err(why) => {
+            eprintln!("cargo-ipfs: config.json: max-size {why}; no collection started");
+            return;
+        }
+    };
+    let used = dir_size(&store_dir.join("blocks")) + dir_size(&store_dir.join("wrapper").join("unpacked"));
+    if used <= max {
+        return;
+    }
+    let spawned = std::process::Command::new(program)
+        .args(["gc", "--max-size", &max.to_string()])
+        .env(crate::vars::STORE, store_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    match spawned {
+        Ok(_) => eprintln!(
+            "cargo-ipfs: the store ({} MiB) is past max-size {text}; collecting in the background",
+            used >> 20
+        ),
+        Err(e) => eprintln!("cargo-ipfs: cannot start a collection ({e}); run `cargo ipfs gc --max-size {text}`"),
+    }
+}
+
 /// The sizes of the store at `store_dir`, for `stats`.
 pub fn store_sizes(store_dir: &Path) -> anyhow::Result<Sizes> {
     if !store_dir.join("blocks").is_dir() {

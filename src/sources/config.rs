@@ -37,6 +37,10 @@ pub struct ConfigFile {
     /// this order when no index is named.
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
+    /// The store's size bound (`"50G"`): past it, a build or a fetch starts
+    /// `cargo ipfs gc --max-size` in the background.
+    #[serde(default, rename = "max-size", alias = "max_size")]
+    pub max_size: Option<String>,
 }
 
 /// An index followed by name, with where to read it.
@@ -221,6 +225,7 @@ mod tests {
             rebuilders: vec!["file-r".into()],
             require_attestations: Some(1),
             subscriptions: vec![],
+            max_size: None,
         };
         let env = |k: &str| match k {
             "CARGO_IPFS_INDEX" => Some("from-env".to_string()),
