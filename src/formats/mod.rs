@@ -14,3 +14,6 @@ pub mod links;
 pub mod pb;
 pub mod unixfs;
 pub mod varint;
+
+#[cfg(test)]
+mod roundtrip_tests;

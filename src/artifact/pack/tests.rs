@@ -101,6 +101,50 @@ fn round_trip_keeps_meta_names_modes_and_bytes() {
     assert_eq!(files_back, sorted(files));
 }
 
+/// Many generated artifacts (names of every length up to the limit, modes,
+/// sizes, environment values, exit codes), each from a seed printed on
+/// failure: unpack gives back what pack was given, and one flipped byte is
+/// refused or unpacks to the same.
+#[test]
+fn generated_artifacts_round_trip_and_a_flipped_byte_never_unpacks_as_another() {
+    for seed in 1..=30u64 {
+        let mut n = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            n ^= n << 13;
+            n ^= n >> 7;
+            n ^= n << 17;
+            n
+        };
+        let count = next() % 6;
+        let files: Vec<PackedFile> = (0..count)
+            .map(|i| {
+                let name_len = 1 + (next() % 200) as usize;
+                let name: String =
+                    (0..name_len).map(|j| if j == 0 { 'f' } else { (b'a' + (next() % 26) as u8) as char }).collect();
+                let len = (next() % 200_000) as usize;
+                file(&format!("{name}{i}"), next() % 2 == 0, &noise(len, next()))
+            })
+            .collect();
+        let meta = Meta {
+            stdout: "x".repeat((next() % 100) as usize),
+            stderr: String::new(),
+            status: (next() % 3) as i32,
+            env_deps: vec![("V".into(), (next() % 2 == 0).then(|| "value".repeat((next() % 5) as usize)))],
+            format: PACK_VERSION,
+        };
+        let packed = pack(&meta, &files);
+        let (meta_back, files_back) = unpack(&packed, LIMIT).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        assert_eq!(meta_back, meta, "seed {seed}");
+        assert_eq!(files_back, sorted(files.clone()), "seed {seed}");
+        let mut flipped = packed.clone();
+        let at = (next() as usize) % flipped.len();
+        flipped[at] ^= 1 << (next() % 8);
+        if let Ok((m, f)) = unpack(&flipped, LIMIT) {
+            assert!(m == meta && f == sorted(files), "seed {seed}: byte {at} flipped unpacked as another artifact");
+        }
+    }
+}
+
 #[test]
 fn round_trip_of_no_files() {
     let meta = Meta { status: 101, stdout: "{\"$message_type\":\"diagnostic\"}\n".to_owned(), ..meta() };
