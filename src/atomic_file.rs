@@ -67,11 +67,13 @@ pub fn replace_with<T>(path: &Path, options: Options, write: impl FnOnce(&mut Fi
         Err(e) => return Err(e),
     };
     let value = write(tmp.as_file_mut())?;
+    crate::failpoint::hit("file.written");
     if options.durability == Durability::Synced {
         tmp.as_file().sync_data()?;
     }
     // On error the temporary file is removed when `tmp` drops.
     tmp.persist(path).map_err(|e| e.error)?;
+    crate::failpoint::hit("file.replaced");
     Ok(value)
 }
 

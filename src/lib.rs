@@ -40,6 +40,7 @@ pub mod artifact;
 pub mod atomic_file;
 pub mod buffers;
 pub mod cli;
+pub mod failpoint;
 pub mod fetch;
 pub mod formats;
 pub mod gc;

@@ -54,6 +54,14 @@ pub const LOG: &str = "CARGO_IPFS_LOG";
 /// The start of the variable a pinning service's access token is read
 /// from by default: `CARGO_IPFS_PIN_TOKEN_<NAME>`.
 pub const PIN_TOKEN_PREFIX: &str = "CARGO_IPFS_PIN_TOKEN_";
+/// The crash harness's point to die at, `NAME#K[@N]` (builds with the
+/// `failpoints` feature only; see `crate::failpoint`).
+pub const FAILPOINT: &str = "CARGO_IPFS_FAILPOINT";
+/// A path whose numbered siblings (`P.1`, `P.2`, …) count the processes
+/// reaching the chosen crash point, so that only the N-th dies.
+pub const FAILPOINT_ONCE: &str = "CARGO_IPFS_FAILPOINT_ONCE";
+/// A file every crash point reached is appended to, as `NAME K`.
+pub const FAILPOINT_LOG: &str = "CARGO_IPFS_FAILPOINT_LOG";
 /// The compiler cargo runs (and a fetch asks for its identity).
 pub const RUSTC: &str = "RUSTC";
 /// Cargo's configuration form of [`RUSTC`] (`build.rustc`).

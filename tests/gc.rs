@@ -64,7 +64,7 @@ fn gc_keeps_the_pin_set_and_removes_the_rest_least_recently_used_first() {
     b.ok(&["pin", "add", &pinned]);
     b.ok(&["trust", "rm", "demo-index"]);
     let blocks = block_count(&b.store);
-    // Build-script runs are kept by their own map; the cache map's go.
+    // Compiled units and build-script runs alike go, with their maps' entries.
     let mapped = mapped_cids(&b).len();
     assert!(mapped > 3 && mapped <= artifacts, "{mapped} of {artifacts}");
     let (_, dry) = gc(&b, &["--max-size", "0", "--grace", "1ms", "--dry-run"]);
@@ -110,15 +110,21 @@ fn gc_keeps_the_pin_set_and_removes_the_rest_least_recently_used_first() {
     }
 }
 
-/// The CIDs the cache map names.
+/// The CIDs the cache map and the build-script runs' map name.
 fn mapped_cids(m: &Machine) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
-    for file in
-        walk_files(&m.store.join("wrapper/keys")).into_iter().filter(|f| f.extension().is_some_and(|e| e == "json"))
-    {
+    let json =
+        |dir: &str| walk_files(&m.store.join(dir)).into_iter().filter(|f| f.extension().is_some_and(|e| e == "json"));
+    for file in json("wrapper/keys") {
         let record: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
         for v in record["variants"].as_object().into_iter().flat_map(|o| o.values()) {
             out.insert(v["cid"].as_str().unwrap().to_string());
+        }
+    }
+    for file in json("wrapper/runs") {
+        let runs: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        for run in runs.as_array().unwrap() {
+            out.insert(run["artifact"]["cid"].as_str().unwrap().to_string());
         }
     }
     out

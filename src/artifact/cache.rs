@@ -82,6 +82,12 @@ impl Cache {
         self.dir.join(&key[..2]).join(format!("{key}.json"))
     }
 
+    /// Whether the map has a record for `key` (which may still lack the
+    /// variant a compilation needs).
+    pub fn has(&self, key: &str) -> bool {
+        key.len() > 2 && self.path(key).is_file()
+    }
+
     /// The record of `key`, if any. A malformed record reads as absent.
     pub fn get(&self, key: &str) -> Option<KeyRecord> {
         let bytes = std::fs::read(self.path(key)).ok()?;
@@ -194,6 +200,9 @@ impl Cache {
         }
         serde_json::to_writer(&mut line, entry).expect("entries serialize");
         line.push(b'\n');
+        crate::failpoint::hit_then("journal.append", || {
+            let _ = file.write_all(&line[..line.len() / 2]);
+        });
         file.write_all(&line)
     }
 

@@ -83,6 +83,37 @@ impl Runs {
         )
     }
 
+    /// Marks the runs under `pre_key` as used now (their file's modification
+    /// time), for the least-recently-used order of `gc`; a restore calls it.
+    pub fn touch(&self, pre_key: &str) -> std::io::Result<()> {
+        std::fs::File::options().write(true).open(self.path(pre_key))?.set_modified(std::time::SystemTime::now())
+    }
+
+    /// Drops the runs of the map file `file` (one of this store's) whose
+    /// packed run is `cid`, and the file when none is left; under the lock
+    /// that [`Runs::add`] takes, so that a run filed meanwhile stays.
+    pub fn forget(&self, file: &Path, cid: &str) -> std::io::Result<()> {
+        let Some(dir) = file.parent().filter(|d| d.parent() == Some(self.dir.as_path())) else {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file of the runs' map"));
+        };
+        crate::atomic_file::locked(&dir.join(".lock"), || {
+            let Ok(bytes) = std::fs::read(file) else { return Ok(()) };
+            let Ok(mut candidates) = serde_json::from_slice::<Vec<Candidate>>(&bytes) else { return Ok(()) };
+            candidates.retain(|c| c.artifact.cid != cid);
+            if candidates.is_empty() {
+                return match std::fs::remove_file(file) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                    _ => Ok(()),
+                };
+            }
+            crate::atomic_file::replace(
+                file,
+                &serde_json::to_vec(&candidates).expect("candidates serialize"),
+                Durability::Unsynced,
+            )
+        })
+    }
+
     /// Whether the run a signed index entry names is filed here already,
     /// attested by at least `attested_by` (or made here).
     pub fn has_entry(&self, entry: &Entry, attested_by: &[String]) -> bool {

@@ -168,6 +168,7 @@ impl Unpacked {
         std::fs::write(tmp.path().join("manifest.json"), json).map_err(io)?;
         let dest = self.path(cid)?;
         let kept = tmp.keep();
+        crate::failpoint::hit("unpacked.filled");
         match std::fs::rename(&kept, &dest) {
             Ok(()) => Ok(Copy { dir: dest, manifest }),
             Err(err) => {

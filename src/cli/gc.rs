@@ -45,6 +45,12 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
             report.artifacts.0.len(),
             report.artifacts.1
         );
+        if report.leftovers.0 > 0 {
+            println!("{verb}: {} leftovers of interrupted writes ({} bytes)", report.leftovers.0, report.leftovers.1);
+        }
+        if report.stale_candidates > 0 {
+            println!("{verb}: {} path-crate candidates whose artifact was gone", report.stale_candidates);
+        }
         println!(
             "store: {} bytes before, {} after; {} blocks protected by the pin set (`cargo ipfs pin ls`)",
             report.before.total(),

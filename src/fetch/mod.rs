@@ -284,6 +284,7 @@ impl Pass<'_> {
                         Some(_) => self.runs.file_entry(d.store, d.reader, &entry, &attested),
                         None => d.file_attested(&entry, &attested),
                     };
+                    crate::failpoint::hit("fetch.filed");
                     if let Err(e) = filed {
                         failed.lock().expect("failed").push((i, self.report(&entry.name, &entry.version, e)));
                     }

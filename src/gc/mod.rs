@@ -3,6 +3,9 @@
 //!
 //! [`scan::Inventory`] takes stock; [`collect`] then removes, in order:
 //!
+//! 0. **leftovers** of writes that a killed process never finished: the
+//!    `.tmp-` files and directories beside what they were to replace, and
+//!    the `.trash-` directories of copies set aside for removal;
 //! 1. **orphan blocks**: reachable from no protected root and no artifact
 //!    the wrapper's maps name (an index version no longer the newest, a
 //!    DAG added and never pinned);
@@ -10,24 +13,33 @@
 //!    unused for longer;
 //! 3. with `max_size`, while the store is larger: unpacked copies, least
 //!    recently used first (a hit makes them again from the blocks), then
-//!    unprotected artifacts, least recently used first: their blocks that
-//!    nothing else reaches, their unpacked copy, and their variants in the
-//!    cache map (so that a hit never looks for them).
+//!    unprotected artifacts (compiled units and build-script runs), least
+//!    recently used first: their variants in the cache map or their runs
+//!    in the runs' map (so that a hit never looks for them), their
+//!    unpacked copy, then their blocks that nothing else reaches. In that
+//!    order, a collection killed halfway leaves at worst orphan blocks,
+//!    which the next one removes, and never a map naming blocks that are
+//!    gone;
+//! 4. the path crates' candidates (`wrapper/local`) whose key no longer
+//!    has a record in the cache map.
 //!
 //! Protected, never removed: the pin set (`pinning::kept`: mirrored
 //! versions, the newest verified version of each trusted index with every
 //! artifact its entries name, what is journaled, user pins) and the head of
-//! each index published here. Artifacts that a build-script run's or a path
-//! crate's map names are kept too. Nothing used or written within `grace`
-//! is touched, so that a build restoring meanwhile finds what it started
-//! with; one gc runs at a time (`<store>/gc.lock`).
+//! each index published here. Nothing used or written within `grace` is
+//! touched, so that a build restoring meanwhile finds what it started
+//! with; one gc runs at a time (`<store>/gc.lock`). A unit's last use is
+//! its unpacked copy's manifest read by a hit; a run's, its map file
+//! touched by a restore.
 
 pub mod scan;
 
 use crate::artifact::cache::Cache;
+use crate::artifact::runs::Runs;
 use crate::artifact::unpacked::Unpacked;
 use crate::formats::block::parse_cid;
 use crate::store::DiskStore;
+use crate::wrapper::local_sources::LocalSources;
 use anyhow::Context;
 use scan::{dir_size, Inventory, Marked};
 use serde::Serialize;
@@ -77,12 +89,16 @@ pub struct Report {
     pub before: Sizes,
     /// Sizes after (as estimated, when dry).
     pub after: Sizes,
+    /// Leftover temporary files and directories removed, and their bytes.
+    pub leftovers: (u64, u64),
     /// Orphan blocks removed, and their bytes.
     pub orphan_blocks: (u64, u64),
     /// Unpacked copies removed (CIDs), and their bytes.
     pub unpacked: (Vec<String>, u64),
     /// Artifacts removed (CIDs), and the bytes of their blocks.
     pub artifacts: (Vec<String>, u64),
+    /// Path crates' candidates dropped: their artifact was gone.
+    pub stale_candidates: u64,
     /// Blocks protected by the pin set.
     pub protected_blocks: u64,
     /// Whether the store is now under `max_size` (true without one).
@@ -210,6 +226,24 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
     let mut remaining = before.total();
     let remove_file = |path: &Path| if options.dry_run { Ok(()) } else { remove(path) };
 
+    // 0. Leftovers of killed writes (none is younger than the grace, so
+    // that no write under way loses its temporary file).
+    for (path, modified, size) in scan::leftovers(store_dir) {
+        if recent(modified) {
+            continue;
+        }
+        if !options.dry_run {
+            crate::failpoint::hit("gc.remove");
+            let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+            if let Err(e) = gone.or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
+                return Err(e).with_context(|| format!("cannot remove {}", path.display()));
+            }
+        }
+        report.leftovers.0 += 1;
+        report.leftovers.1 += size;
+        remaining = remaining.saturating_sub(size);
+    }
+
     // 1. Orphan blocks.
     for b in &inventory.blocks {
         if inventory.protected.contains(&b.multihash) || sharing.contains_key(&b.multihash) || recent(b.modified) {
@@ -231,6 +265,10 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
             continue;
         }
         if !options.dry_run {
+            // The copy held the artifact's last use: the map files keep it.
+            if let Some(artifact) = inventory.artifacts.get(cid) {
+                carry_use(artifact.key_files.iter().chain(&artifact.run_files), copy.last_used);
+            }
             unpacked.discard(cid);
         }
         report.unpacked.0.push(cid.clone());
@@ -238,13 +276,23 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
         remaining = remaining.saturating_sub(copy.size);
     }
     let cache = Cache::new(store_dir);
+    let runs = Runs::new(store_dir);
     let mut artifacts: Vec<(&String, &scan::Cached)> = inventory.artifacts.iter().collect();
     artifacts.sort_by_key(|(_, a)| a.last_used);
     for (cid, artifact) in artifacts {
-        let protected =
-            artifact.kept || parse_cid(cid).is_ok_and(|c| inventory.protected.contains(&c.hash().to_bytes()));
+        let protected = parse_cid(cid).is_ok_and(|c| inventory.protected.contains(&c.hash().to_bytes()));
         if protected || recent(artifact.last_used) || !(stale(artifact.last_used) || over(remaining)) {
             continue;
+        }
+        // The map first, the blocks last: see the module's documentation.
+        if !options.dry_run {
+            for file in &artifact.key_files {
+                cache.forget(file, cid).with_context(|| format!("cannot update {}", file.display()))?;
+            }
+            for file in &artifact.run_files {
+                runs.forget(file, cid).with_context(|| format!("cannot update {}", file.display()))?;
+            }
+            unpacked.discard(cid);
         }
         let mut freed = 0;
         for m in reach.get(cid).into_iter().flatten() {
@@ -261,16 +309,15 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
                 *n = n.saturating_sub(1);
             }
         }
-        if !options.dry_run {
-            for file in &artifact.key_files {
-                cache.forget(file, cid).with_context(|| format!("cannot update {}", file.display()))?;
-            }
-            unpacked.discard(cid);
-        }
         report.artifacts.0.push(cid.clone());
         report.artifacts.1 += freed;
         remaining = remaining.saturating_sub(freed);
     }
+    // 4. Path crates' candidates whose artifact went (they can only miss).
+    let written_before = now.checked_sub(options.grace).unwrap_or(SystemTime::UNIX_EPOCH);
+    report.stale_candidates = LocalSources::new(store_dir)
+        .trim(&|key| cache.has(key), written_before, options.dry_run)
+        .context("cannot trim the path crates' map")?;
     report.fits = !over(remaining);
     report.after = if options.dry_run {
         let mut after = before;
@@ -283,8 +330,21 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
     Ok(report)
 }
 
+/// Moves the modification time of `files` forward to `used` (never back),
+/// so that an artifact whose copy goes keeps its place in the
+/// least-recently-used order. A file that cannot be touched only loses that.
+fn carry_use<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>, used: SystemTime) {
+    for file in files {
+        let older = std::fs::metadata(file).and_then(|m| m.modified()).is_ok_and(|m| m < used);
+        if older {
+            let _ = std::fs::File::options().write(true).open(file).and_then(|f| f.set_modified(used));
+        }
+    }
+}
+
 /// Removes a file; one already gone is fine.
 fn remove(path: &Path) -> anyhow::Result<()> {
+    crate::failpoint::hit("gc.remove");
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("cannot remove {}", path.display()))
@@ -293,6 +353,8 @@ fn remove(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+#[cfg(test)]
+mod month_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,5 +423,38 @@ mod tests {
         let report = collect(dir.path(), options(Some(0), Some(week)), SystemTime::now()).unwrap();
         assert!(!report.artifacts.0.contains(&old.cid().to_string()) && !report.fits, "{report:?}");
         assert!(DiskStore::open(dir.path()).unwrap().has(old.cid()).unwrap());
+    }
+
+    #[test]
+    fn leftovers_of_killed_writes_go_once_older_than_the_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = two_artifacts(dir.path());
+        let blocks = dir.path().join("blocks");
+        let shard = std::fs::read_dir(&blocks).unwrap().next().unwrap().unwrap().path();
+        let torn_file = shard.join(".tmp-a1b2c3");
+        std::fs::write(&torn_file, [0u8; 100]).unwrap();
+        let torn_copy = dir.path().join("unpacked/.tmp-xyz/out");
+        std::fs::create_dir_all(&torn_copy).unwrap();
+        std::fs::write(torn_copy.join("lib.rlib"), [1u8; 50]).unwrap();
+        let trash = dir.path().join("unpacked/.trash-bafk-12");
+        std::fs::create_dir_all(&trash).unwrap();
+        let young = dir.path().join("wrapper/.tmp-young");
+        std::fs::write(&young, b"being written").unwrap();
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let grace = Options { grace: Duration::from_secs(600), ..options(None, None) };
+        // Younger than the grace: a write under way; kept.
+        let report = collect(dir.path(), grace, SystemTime::now()).unwrap();
+        assert_eq!(report.leftovers, (0, 0), "{report:?}");
+        let report = collect(dir.path(), Options { dry_run: true, ..grace }, later).unwrap();
+        assert_eq!(report.leftovers, (4, 100 + 50 + 13), "{report:?}");
+        assert!(torn_file.exists(), "a dry run removes nothing");
+        let report = collect(dir.path(), grace, later).unwrap();
+        assert_eq!(report.leftovers.0, 4, "{report:?}");
+        for path in [&torn_file, &torn_copy, &trash, &young] {
+            assert!(!path.exists(), "{} is left", path.display());
+        }
+        // What the leftovers sat beside stays.
+        let store = DiskStore::open(dir.path()).unwrap();
+        assert!(store.has(old.cid()).unwrap() && store.has(new.cid()).unwrap());
     }
 }

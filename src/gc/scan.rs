@@ -29,11 +29,10 @@ pub struct Cached {
     /// under `relatime` a read moves the access time at most once a day;
     /// nothing here reads a manifest).
     pub last_used: SystemTime,
-    /// The `wrapper/keys` files that name it (a run's or a path crate's
-    /// map naming it keeps it: those are not edited here).
+    /// The cache map's files (`wrapper/keys`) that name it.
     pub key_files: Vec<PathBuf>,
-    /// Named by a run or path-crate map, which keeps it.
-    pub kept: bool,
+    /// The build-script runs' map files (`wrapper/runs`) that name it.
+    pub run_files: Vec<PathBuf>,
 }
 
 /// An unpacked copy.
@@ -132,13 +131,15 @@ fn copies(store_dir: &Path) -> BTreeMap<String, Copy> {
     copies
 }
 
-/// The artifacts the wrapper's maps name: `wrapper/keys` (the cache map),
-/// `wrapper/runs` and `wrapper/local` (which keep theirs).
+/// The artifacts the wrapper's maps name: `wrapper/keys` (the cache map)
+/// and `wrapper/runs` (build-script runs). The path crates' map
+/// (`wrapper/local`) names keys, not artifacts.
 fn artifacts(store_dir: &Path, copies: &BTreeMap<String, Copy>) -> BTreeMap<String, Cached> {
     let mut out: BTreeMap<String, Cached> = BTreeMap::new();
-    for (sub, kept) in [("keys", false), ("runs", true), ("local", true)] {
+    for sub in ["keys", "runs"] {
         for file in json_files(&store_dir.join("wrapper").join(sub)) {
-            // Its modification time only: reading it here moves its access time.
+            // Its modification time only: reading it here moves its access
+            // time. A restored run's file is touched (`Runs::touch`).
             let written = std::fs::metadata(&file).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
             let Ok(bytes) = std::fs::read(&file) else { continue };
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
@@ -149,12 +150,12 @@ fn artifacts(store_dir: &Path, copies: &BTreeMap<String, Copy>) -> BTreeMap<Stri
                 let cached = out.entry(cid).or_insert(Cached {
                     last_used: SystemTime::UNIX_EPOCH,
                     key_files: Vec::new(),
-                    kept: false,
+                    run_files: Vec::new(),
                 });
                 cached.last_used = cached.last_used.max(written).max(copy_used);
-                cached.kept |= kept;
-                if !kept && !cached.key_files.contains(&file) {
-                    cached.key_files.push(file.clone());
+                let files = if sub == "keys" { &mut cached.key_files } else { &mut cached.run_files };
+                if !files.contains(&file) {
+                    files.push(file.clone());
                 }
             }
         }
@@ -211,4 +212,28 @@ pub fn dir_size(path: &Path) -> u64 {
         }
     }
     total
+}
+
+/// The leftovers of writes a killed process never finished, anywhere in the
+/// store: `.tmp-` files and directories (see `crate::atomic_file` and
+/// `Unpacked::put_with`) and `.trash-` directories (`Unpacked::discard`),
+/// each with its modification time and size. Not descended into.
+pub fn leftovers(store_dir: &Path) -> Vec<(PathBuf, SystemTime, u64)> {
+    let mut found = Vec::new();
+    let mut stack = vec![store_dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(".tmp-") || name.starts_with(".trash-") {
+                let size = if meta.is_dir() { dir_size(&entry.path()) } else { meta.len() };
+                found.push((entry.path(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), size));
+            } else if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    found
 }

@@ -142,6 +142,7 @@ impl Mirror {
             let unpinned = self.local.update_pins(|pins| {
                 pins.mirror(index, version.seq, &version.pinned.to_string(), self.keep, unix(now))
             })?;
+            crate::failpoint::hit("mirror.version-pinned");
             round.unpinned.extend(unpinned);
             round.versions.push(done);
             previous = Some(version.shards);

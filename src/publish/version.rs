@@ -234,7 +234,9 @@ fn sign_version<T: ShardItem>(
         refresh,
     };
     let Some(new) = publish(store, prev.as_ref(), changes, &params)? else { return Ok(None) };
+    crate::failpoint::hit("publish.version-stored");
     store.records()?.put(&ipns_key.ipns_name(), &new.record, now)?;
+    crate::failpoint::hit("publish.record-stored");
     local.update_published(|p| {
         if let Some(entry) = p.get_mut(index) {
             entry.head = new.version.root.to_string();

@@ -17,6 +17,7 @@ use crate::atomic_file::Durability;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Candidates kept per pre-key, newest first.
 const MAX_CANDIDATES: usize = 8;
@@ -67,19 +68,60 @@ impl LocalSources {
         files.sort();
         files.dedup();
         let key = local_key(pre_key, &files);
-        let mut candidates = self.candidates(pre_key);
-        candidates.retain(|c| c.key != key);
-        candidates.insert(0, Candidate { files, key: key.clone() });
-        candidates.truncate(MAX_CANDIDATES);
         let path = self.path(pre_key);
-        std::fs::create_dir_all(path.parent().expect("candidate paths have a parent"))?;
-        crate::atomic_file::replace(
-            &path,
-            &serde_json::to_vec(&candidates).expect("candidates serialize"),
-            Durability::Unsynced,
-        )?;
+        let dir = path.parent().expect("candidate paths have a parent");
+        std::fs::create_dir_all(dir)?;
+        crate::atomic_file::locked(&dir.join(".lock"), || {
+            let mut candidates = self.candidates(pre_key);
+            candidates.retain(|c| c.key != key);
+            candidates.insert(0, Candidate { files, key: key.clone() });
+            candidates.truncate(MAX_CANDIDATES);
+            write(&path, &candidates)
+        })?;
         Ok(key)
     }
+
+    /// Drops every candidate whose key `known` does not know (its artifact
+    /// is gone from the cache map, so it can only lead to a miss), and the
+    /// files left empty; how many candidates went. Files written since
+    /// `before` are left alone: a compilation files its candidate before
+    /// its artifact. Under the lock that [`LocalSources::add`] takes. For
+    /// `gc`.
+    pub fn trim(&self, known: &dyn Fn(&str) -> bool, before: SystemTime, dry_run: bool) -> std::io::Result<u64> {
+        let mut dropped = 0;
+        let Ok(folders) = std::fs::read_dir(&self.dir) else { return Ok(0) };
+        for folder in folders.flatten().map(|e| e.path()).filter(|p| p.is_dir()) {
+            let Ok(files) = std::fs::read_dir(&folder) else { continue };
+            for path in files.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")) {
+                let written = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+                if written >= before {
+                    continue;
+                }
+                crate::atomic_file::locked(&folder.join(".lock"), || {
+                    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+                    let mut candidates: Vec<Candidate> = serde_json::from_slice(&bytes).unwrap_or_default();
+                    let before = candidates.len();
+                    candidates.retain(|c| known(&c.key));
+                    dropped += (before - candidates.len()) as u64;
+                    match (dry_run, candidates.is_empty()) {
+                        (true, _) => Ok(()),
+                        (false, true) => std::fs::remove_file(&path),
+                        (false, false) if candidates.len() < before => write(&path, &candidates),
+                        (false, false) => Ok(()),
+                    }
+                })?;
+            }
+        }
+        Ok(dropped)
+    }
+}
+
+fn write(path: &Path, candidates: &[Candidate]) -> std::io::Result<()> {
+    crate::atomic_file::replace(
+        path,
+        &serde_json::to_vec(candidates).expect("candidates serialize"),
+        Durability::Unsynced,
+    )
 }
 
 /// The key of a path or git crate: the pre-key and every source file's
@@ -130,5 +172,31 @@ mod tests {
         // A deleted source finds nothing.
         std::fs::remove_file(&src).unwrap();
         assert_eq!(local.resolve(&pre, &digests), None);
+    }
+
+    #[test]
+    fn trimming_drops_candidates_whose_artifact_went_and_leaves_new_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let (digests, local) = (Digests::new(&store), LocalSources::new(&store));
+        let src = dir.path().join("lib.rs");
+        let files = vec![src.to_string_lossy().into_owned()];
+        let (pre, other) = ("ab".repeat(32), "cd".repeat(32));
+        std::fs::write(&src, "pub fn one() {}").unwrap();
+        let one = local.add(&pre, &files, &digests).unwrap();
+        std::fs::write(&src, "pub fn two() {}").unwrap();
+        let two = local.add(&pre, &files, &digests).unwrap();
+        let lone = local.add(&other, &files, &digests).unwrap();
+        let later = SystemTime::now() + std::time::Duration::from_secs(60);
+
+        // Written since `before`: a compilation under way; left alone.
+        assert_eq!(local.trim(&|_| false, SystemTime::UNIX_EPOCH, false).unwrap(), 0);
+        assert_eq!(local.trim(&|k| k == two, later, true).unwrap(), 2, "a dry run counts");
+        assert_eq!(local.resolve(&other, &digests).as_deref(), Some(lone.as_str()), "a dry run removes nothing");
+        assert_eq!(local.trim(&|k| k == two, later, false).unwrap(), 2);
+        assert_eq!(local.resolve(&pre, &digests).as_deref(), Some(two.as_str()));
+        std::fs::write(&src, "pub fn one() {}").unwrap();
+        assert_eq!(local.resolve(&pre, &digests), None, "{one} was dropped");
+        assert!(!local.path(&other).exists(), "a file left empty goes");
     }
 }

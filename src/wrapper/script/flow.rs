@@ -97,6 +97,7 @@ fn restore_filed(store: &DiskStore, runs: &Runs, run: &Run, pre_key: &str) -> an
         }
         return match restore(store, run, &candidate.artifact) {
             Ok(()) => {
+                let _ = runs.touch(pre_key);
                 let saved_ms = candidate.artifact.compile_ms;
                 let _ = stats::record(&run.store_dir, &Event::RunRestored { saved_ms });
                 Ok(Restored::Yes)
