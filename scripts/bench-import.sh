@@ -8,6 +8,7 @@
 # keeps the last published numbers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/common.sh
 size_mib=${1:-1024}
 [ -x /usr/bin/time ] || { echo "needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
@@ -60,3 +61,13 @@ row "add --only-hash (unixfs-v1-2025)" add_v1_hash
 row "add to disk store (unixfs-v1-2025)" add_store
 row "cat (export, verify every block)" export
 row "car import (read, verify, store)" car_import
+
+steps=
+for pair in "sha256, sha2 crate (baseline):sha256" "sha256sum (coreutils):sha256sum" "add --only-hash (unixfs-v0-2015):add_hash" \
+    "add --only-hash (unixfs-v1-2025):add_v1_hash" "add to disk store (unixfs-v1-2025):add_store" \
+    "cat (export, verify every block):export" "car import (read, verify, store; what a fetch does):car_import"; do
+    label=${pair%:*}; name=${pair##*:}
+    read -r secs rss <"$work/$name.time"
+    steps="${steps:+$steps,}{\"step\": \"$label\", \"seconds\": $secs, \"peak_rss_kib\": $rss}"
+done
+write_results import "{\"mib\": $size_mib, \"steps\": [$steps]}"

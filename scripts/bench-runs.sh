@@ -173,3 +173,17 @@ echo "| B: \`cargo ipfs install\`, fetch included, other paths | $b2 | $(tr '\n'
 echo "| B: \`cargo ipfs install\`, store filled by an earlier install | $f2 | $(tr '\n' ' ' <"$work/f2.times") | $(ratio "$f2" "$rg_kache_warm") | $(calls "$work/cc-f2-1.log") |"
 echo "| kache warm, fresh target dir, same paths | $rg_kache_warm | $(tr '\n' ' ' <"$work/k2.times") | 1.00 | $(calls "$work/cc-k2-1.log") |"
 grep -h 'restored' "$work/b2-1.log" "$work/f2-1.log" | sed 's/^/    /' || true
+
+write_results runs "$(cat <<JSON
+{"workloads": [
+ {"name": "C-heavy project (rusqlite bundled + ring, debug)", "runs": $runs,
+  "cold": $(num "$cold"), "fetch_included": $(num "$b"), "store_filled": $(num "$f"),
+  "kache_cold": $(num "$kache_cold"), "kache_warm": $(num "$kache_warm"),
+  "cc_calls": {"cold": $(calls "$work/cc-a.log"), "fetch_included": $(calls "$work/cc-b-1.log"), "store_filled": $(calls "$work/cc-f-1.log"), "kache_warm": $(calls "$work/cc-k-1.log")}},
+ {"name": "cargo install --locked ripgrep@14.1.1 (release)", "runs": $runs,
+  "cold": $(num "$rg_cold"), "fetch_included": $(num "$b2"), "store_filled": $(num "$f2"),
+  "kache_cold": null, "kache_warm": $(num "$rg_kache_warm"),
+  "cc_calls": {"cold": $(calls "$work/cc-a2.log"), "fetch_included": $(calls "$work/cc-b2-1.log"), "store_filled": $(calls "$work/cc-f2-1.log"), "kache_warm": $(calls "$work/cc-k2-1.log")}}
+]}
+JSON
+)"

@@ -4,7 +4,8 @@
     python3 scripts/bench-serve.py [--clients 64] [--seconds 20] [--bin PATH]
 
 Adds files of 64 KiB to 6 MiB (seeded random bytes) to a new store and
-serves it, then for each server (`serve`, and `serve --hash-on-read`):
+serves it, then for each server (`serve`, `serve --no-explorer` and
+`serve --hash-on-read`):
 
 - baseline: one client (and the probe) with the same mix, for at most
   10 s;
@@ -276,7 +277,8 @@ def main():
         print(f"{len(roots)} files, {len(blocks)} blocks; {opts.clients} clients for {opts.seconds:.0f} s per server")
 
         results = {}
-        for name, flags in [("serve", []), ("serve --hash-on-read", ["--hash-on-read"])]:
+        configs = [("serve", []), ("serve --no-explorer", ["--no-explorer"]), ("serve --hash-on-read", ["--hash-on-read"])]
+        for name, flags in configs:
             server = Server(opts.bin, store, flags)
             idle = mem(server.proc.pid, "VmRSS")
             base, base_time, _, _ = load(server, roots, blocks, 1, min(opts.seconds, 10))
@@ -297,10 +299,17 @@ def main():
             print(f"  memory: {idle >> 20} MiB idle, {peak_rss >> 20} MiB peak sampled, {hwm >> 20} MiB VmHWM")
             print(f"  ratios: req/s {rps / base_rps:.2f}x baseline, p99 {p(stats.latencies, .99) / p(base.latencies, .99):.1f}x "
                   f"baseline, peak memory {hwm / idle:.2f}x idle")
+            figures["servers"].append({
+                "server": name, "baseline_rps": base_rps, "load_rps": rps,
+                "baseline_p50_ms": p(base.latencies, .5) * 1e3, "baseline_p99_ms": p(base.latencies, .99) * 1e3,
+                "load_p50_ms": p(stats.latencies, .5) * 1e3, "load_p99_ms": p(stats.latencies, .99) * 1e3,
+                "answers": {str(k): v for k, v in stats.status.items()}, "probe_slowest_ms": worst[0] * 1e3,
+                "idle_rss": idle, "peak_rss": hwm, "bad_blocks": stats.bad + base.bad})
             if stats.bad or base.bad:
                 print(f"  blocks that failed their hash: {stats.bad + base.bad}")
                 failed = True
-        print(f"\nhash on read: {results['serve --hash-on-read'] / results['serve']:.2f}x the requests per second")
+        print(f"\nexplorer on: {results['serve'] / results['serve --no-explorer']:.2f}x the requests per second of --no-explorer")
+        print(f"hash on read: {results['serve --hash-on-read'] / results['serve']:.2f}x the requests per second")
 
         # One block rots on disk: only the plain server may send its bytes.
         rotten = os.path.join(work, "rotten")
@@ -318,13 +327,30 @@ def main():
             stats, _, _, _ = load(server, roots, [(cid, code, digest)] * 3 + blocks, min(opts.clients, 16), 3)
             server.stop()
             print(f"rotten block, {label}: {stats.requests} requests, {stats.bad} answers with bytes that fail their hash")
+            figures["rotten"].append({"server": label, "requests": stats.requests, "bad": stats.bad})
             if flags and stats.bad:
                 failed = True
             if not flags and not stats.bad:
                 print("  (the plain server sent no rotten bytes: the rot was not reached)")
+        write_results("serve", figures)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     sys.exit(1 if failed else 0)
+
+
+def write_results(name, figures):
+    """The figures as docs/bench/NAME.json, as scripts/common.sh's write_results."""
+    import datetime
+    import json
+    import platform
+    out = os.environ.get("BENCH_RESULTS", os.path.join(ROOT, "docs", "bench"))
+    os.makedirs(out, exist_ok=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    record = {"script": name, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "commit": commit, "cores": os.cpu_count(), "arch": platform.machine(), "figures": figures}
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump(record, f, indent=1)
+        f.write("\n")
 
 
 if __name__ == "__main__":

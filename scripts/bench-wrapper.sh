@@ -44,6 +44,7 @@ setup_project() { # PROJECT DIR
     mkdir -p "$2"
 }
 
+results=
 for project in $projects; do
     for m in a b s k; do seed_home "$work/$project/home-$m"; done
     for m in a b s k; do setup_project "$project" "$work/$project/$m/src/demo"; done
@@ -95,4 +96,6 @@ for project in $projects; do
     echo
     read -r h m per <<<"$hits"
     echo "cargo-ipfs on the other machine: $h hits, $m misses; wrapper time per hit $per ms."
+    results="${results:+$results,}{\"project\": \"$project\", \"cold\": $(num "$cold"), \"record\": $(num "$record"), \"other_machine\": $(num "$other"), \"registry_only\": $(num "$registry_only"), \"sccache_warm\": $(num "$sccache_warm"), \"kache_warm\": $(num "$kache_warm"), \"hits\": $(num "$h"), \"misses\": $(num "$m"), \"ms_per_hit\": $(num "$per")}"
 done
+write_results wrapper "{\"projects\": [$results]}"

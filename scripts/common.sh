@@ -38,3 +38,25 @@ fn main() {
 }
 RS
 }
+
+# write_results NAME JSON: the figures of a run, machine-readable, as
+# docs/bench/NAME.json (or $BENCH_RESULTS/NAME.json), with the date, the
+# commit and the machine; scripts/charts.py draws docs/charts/ from them.
+write_results() {
+    local dir=${BENCH_RESULTS:-docs/bench}
+    mkdir -p "$dir"
+    python3 - "$1" "$2" "$dir" <<'PY'
+import datetime, json, os, platform, subprocess, sys
+name, figures, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+record = {"script": name, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+          "commit": commit, "cores": os.cpu_count(), "arch": platform.machine(), "figures": figures}
+with open(os.path.join(out, f"{name}.json"), "w") as f:
+    json.dump(record, f, indent=1)
+    f.write("\n")
+print(f"figures written to {os.path.join(out, name + '.json')}", file=sys.stderr)
+PY
+}
+
+# num VALUE: VALUE as JSON (a number, or null for n/a and failed).
+num() { case "$1" in ''|n/a|failed) echo null ;; *) echo "$1" ;; esac; }

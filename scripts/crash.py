@@ -8,8 +8,9 @@ again, and checks that nothing was lost and nothing half-written was read.
 It builds `cargo-ipfs` with the `failpoints` feature (see src/failpoint.rs),
 sets up a publisher, a client, a collected client and a mirror around the
 demo project, and runs each command once with every crash point logged.
-Those hits are the candidates; the seed chooses which to kill at, so a run
-with the same seed kills at the same points. Per kill:
+Those hits are the candidates; the seed chooses which to kill at (one of
+each named point a command reaches, then any), so a run with the same
+seed kills at the same points. Per kill:
 
 - right after the kill: `block verify` passes (no block is half-written),
   and for `publish` the index verifies and is the previous or the new
@@ -302,8 +303,12 @@ class Harness:
         plan = [tuple(p.split("=", 1)) for p in only]
         for command, share in SHARES.items() if not plan else ():
             points = self.points[command]
-            want = max(1, round(share * scale))
-            chosen = self.rng.sample(points, min(want, len(points)))
+            want = min(max(1, round(share * scale)), len(points))
+            # Every named point the command reaches first, then the rest.
+            names = sorted({p.split("#")[0] for p in points})
+            chosen = [self.rng.choice([p for p in points if p.split("#")[0] == n]) for n in names][:want]
+            rest = [p for p in points if p not in chosen]
+            chosen += self.rng.sample(rest, want - len(chosen))
             plan += [(command, p) for p in chosen]
         for i, (command, point) in enumerate(plan, 1):
             try:

@@ -89,6 +89,28 @@ pub fn locked<R>(lock_path: &Path, f: impl FnOnce() -> io::Result<R>) -> io::Res
     out
 }
 
+/// Under the lock `lock_path`, reads the JSON file `path` as a `T`, lets
+/// `edit` change it, then writes it back, or removes the file when `edit`
+/// returns `false` (nothing left in it). A file that is missing or does
+/// not read as a `T` is left as it is.
+pub fn edit_json<T: serde::Serialize + serde::de::DeserializeOwned>(
+    lock_path: &Path,
+    path: &Path,
+    edit: impl FnOnce(&mut T) -> bool,
+) -> io::Result<()> {
+    locked(lock_path, || {
+        let Ok(bytes) = std::fs::read(path) else { return Ok(()) };
+        let Ok(mut value) = serde_json::from_slice::<T>(&bytes) else { return Ok(()) };
+        if edit(&mut value) {
+            return replace(path, &serde_json::to_vec(&value).map_err(io::Error::other)?, Durability::Unsynced);
+        }
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,24 +162,10 @@ impl Cache {
         let Some(dir) = file.parent().filter(|d| d.parent() == Some(self.dir.as_path())) else {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file of the cache map"));
         };
-        crate::atomic_file::locked(&dir.join(".lock"), || self.forget_unlocked(file, cid))
-    }
-
-    fn forget_unlocked(&self, file: &Path, cid: &str) -> std::io::Result<()> {
-        let Ok(bytes) = std::fs::read(file) else { return Ok(()) };
-        let Ok(mut record) = serde_json::from_slice::<KeyRecord>(&bytes) else { return Ok(()) };
-        record.variants.retain(|_, a| a.cid != cid);
-        if record.variants.is_empty() {
-            return match std::fs::remove_file(file) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            };
-        }
-        crate::atomic_file::replace(
-            file,
-            &serde_json::to_vec(&record).expect("records serialize"),
-            Durability::Unsynced,
-        )
+        crate::atomic_file::edit_json(&dir.join(".lock"), file, |record: &mut KeyRecord| {
+            record.variants.retain(|_, a| a.cid != cid);
+            !record.variants.is_empty()
+        })
     }
 
     /// Appends an entry to the journal.

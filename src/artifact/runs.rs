@@ -96,21 +96,9 @@ impl Runs {
         let Some(dir) = file.parent().filter(|d| d.parent() == Some(self.dir.as_path())) else {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file of the runs' map"));
         };
-        crate::atomic_file::locked(&dir.join(".lock"), || {
-            let Ok(bytes) = std::fs::read(file) else { return Ok(()) };
-            let Ok(mut candidates) = serde_json::from_slice::<Vec<Candidate>>(&bytes) else { return Ok(()) };
+        crate::atomic_file::edit_json(&dir.join(".lock"), file, |candidates: &mut Vec<Candidate>| {
             candidates.retain(|c| c.artifact.cid != cid);
-            if candidates.is_empty() {
-                return match std::fs::remove_file(file) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                    _ => Ok(()),
-                };
-            }
-            crate::atomic_file::replace(
-                file,
-                &serde_json::to_vec(&candidates).expect("candidates serialize"),
-                Durability::Unsynced,
-            )
+            !candidates.is_empty()
         })
     }
 

@@ -27,6 +27,9 @@ pub struct Args {
     /// they receive; `cargo ipfs block verify` finds rot on a schedule.
     #[arg(long)]
     hash_on_read: bool,
+    /// Do not answer `/` and `/explorer/` (the index explorer).
+    #[arg(long)]
+    no_explorer: bool,
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
@@ -36,7 +39,8 @@ pub fn exec(global: &Global, args: Args) -> anyhow::Result<Status> {
     let records =
         store.records().with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?;
     let state = ServerState::new(store, args.read_only)
-        .with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?;
+        .with_context(|| format!("cannot open the IPNS records of the store at {store_dir}"))?
+        .with_explorer(!args.no_explorer);
     init_logging();
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;

@@ -70,6 +70,24 @@ pub struct Followed {
     pub refused: Option<String>,
 }
 
+impl Followed {
+    /// A rebuilder whose attestation index verified: the keys and shards
+    /// of the version accepted.
+    pub fn verified(name: &str, manifest_keys: &[String], shards: &cid::Cid) -> Self {
+        Followed {
+            name: name.to_string(),
+            keys: manifest_keys.to_vec(),
+            shards: Some(shards.to_string()),
+            refused: None,
+        }
+    }
+
+    /// A rebuilder whose attestation index was refused, and why.
+    pub fn refused(name: &str, trust: &IndexTrust, why: String) -> Self {
+        Followed { name: name.to_string(), keys: trust.keys.clone(), shards: None, refused: Some(why) }
+    }
+}
+
 /// The policy for the entries of one index, ready to count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attesting {
@@ -122,4 +140,15 @@ impl Attesting {
     pub fn allows(&self, tally: &Tally) -> bool {
         tally.by.len() >= self.require as usize
     }
+}
+
+/// An entry as `index show --crate --json` prints it, with its tally: the
+/// rebuilders whose statement counts, and each other one with why not.
+pub fn with_attestations(entry: &Entry, tally: &Tally) -> serde_json::Value {
+    let mut v = serde_json::to_value(entry).expect("entries serialize");
+    v["attestations"] = serde_json::json!({
+        "by": tally.by,
+        "not": tally.not.iter().map(|(n, why)| serde_json::json!({"rebuilder": n, "why": why})).collect::<Vec<_>>(),
+    });
+    v
 }

@@ -10,6 +10,9 @@
 //! - `routing`: the IPNS part of delegated routing v1:
 //!   `GET`/`PUT /routing/v1/ipns/{name}`.
 //!
+//! Beside them, `explorer`: pages and JSON about the indexes the store
+//! trusts, at `/` and `/explorer/` (off with `--no-explorer`).
+//!
 //! Around them: `negotiate` (pure request parsing: `format`, `Accept`,
 //! `dag-scope`, paths), `traverse` (the blocking store work: path
 //! resolution and CAR writing, run on tokio's blocking pool), `body`
@@ -22,6 +25,7 @@
 
 mod body;
 mod bounds;
+pub mod explorer;
 mod gateway;
 mod negotiate;
 mod routing;
@@ -50,6 +54,7 @@ pub struct ServerState {
     records: RecordStore,
     read_only: bool,
     limits: Limits,
+    explorer: Option<std::sync::Arc<explorer::data::Explorer>>,
 }
 
 impl ServerState {
@@ -57,7 +62,18 @@ impl ServerState {
     /// With `read_only`, records sent with `PUT` are refused.
     pub fn new(store: DiskStore, read_only: bool) -> Result<Self, RecordError> {
         let records = store.records()?;
-        Ok(ServerState { store, records, read_only, limits: Limits::default() })
+        let explorer = Some(std::sync::Arc::new(explorer::data::Explorer::new(store.clone())));
+        Ok(ServerState { store, records, read_only, limits: Limits::default(), explorer })
+    }
+
+    /// The same state with the explorer on (the default) or off.
+    pub fn with_explorer(mut self, on: bool) -> Self {
+        if !on {
+            self.explorer = None;
+        } else if self.explorer.is_none() {
+            self.explorer = Some(std::sync::Arc::new(explorer::data::Explorer::new(self.store.clone())));
+        }
+        self
     }
 
     /// The same state with other limits.
@@ -100,6 +116,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/ipns/{*rest}", get(gateway::ipns))
         .route("/routing/v1/ipns/{name}", get(routing::get).put(routing::put))
         .route("/routing/v1/{*rest}", any(routing::other))
+        .merge(explorer::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), bounds::around))
         .with_state(state)

@@ -199,3 +199,29 @@ fn a_path_through_a_hamt_that_repeats_its_shards_is_refused_after_a_few_reads() 
     let reads = counting.gets() - before;
     assert!(reads <= 6, "{reads} reads");
 }
+
+#[test]
+fn the_explorer_is_bounded_escapes_what_it_is_given_and_can_be_turned_off() {
+    let (dir, store, _) = store_with_file();
+    let (addr, _server) = spawn_state_for_tests(ServerState::new(store.clone(), true).unwrap());
+    let page = get(addr, "/", "");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("trusts no index yet"), "{page}");
+    assert!(page.to_lowercase().contains("content-security-policy: default-src 'none'"), "{page}");
+    let unknown = get(addr, "/explorer/index/%3Cb%3Enone", "");
+    assert!(unknown.starts_with("HTTP/1.1 404") && unknown.contains("<b>none"), "{unknown}");
+    assert!(!unknown.contains("text/html"), "an error is plain text, never markup: {unknown}");
+    let searched = get(addr, "/explorer/search?q=%3Cscript%3E", "");
+    assert!(searched.contains("&lt;script&gt;") && !searched.contains("<script>alert"), "{searched}");
+    let long = get(addr, &format!("/explorer/search?q={}", "a".repeat(101)), "");
+    assert!(long.starts_with("HTTP/1.1 400"), "{long}");
+    assert!(get(addr, "/explorer/api/search?q=x", "").contains("[]"));
+    // Nothing was written to the store by reading.
+    for file in ["seen.json", "trust.json"] {
+        assert!(!dir.path().join(file).exists(), "{file} was written");
+    }
+
+    let (addr, _off) = spawn_state_for_tests(ServerState::new(store, true).unwrap().with_explorer(false));
+    assert!(get(addr, "/", "").starts_with("HTTP/1.1 404"));
+    assert!(get(addr, "/explorer/api/indexes", "").starts_with("HTTP/1.1 404"));
+}

@@ -39,18 +39,8 @@ fn rebuilders(ctx: &Ctx) -> anyhow::Result<Vec<Followed>> {
     let mut out = Vec::new();
     for (name, t) in trust.iter().filter(|(_, t)| t.kind == IndexKind::Attestations) {
         out.push(match open(&ctx.store, &ctx.local, name, ctx.now) {
-            Ok(v) => Followed {
-                name: name.clone(),
-                keys: v.version.manifest.keys.clone(),
-                shards: Some(v.version.shards.to_string()),
-                refused: None,
-            },
-            Err(e) => Followed {
-                name: name.clone(),
-                keys: t.keys.clone(),
-                shards: None,
-                refused: Some(crate::report::Chain(&e).to_string()),
-            },
+            Ok(v) => Followed::verified(name, &v.version.manifest.keys, &v.version.shards),
+            Err(e) => Followed::refused(name, t, crate::report::Chain(&e).to_string()),
         });
     }
     Ok(out)
@@ -80,18 +70,8 @@ pub(super) fn entries_with_attestations(
     }
     let tallies = attesting.tally_all(&ctx.store, krate, &entries)?;
     if json {
-        let out: Vec<serde_json::Value> = entries
-            .iter()
-            .zip(&tallies)
-            .map(|(e, t)| {
-                let mut v = serde_json::to_value(e).expect("entries serialize");
-                v["attestations"] = serde_json::json!({
-                    "by": t.by,
-                    "not": t.not.iter().map(|(n, why)| serde_json::json!({"rebuilder": n, "why": why})).collect::<Vec<_>>(),
-                });
-                v
-            })
-            .collect();
+        let out: Vec<serde_json::Value> =
+            entries.iter().zip(&tallies).map(|(e, t)| crate::index::attested::with_attestations(e, t)).collect();
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
