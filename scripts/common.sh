@@ -58,5 +58,5 @@ print(f"figures written to {os.path.join(out, name + '.json')}", file=sys.stderr
 PY
 }
 
-# num VALUE: VALUE as JSON (a number, or null for n/a and failed).
-num() { case "$1" in ''|n/a|failed) echo null ;; *) echo "$1" ;; esac; }
+# num VALUE: VALUE as a JSON number (bc's `.45` as 0.45), or null for n/a and failed.
+num() { case "$1" in ''|n/a|failed) echo null ;; *) awk -v v="$1" 'BEGIN { printf "%.6g\n", v + 0 }' ;; esac; }
