@@ -4,15 +4,15 @@
 //! kill itself with SIGKILL at the k-th time one of them is reached. Without
 //! the feature every call is empty and compiles away.
 //!
-//! - [`vars::FAILPOINT`] `NAME#K` or `NAME#K@N`: die at the K-th hit of
+//! - [`crate::vars::FAILPOINT`] `NAME#K` or `NAME#K@N`: die at the K-th hit of
 //!   `NAME` in this process (K counts from 1); with `@N`, only in the N-th
 //!   process of a run to reach that hit (default 1).
-//! - [`vars::FAILPOINT_ONCE`] a path `P`: the processes of one run (a build
+//! - [`crate::vars::FAILPOINT_ONCE`] a path `P`: the processes of one run (a build
 //!   runs many wrappers) count their arrivals at the chosen hit by creating
 //!   `P.1`, `P.2`, … (each file created once), so that exactly one dies:
 //!   the one that created `P.N`. Without it every process reaching the hit
 //!   dies.
-//! - [`vars::FAILPOINT_LOG`] a path: append `NAME K` per hit, which is how
+//! - [`crate::vars::FAILPOINT_LOG`] a path: append `NAME K` per hit, which is how
 //!   the harness learns the points a command reaches before choosing some.
 //!
 //! Written here rather than taken from the `fail` crate: that crate's
