@@ -386,4 +386,42 @@ mod tests {
         assert_eq!(short("ééééééééééééééééééé"), "éééééééé…éééééé");
         assert_eq!(toolchain("1.95.0 ÿÿÿÿÿÿÿÿÿÿ"), "1.95.0 (ÿÿÿÿÿÿÿÿ)");
     }
+
+    #[test]
+    fn a_mirror_behind_and_a_record_near_expiry_are_marked() {
+        use super::super::data::MirrorView;
+        let view = IndexView {
+            name: "idx".into(),
+            ipns: "k51".into(),
+            kind: IndexKind::Artifacts,
+            keys: vec!["k51".into()],
+            threshold: 1,
+            current: Some(VersionView {
+                seq: 4,
+                root: Some("bafyroot".into()),
+                manifest: "bafkmanifest".into(),
+                created: 0,
+                expires: 3600,
+                signers: vec![],
+                prev: None,
+            }),
+            expires_in: Some(3600),
+            near_expiry: true,
+            refused: None,
+            facts: None,
+            mirror: Some(MirrorView {
+                holds: vec![4, 3],
+                last_followed: 0,
+                newest_seen: Some(6),
+                remote: vec![("psa".into(), 3)],
+            }),
+        };
+        let html = overview(&[view.clone()]);
+        assert!(html.contains("Mirror of idx") && html.contains("4, 3") && html.contains("2 behind"), "{html}");
+        assert!(html.contains("Pinned on psa</dt><dd>version 3"), "{html}");
+        assert!(html.contains(r#"<span class="near">"#), "near expiry is marked: {html}");
+        let refused = IndexView { current: None, refused: Some("expired <2h ago>".into()), ..view };
+        let html = overview(&[refused]);
+        assert!(html.contains("refused: expired &lt;2h ago&gt;") && !html.contains("bafyroot"), "{html}");
+    }
 }
