@@ -416,7 +416,7 @@ mod tests {
                 remote: vec![("psa".into(), 3)],
             }),
         };
-        let html = overview(&[view.clone()]);
+        let html = overview(std::slice::from_ref(&view));
         assert!(html.contains("Mirror of idx") && html.contains("4, 3") && html.contains("2 behind"), "{html}");
         assert!(html.contains("Pinned on psa</dt><dd>version 3"), "{html}");
         assert!(html.contains(r#"<span class="near">"#), "near expiry is marked: {html}");
