@@ -232,13 +232,7 @@ pub fn collect(store_dir: &Path, options: Options, now: SystemTime) -> anyhow::R
         if recent(modified) {
             continue;
         }
-        if !options.dry_run {
-            crate::failpoint::hit("gc.remove");
-            let gone = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-            if let Err(e) = gone.or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }) {
-                return Err(e).with_context(|| format!("cannot remove {}", path.display()));
-            }
-        }
+        remove_file(&path)?;
         report.leftovers.0 += 1;
         report.leftovers.1 += size;
         remaining = remaining.saturating_sub(size);
@@ -342,10 +336,12 @@ fn carry_use<'a>(files: impl Iterator<Item = &'a std::path::PathBuf>, used: Syst
     }
 }
 
-/// Removes a file; one already gone is fine.
+/// Removes a file, or a directory with what it holds; one already gone
+/// is fine.
 fn remove(path: &Path) -> anyhow::Result<()> {
     crate::failpoint::hit("gc.remove");
-    match std::fs::remove_file(path) {
+    let removed = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match removed {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("cannot remove {}", path.display()))
         }
