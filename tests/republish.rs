@@ -15,7 +15,7 @@ fn republish_keeps_an_index_resolvable_across_lifetimes() {
     let tmp = tempfile::tempdir().unwrap();
     let a = Machine::new(&tmp.path().join("a"), "demo", &tmp.path().join("a/store"));
     let key = a.ok(&["key", "gen", "ci"]).trim().to_string();
-    a.ok(&["index", "init", "--name", "demo-index", "--key", "ci", "--lifetime", "6s"]);
+    a.ok(&["index", "init", "--name", "demo-index", "--key", "ci", "--lifetime", "10s"]);
     let routing_store = tmp.path().join("routing");
     let routing = Server::start(&routing_store);
     let s = Machine::new(&tmp.path().join("s"), "demo", &tmp.path().join("s/store"));
@@ -23,11 +23,12 @@ fn republish_keeps_an_index_resolvable_across_lifetimes() {
 
     let mut seqs = Vec::new();
     for round in 0..3 {
-        let out = a.ok(&["republish", "--to", &routing.1, "--renew-before", "4s", "--json"]);
+        let out = a.ok(&["republish", "--to", &routing.1, "--renew-before", "6s", "--json"]);
         let outcome: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(outcome["sent"][0]["error"], serde_json::Value::Null, "{outcome}");
-        // The first round finds the version valid long enough; later ones,
-        // 3 s on, sign a fresh one.
+        // The first round finds the version valid long enough (it leaves 4 s
+        // for the setup on a busy machine); later ones, 5 s on, sign a fresh
+        // one.
         assert_eq!(outcome["refreshed"].is_null(), round == 0, "{outcome}");
         copy_dir(&a.store.join("blocks"), &routing_store.join("blocks"));
         let out = s.cmd(&["fetch", "--gateway", &routing.1, "--json"]).output().unwrap();
@@ -35,12 +36,12 @@ fn republish_keeps_an_index_resolvable_across_lifetimes() {
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(summary["version"], outcome["seq"], "the subscriber resolved the record just put");
         seqs.push(outcome["seq"].as_u64().unwrap());
-        std::thread::sleep(Duration::from_secs(3));
+        std::thread::sleep(Duration::from_secs(5));
     }
     assert_eq!(seqs, [1, 2, 3]);
 
     // Left alone past its lifetime, the index lapses.
-    std::thread::sleep(Duration::from_secs(4));
+    std::thread::sleep(Duration::from_secs(6));
     let out = s.cmd(&["fetch", "--gateway", &routing.1]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("expire"), "{stderr}");
